@@ -1,0 +1,143 @@
+// Package awsclient is the one place where awsutils builds AWS configuration
+// and service clients, so that both jobs resolve regions, credentials,
+// endpoints and retries the same way.
+//
+// Endpoints follow the SDK's standard settings (AWS_ENDPOINT_URL,
+// AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_EC2, AWS_ENDPOINT_URL_RDS, or
+// endpoint_url in the shared config file), so one binary talks to AWS or to a
+// local emulator. S3 switches to path-style addressing whenever a custom
+// endpoint is set, because virtual-host names such as bucket.127.0.0.1 do not
+// resolve.
+package awsclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// DefaultMaxAttempts is high enough that a burst of throttling
+// (RequestLimitExceeded, Throttling, SlowDown) is absorbed by backoff instead
+// of failing a resource or a file; the SDK's default of 3 is not.
+const DefaultMaxAttempts = 10
+
+// Options say how to reach AWS. The zero value means: region and credentials
+// from the environment and the default credential chain.
+type Options struct {
+	// Region, typically region_name from a job's YAML. Empty means the
+	// environment (AWS_REGION, AWS_DEFAULT_REGION, profile).
+	Region string
+	// Static keys from a job's YAML. Both empty means the default chain.
+	AccessKeyID     string
+	SecretAccessKey string
+	// MaxAttempts per API call including the first; 0 means AWS_MAX_ATTEMPTS
+	// from the environment or DefaultMaxAttempts.
+	MaxAttempts int
+	// MaxConnsPerHost bounds the HTTP connections kept per endpoint; it must
+	// be at least the concurrency of the caller or connections churn.
+	// 0 means 64.
+	MaxConnsPerHost int
+}
+
+// ErrNoRegion is returned when no region is configured anywhere.
+var ErrNoRegion = errors.New("no AWS region: set region_name in the config file, --region, or AWS_REGION")
+
+// Load resolves an aws.Config from opts and the environment.
+func Load(ctx context.Context, opts Options) (aws.Config, error) {
+	if (opts.AccessKeyID == "") != (opts.SecretAccessKey == "") {
+		// Never include either value: one of them is a secret.
+		return aws.Config{}, errors.New("access_key_id and secret_access_key must be given together")
+	}
+	attempts := opts.MaxAttempts
+	if attempts <= 0 {
+		attempts = DefaultMaxAttempts
+		if v, err := strconv.Atoi(os.Getenv("AWS_MAX_ATTEMPTS")); err == nil && v > 0 {
+			attempts = v
+		}
+	}
+	conns := opts.MaxConnsPerHost
+	if conns <= 0 {
+		conns = 64
+	}
+	loaders := []func(*config.LoadOptions) error{
+		config.WithAppID("awsutils"),
+		config.WithHTTPClient(httpClient(conns)),
+		config.WithRetryer(func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts = attempts
+				o.MaxBackoff = 20 * time.Second
+				// The client-side retry quota (500 tokens) runs dry under
+				// sustained throttling and then fails calls that backoff
+				// would have carried through; the server's throttling is
+				// the rate limit that matters.
+				o.RateLimiter = ratelimit.None
+			})
+		}),
+	}
+	if opts.Region != "" {
+		loaders = append(loaders, config.WithRegion(opts.Region))
+	}
+	if opts.AccessKeyID != "" {
+		loaders = append(loaders, config.WithCredentialsProvider(
+			credentials.NewStaticCredentialsProvider(opts.AccessKeyID, opts.SecretAccessKey, "")))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, loaders...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		return aws.Config{}, ErrNoRegion
+	}
+	return cfg, nil
+}
+
+func httpClient(conns int) *awshttp.BuildableClient {
+	return awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.MaxIdleConns = conns * 2
+		t.MaxIdleConnsPerHost = conns
+		t.IdleConnTimeout = 90 * time.Second
+	}).WithDialerOptions(func(d *net.Dialer) {
+		d.KeepAlive = 30 * time.Second
+	})
+}
+
+// EC2 returns an EC2 client for cfg.
+func EC2(cfg aws.Config) *ec2.Client { return ec2.NewFromConfig(cfg) }
+
+// RDS returns an RDS client for cfg.
+func RDS(cfg aws.Config) *rds.Client { return rds.NewFromConfig(cfg) }
+
+// S3 returns an S3 client for cfg, path-style when a custom endpoint is set.
+func S3(cfg aws.Config, optFns ...func(*s3.Options)) *s3.Client {
+	fns := append([]func(*s3.Options){func(o *s3.Options) {
+		if o.BaseEndpoint != nil && *o.BaseEndpoint != "" {
+			o.UsePathStyle = true
+		}
+	}}, optFns...)
+	return s3.NewFromConfig(cfg, fns...)
+}
+
+// WithRegion returns a copy of cfg for another region, keeping credentials,
+// endpoints and retry settings.
+func WithRegion(cfg aws.Config, region string) aws.Config {
+	c := cfg.Copy()
+	if region != "" {
+		c.Region = region
+	}
+	return c
+}

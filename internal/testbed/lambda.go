@@ -1,0 +1,195 @@
+package testbed
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	buildMu    sync.Mutex
+	buildCache = map[string]string{}
+)
+
+// BuildBootstrap builds the main package pkg (relative to the module root,
+// e.g. "./cmd/startstop-lambda") as Lambda's provided.al2023 runtime wants it:
+// a static binary named bootstrap, built with -tags lambda.norpc. Builds are
+// cached for the life of the test binary.
+func BuildBootstrap(t testing.TB, pkg string) string {
+	t.Helper()
+	Require(t)
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if p, ok := buildCache[pkg]; ok {
+		return p
+	}
+	root, err := Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := sharedTempDir("bootstrap-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "bootstrap")
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", out, pkg)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("testbed: build %s: %v\n%s", pkg, err, b)
+	}
+	buildCache[pkg] = out
+	return out
+}
+
+// Lambda is one function running under the Runtime Interface Emulator.
+type Lambda struct {
+	invokeURL string
+	proc      *process
+}
+
+// StartLambda runs bootstrap under aws-lambda-rie with exactly env (plus
+// PATH and HOME): AWS_LAMBDA_FUNCTION_NAME, AWS_ENDPOINT_URL, credentials
+// and the function's own settings. LAMBDA_TASK_ROOT defaults to the folder
+// holding bootstrap. The emulator is stopped when t ends.
+func StartLambda(t testing.TB, bootstrap string, env map[string]string) *Lambda {
+	t.Helper()
+	Require(t)
+	rie := tool(t, ".bin/aws-lambda-rie")
+	full := baseEnv()
+	if _, ok := env["LAMBDA_TASK_ROOT"]; !ok {
+		full = append(full, "LAMBDA_TASK_ROOT="+filepath.Dir(bootstrap))
+	}
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		full = append(full, k+"="+env[k])
+	}
+	var lastErr error
+	for try := 0; try < 3; try++ {
+		p1, err := FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p2, err := FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p1 == p2 {
+			continue
+		}
+		addr := "127.0.0.1:" + strconv.Itoa(p1)
+		p, err := startProcess("aws-lambda-rie", full, filepath.Dir(bootstrap), rie,
+			"--runtime-interface-emulator-address", addr,
+			"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(p2),
+			bootstrap)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lastErr = p.waitTCP(addr, 30*time.Second); lastErr == nil {
+			l := &Lambda{invokeURL: "http://" + addr + "/2015-03-31/functions/function/invocations", proc: p}
+			t.Cleanup(func() {
+				p.stop()
+				if t.Failed() {
+					t.Logf("aws-lambda-rie and function log:\n%s", p.log.Since(0))
+				}
+			})
+			return l
+		}
+		p.stop()
+	}
+	t.Fatal(lastErr)
+	return nil
+}
+
+// FunctionError is an invocation that the function failed, as Lambda reports
+// it to a caller.
+type FunctionError struct {
+	Type    string `json:"errorType"`
+	Message string `json:"errorMessage"`
+}
+
+func (e *FunctionError) Error() string { return e.Type + ": " + e.Message }
+
+// Invoke sends event (raw JSON bytes, a string of JSON, or a value to
+// marshal) and returns the function's payload, or a *FunctionError when the
+// function failed.
+func (l *Lambda) Invoke(ctx context.Context, event any) ([]byte, error) {
+	var body []byte
+	switch e := event.(type) {
+	case []byte:
+		body = e
+	case string:
+		body = []byte(e)
+	default:
+		b, err := json.Marshal(e)
+		if err != nil {
+			return nil, err
+		}
+		body = b
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.invokeURL, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("testbed: invoke: %w", err)
+	}
+	defer resp.Body.Close()
+	payload, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("testbed: invoke: HTTP %d: %s", resp.StatusCode, payload)
+	}
+	if fe := asFunctionError(resp.Header, payload); fe != nil {
+		return payload, fe
+	}
+	return payload, nil
+}
+
+// Log is what the emulator and the function printed so far.
+func (l *Lambda) Log() string { return l.proc.log.Since(0) }
+
+// asFunctionError recognises the emulator's error reply: a JSON object with
+// errorType/errorMessage and nothing else a handler would return.
+func asFunctionError(h http.Header, payload []byte) *FunctionError {
+	if h.Get("X-Amz-Function-Error") == "" && !bytes.Contains(payload, []byte(`"errorMessage"`)) {
+		return nil
+	}
+	var raw map[string]json.RawMessage
+	if json.Unmarshal(payload, &raw) != nil {
+		return nil
+	}
+	if _, ok := raw["errorMessage"]; !ok {
+		return nil
+	}
+	for k := range raw {
+		switch k {
+		case "errorMessage", "errorType", "stackTrace", "requestId":
+		default:
+			return nil
+		}
+	}
+	var fe FunctionError
+	_ = json.Unmarshal(payload, &fe)
+	fe.Message = strings.TrimSpace(fe.Message)
+	return &fe
+}

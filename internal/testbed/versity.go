@@ -1,0 +1,123 @@
+package testbed
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/awsutils/awsutils/awsclient"
+)
+
+// Versity is a running versitygw (posix backend), shared by the tests of one
+// package. Unlike moto it checks SigV4 signatures and stores real files.
+type Versity struct {
+	Endpoint  string
+	AccessKey string
+	SecretKey string
+	proc      *process
+}
+
+var (
+	versityOnce sync.Once
+	versitySrv  *Versity
+	versityErr  error
+	bucketSeq   atomic.Int64
+)
+
+// StartVersity returns the package's versitygw, starting it on first use.
+// Tests isolate themselves with a fresh bucket from Bucket.
+func StartVersity(t testing.TB) *Versity {
+	t.Helper()
+	Require(t)
+	bin := tool(t, ".bin/versitygw")
+	versityOnce.Do(func() { versitySrv, versityErr = startVersity(bin) })
+	if versityErr != nil {
+		t.Fatal(versityErr)
+	}
+	if versitySrv.proc.exited() {
+		t.Fatalf("testbed: versitygw has exited (%v); its log:\n%s", versitySrv.proc.err, versitySrv.proc.log.Since(0))
+	}
+	logOnFailure(t, versitySrv.proc)
+	return versitySrv
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func startVersity(bin string) (*Versity, error) {
+	dir, err := sharedTempDir("versitygw-")
+	if err != nil {
+		return nil, err
+	}
+	ak, sk := "AK"+strings.ToUpper(randomHex(8)), randomHex(20)
+	env := append(baseEnv(), "ROOT_ACCESS_KEY="+ak, "ROOT_SECRET_KEY="+sk)
+	var lastErr error
+	for try := 0; try < 3; try++ {
+		port, err := FreePort()
+		if err != nil {
+			return nil, err
+		}
+		addr := "127.0.0.1:" + strconv.Itoa(port)
+		p, err := startProcess("versitygw", env, "", bin, "--port", addr, "--quiet", "--keep-alive", "posix", dir)
+		if err != nil {
+			return nil, err
+		}
+		if lastErr = p.waitTCP(addr, 30*time.Second); lastErr == nil {
+			return &Versity{Endpoint: "http://" + addr, AccessKey: ak, SecretKey: sk, proc: p}, nil
+		}
+		p.stop()
+	}
+	return nil, lastErr
+}
+
+// Env points a client or a Lambda function at this server with its root keys.
+func (v *Versity) Env() map[string]string { return clientEnv(v.Endpoint, v.AccessKey, v.SecretKey) }
+
+// Setenv points awsclient in this test process at the server.
+func (v *Versity) Setenv(t testing.TB) { setenv(t, v.Env()) }
+
+// Config is an aws.Config for this server built by awsclient.
+func (v *Versity) Config(t testing.TB) aws.Config {
+	t.Helper()
+	v.Setenv(t)
+	cfg, err := awsclient.Load(context.Background(), awsclient.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// Bucket creates a bucket of its own for t.
+func (v *Versity) Bucket(t testing.TB) string {
+	t.Helper()
+	return CreateBucket(t, v.Config(t))
+}
+
+// Bucket creates a bucket of its own for t.
+func (m *Moto) Bucket(t testing.TB) string {
+	t.Helper()
+	return CreateBucket(t, m.Config(t))
+}
+
+// CreateBucket creates a uniquely named bucket through cfg.
+func CreateBucket(t testing.TB, cfg aws.Config) string {
+	t.Helper()
+	name := "tb-" + strconv.FormatInt(time.Now().UnixNano()%1e9, 36) + "-" + strconv.FormatInt(bucketSeq.Add(1), 10)
+	_, err := awsclient.S3(cfg).CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(name)})
+	if err != nil {
+		t.Fatalf("testbed: create bucket %s: %v", name, err)
+	}
+	return name
+}

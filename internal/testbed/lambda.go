@@ -35,23 +35,33 @@ func BuildBootstrap(t testing.TB, pkg string) string {
 	if p, ok := buildCache[pkg]; ok {
 		return p
 	}
-	root, err := Root()
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir, err := sharedTempDir("bootstrap-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "bootstrap")
+	if err := Build(pkg, out); err != nil {
+		t.Fatal(err)
+	}
+	buildCache[pkg] = out
+	return out
+}
+
+// Build builds the main package pkg (relative to the module root) into out
+// as a static Linux binary for this machine's architecture, with the
+// lambda.norpc tag that provided.al2023 functions use.
+func Build(pkg, out string) error {
+	root, err := Root()
+	if err != nil {
+		return err
+	}
 	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", out, pkg)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("testbed: build %s: %v\n%s", pkg, err, b)
+		return fmt.Errorf("testbed: build %s: %v\n%s", pkg, err, b)
 	}
-	buildCache[pkg] = out
-	return out
+	return nil
 }
 
 // Lambda is one function running under the Runtime Interface Emulator.
@@ -67,7 +77,25 @@ type Lambda struct {
 func StartLambda(t testing.TB, bootstrap string, env map[string]string) *Lambda {
 	t.Helper()
 	Require(t)
-	rie := tool(t, ".bin/aws-lambda-rie")
+	l, err := LaunchLambda(bootstrap, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		l.Close()
+		if t.Failed() {
+			t.Logf("aws-lambda-rie and function log:\n%s", l.Log())
+		}
+	})
+	return l
+}
+
+// LaunchLambda is StartLambda for programs: the caller closes the Lambda.
+func LaunchLambda(bootstrap string, env map[string]string) (*Lambda, error) {
+	rie, err := ToolPath(".bin/aws-lambda-rie")
+	if err != nil {
+		return nil, err
+	}
 	full := baseEnv()
 	if _, ok := env["LAMBDA_TASK_ROOT"]; !ok {
 		full = append(full, "LAMBDA_TASK_ROOT="+filepath.Dir(bootstrap))
@@ -84,11 +112,11 @@ func StartLambda(t testing.TB, bootstrap string, env map[string]string) *Lambda 
 	for try := 0; try < 3; try++ {
 		p1, err := FreePort()
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		p2, err := FreePort()
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		if p1 == p2 {
 			continue
@@ -99,23 +127,18 @@ func StartLambda(t testing.TB, bootstrap string, env map[string]string) *Lambda 
 			"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(p2),
 			bootstrap)
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		if lastErr = p.waitTCP(addr, 30*time.Second); lastErr == nil {
-			l := &Lambda{invokeURL: "http://" + addr + "/2015-03-31/functions/function/invocations", proc: p}
-			t.Cleanup(func() {
-				p.stop()
-				if t.Failed() {
-					t.Logf("aws-lambda-rie and function log:\n%s", p.log.Since(0))
-				}
-			})
-			return l
+			return &Lambda{invokeURL: "http://" + addr + "/2015-03-31/functions/function/invocations", proc: p}, nil
 		}
 		p.stop()
 	}
-	t.Fatal(lastErr)
-	return nil
+	return nil, lastErr
 }
+
+// Close stops the emulator and the function.
+func (l *Lambda) Close() { l.proc.stop() }
 
 // FunctionError is an invocation that the function failed, as Lambda reports
 // it to a caller.

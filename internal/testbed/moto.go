@@ -50,6 +50,19 @@ func StartMoto(t testing.TB) *Moto {
 	return motoSrv
 }
 
+// LaunchMoto starts a moto server of its own for a program (the demo, the
+// benchmarks); the caller closes it.
+func LaunchMoto() (*Moto, error) {
+	bin, err := ToolPath(".venv/bin/moto_server")
+	if err != nil {
+		return nil, err
+	}
+	return startMoto(bin)
+}
+
+// Close stops the server.
+func (m *Moto) Close() { m.proc.stop() }
+
 func startMoto(bin string) (*Moto, error) {
 	var lastErr error
 	for try := 0; try < 3; try++ {

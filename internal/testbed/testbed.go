@@ -112,16 +112,30 @@ func Root() (string, error) {
 // is missing.
 func tool(t testing.TB, rel string) string {
 	t.Helper()
-	root, err := Root()
+	p, err := ToolPath(rel)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := filepath.Join(root, rel)
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("testbed: %s is not installed; run `make tools` (or `make test`) in %s", rel, root)
-	}
 	return p
 }
+
+// ToolPath is the path of a test-bed program installed by `make tools`
+// (rel is e.g. ".bin/versitygw"), or an error saying what to do.
+func ToolPath(rel string) (string, error) {
+	root, err := Root()
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(root, rel)
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("testbed: %s is not installed; run `make tools` (or `make test`) in %s", rel, root)
+	}
+	return p, nil
+}
+
+// StopAll stops every server this process started; programs that use the
+// Launch functions defer it, tests get it from Main.
+func StopAll() { stopAll() }
 
 // FreePort returns a loopback port that was free a moment ago.
 func FreePort() (int, error) {

@@ -56,6 +56,19 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
+// LaunchVersity starts a versitygw of its own for a program (the demo, the
+// benchmarks); the caller closes it.
+func LaunchVersity() (*Versity, error) {
+	bin, err := ToolPath(".bin/versitygw")
+	if err != nil {
+		return nil, err
+	}
+	return startVersity(bin)
+}
+
+// Close stops the server.
+func (v *Versity) Close() { v.proc.stop() }
+
 func startVersity(bin string) (*Versity, error) {
 	dir, err := sharedTempDir("versitygw-")
 	if err != nil {

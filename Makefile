@@ -23,7 +23,7 @@ lint: tools
 
 # Everything: lint, unit tests and integration tests against the real servers.
 test: lint
-	AWSUTILS_INTEGRATION=1 $(GO) test -count=1 -timeout 20m $(PKGS)
+	AWSUTILS_INTEGRATION=1 .bin/gotestsum --format pkgname --format-hide-empty-pkg -- -count=1 -timeout 20m $(PKGS)
 
 # Unit tests only; no servers needed.
 unit:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the test bed into project-local, git-ignored folders, pinned:
 #   .venv/  moto[server] (EC2, RDS, S3 emulator), cfn-lint
-#   .bin/   versitygw, aws-lambda-rie, staticcheck
+#   .bin/   versitygw, aws-lambda-rie, staticcheck, gotestsum
 # A second run only checks what is there. Every failure says what to do.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +11,7 @@ CFNLINT_VERSION=1.32.0
 VERSITYGW_VERSION=v1.8.0
 RIE_VERSION=v0.0.0-20261030222936-bef5c4ba774d
 STATICCHECK_VERSION=v0.8.2
+GOTESTSUM_VERSION=v1.13.0
 
 die() { echo "tools: $*" >&2; exit 1; }
 
@@ -44,6 +45,7 @@ gobin() { # name version module-path
 gobin versitygw "$VERSITYGW_VERSION" github.com/versity/versitygw/cmd/versitygw &
 gobin aws-lambda-rie "$RIE_VERSION" github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie &
 gobin staticcheck "$STATICCHECK_VERSION" honnef.co/go/tools/cmd/staticcheck &
+gobin gotestsum "$GOTESTSUM_VERSION" gotest.tools/gotestsum &
 fail=0
 for job in $(jobs -p); do wait "$job" || fail=1; done
 [ "$fail" = 0 ] || die "a Go tool failed to install"

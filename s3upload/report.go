@@ -1,0 +1,152 @@
+package s3upload
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Result is what happened to one file.
+type Result string
+
+// The results a file can have.
+const (
+	Uploaded Result = "uploaded" // stored and verified; the source stays
+	Skipped  Result = "skipped"  // not uploaded: dry run, unchanged, symlink, special file, vanished, deadline
+	Failed   Result = "failed"   // upload, verification or removal failed
+	Removed  Result = "removed"  // verified in S3, then the source was deleted
+	Kept     Result = "kept"     // verified in S3, but the source was kept (changed during upload, ...)
+)
+
+// File is the outcome for one file.
+type File struct {
+	Path    string `json:"path"`
+	Key     string `json:"key,omitempty"`
+	Size    int64  `json:"size"`
+	Result  Result `json:"result"`
+	Message string `json:"message,omitempty"`
+}
+
+// Totals sum up a run.
+type Totals struct {
+	Files     int     `json:"files"`     // files the run handled (every File)
+	Bytes     int64   `json:"bytes"`     // bytes uploaded
+	Seconds   float64 `json:"seconds"`   // wall time of the run
+	MiBPerSec float64 `json:"mibPerSec"` // Bytes / Seconds
+	Uploaded  int     `json:"uploaded"`
+	Skipped   int     `json:"skipped"`
+	Failed    int     `json:"failed"`
+	Removed   int     `json:"removed"`
+	Kept      int     `json:"kept"`
+	Excluded  int64   `json:"excluded"` // left out by --include/--exclude
+	// Remaining files were not done because the deadline came: a retry or
+	// the next run picks them up.
+	Remaining int `json:"remaining"`
+}
+
+// Report says what a run did.
+type Report struct {
+	Src    string `json:"src"`
+	Bucket string `json:"bucket"`
+	Prefix string `json:"prefix"`
+	DryRun bool   `json:"dryRun,omitempty"`
+	Files  []File `json:"files"`
+	// Omitted counts uploaded/removed files left out of Files by
+	// Options.ReportLimit; Totals still count them.
+	Omitted int    `json:"omitted,omitempty"`
+	Totals  Totals `json:"totals"`
+	// Stopped says why the run stopped before every file was done.
+	Stopped string `json:"stopped,omitempty"`
+	// Warnings are problems that did not fail a file (e.g. a folder that
+	// could not be pruned).
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// OK reports whether no file failed. Files left for a later run because of
+// the deadline are not failures.
+func (r *Report) OK() bool { return r.Totals.Failed == 0 }
+
+// add records f.
+func (r *Report) add(f File, limit int) {
+	r.Totals.Files++
+	switch f.Result {
+	case Uploaded:
+		r.Totals.Uploaded++
+	case Skipped:
+		r.Totals.Skipped++
+	case Failed:
+		r.Totals.Failed++
+	case Removed:
+		r.Totals.Removed++
+	case Kept:
+		r.Totals.Kept++
+	}
+	if limit > 0 && (f.Result == Uploaded || f.Result == Removed) && f.Message == "" &&
+		r.Totals.Uploaded+r.Totals.Removed > limit {
+		r.Omitted++
+		return
+	}
+	r.Files = append(r.Files, f)
+}
+
+// JSON writes the report as indented JSON.
+func (r *Report) JSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// Text writes one line per file and a summary. With quiet, only files that
+// did not upload cleanly and the summary.
+func (r *Report) Text(w io.Writer, quiet bool) error {
+	var b strings.Builder
+	for _, f := range r.Files {
+		if quiet && (f.Result == Uploaded || f.Result == Removed) && f.Message == "" {
+			continue
+		}
+		fmt.Fprintf(&b, "%-8s %s", f.Result, f.Path)
+		if f.Key != "" {
+			fmt.Fprintf(&b, " -> s3://%s/%s", r.Bucket, f.Key)
+		}
+		if f.Message != "" {
+			fmt.Fprintf(&b, ": %s", f.Message)
+		}
+		b.WriteByte('\n')
+	}
+	for _, w := range r.Warnings {
+		fmt.Fprintf(&b, "warning: %s\n", w)
+	}
+	t := r.Totals
+	fmt.Fprintf(&b, "%d files: %d uploaded, %d removed, %d kept, %d skipped, %d failed",
+		t.Files, t.Uploaded, t.Removed, t.Kept, t.Skipped, t.Failed)
+	if t.Excluded > 0 {
+		fmt.Fprintf(&b, ", %d excluded", t.Excluded)
+	}
+	if t.Remaining > 0 {
+		fmt.Fprintf(&b, ", %d remaining", t.Remaining)
+	}
+	fmt.Fprintf(&b, "; %s in %.2fs (%.1f MiB/s)", humanBytes(t.Bytes), t.Seconds, t.MiBPerSec)
+	if r.DryRun {
+		b.WriteString(" [dry run]")
+	}
+	b.WriteByte('\n')
+	if r.Stopped != "" {
+		fmt.Fprintf(&b, "stopped: %s\n", r.Stopped)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,335 @@
+package s3upload
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+)
+
+// Defaults for the zero Options.
+const (
+	DefaultConcurrency        = 64
+	DefaultPartSize           = 8 << 20
+	DefaultMultipartThreshold = 16 << 20
+	DefaultPartConcurrency    = 4
+	DefaultLargeFiles         = 3
+	minPartSize               = 5 << 20
+	maxParts                  = 10000
+	maxSinglePut              = 5 << 30
+)
+
+// Options say what to upload where, and how.
+type Options struct {
+	Src    string // source folder
+	Bucket string
+	Prefix string // key prefix; "" puts files at the bucket's root
+
+	// RemoveSrc deletes each source file once its object is verified in S3
+	// and the file did not change meanwhile.
+	RemoveSrc bool
+	// PruneEmptyDirs (with RemoveSrc) removes folders the run emptied,
+	// never Src itself.
+	PruneEmptyDirs bool
+
+	// Concurrency is the number of files in flight (0: 64). The aws.Config's
+	// HTTP client should keep at least as many connections per host
+	// (awsclient.Options.MaxConnsPerHost).
+	Concurrency int
+	// PartSize of multipart uploads (0: 8 MiB); grown for files that would
+	// need more than 10,000 parts.
+	PartSize int64
+	// MultipartThreshold: files this large or larger go multipart
+	// (0: 16 MiB; never above S3's 5 GiB single-PUT limit).
+	MultipartThreshold int64
+	// PartConcurrency is the number of parts in flight per large file (0: 4).
+	PartConcurrency int
+	// LargeFiles is the number of multipart uploads in flight (0: 3); with
+	// PartConcurrency and PartSize it bounds memory.
+	LargeFiles int
+
+	// Include and Exclude are globs on the path relative to Src; see the
+	// CLI's help for their syntax.
+	Include, Exclude []string
+	// SkipUnchanged does not upload a file whose object already has the
+	// same size and CRC32; such a file counts as verified for RemoveSrc.
+	SkipUnchanged bool
+	// FollowSymlinks uploads what links point to, refusing targets outside
+	// Src; without it links are skipped and reported.
+	FollowSymlinks bool
+
+	StorageClass string // e.g. STANDARD_IA; "" is the bucket's default
+	SSE          string // AES256, aws:kms, aws:kms:dsse; "" is the bucket's default
+	SSEKMSKeyID  string // implies SSE aws:kms when SSE is empty
+
+	// DryRun lists what would be uploaded and touches nothing.
+	DryRun bool
+
+	// Progress, when set, is called about ten times a second and at the
+	// end, from one goroutine at a time.
+	Progress func(Progress)
+
+	// DeadlineMargin: when ctx has a deadline, no file is started once less
+	// than this is left, and transfers still running at deadline minus half
+	// the margin are aborted cleanly. Files not done count as Remaining.
+	DeadlineMargin time.Duration
+
+	// ReportLimit caps the cleanly uploaded/removed files listed in the
+	// report (0: all); failures and other results are always listed.
+	ReportLimit int
+}
+
+// Progress is a snapshot of a running upload.
+type Progress struct {
+	Files      int64 // files done (any result)
+	FilesFound int64 // files found so far
+	Bytes      int64 // bytes read for upload so far
+	BytesFound int64 // size of the files found so far
+	Listed     bool  // the walk has finished: FilesFound is final
+}
+
+// ErrInvalid wraps errors in Options: the run did not start.
+var ErrInvalid = errors.New("invalid upload options")
+
+func (o *Options) validate() error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, a...))
+	}
+	if o.Src == "" {
+		return bad("no source folder")
+	}
+	fi, err := os.Stat(o.Src)
+	if err != nil {
+		return bad("source folder %s: %s", o.Src, errMsg(err))
+	}
+	if !fi.IsDir() {
+		return bad("source %s is not a folder", o.Src)
+	}
+	if o.Bucket == "" {
+		return bad("no bucket")
+	}
+	if o.Concurrency < 0 || o.PartConcurrency < 0 || o.LargeFiles < 0 {
+		return bad("concurrency must not be negative")
+	}
+	if o.PartSize != 0 && (o.PartSize < minPartSize || o.PartSize > maxSinglePut) {
+		return bad("part size %d is outside S3's 5 MiB to 5 GiB", o.PartSize)
+	}
+	if o.MultipartThreshold < 0 {
+		return bad("multipart threshold must not be negative")
+	}
+	switch o.SSE {
+	case "", "AES256", "aws:kms", "aws:kms:dsse":
+	default:
+		return bad("sse %q: want AES256, aws:kms or aws:kms:dsse", o.SSE)
+	}
+	if o.SSEKMSKeyID != "" && o.SSE == "AES256" {
+		return bad("an SSE-KMS key id needs sse aws:kms")
+	}
+	if _, err := Key(o.Prefix, "x"); err != nil {
+		return bad("%v", err)
+	}
+	if o.Concurrency == 0 {
+		o.Concurrency = DefaultConcurrency
+	}
+	if o.PartSize == 0 {
+		o.PartSize = DefaultPartSize
+	}
+	if o.MultipartThreshold == 0 {
+		o.MultipartThreshold = DefaultMultipartThreshold
+	}
+	o.MultipartThreshold = min(max(o.MultipartThreshold, minPartSize), maxSinglePut)
+	if o.PartConcurrency == 0 {
+		o.PartConcurrency = DefaultPartConcurrency
+	}
+	if o.LargeFiles == 0 {
+		o.LargeFiles = DefaultLargeFiles
+	}
+	if o.SSEKMSKeyID != "" && o.SSE == "" {
+		o.SSE = "aws:kms"
+	}
+	return nil
+}
+
+// partSizeFor grows the part size so size fits in 10,000 parts, in whole
+// MiB.
+func partSizeFor(size, partSize int64) int64 {
+	if need := (size + maxParts - 1) / maxParts; need > partSize {
+		const mib = 1 << 20
+		partSize = (need + mib - 1) / mib * mib
+	}
+	return partSize
+}
+
+// Run uploads opts.Src to S3 and returns what happened to every file. The
+// error is non-nil only when the run could not start (it wraps ErrInvalid
+// for bad options); failed files are in the report (Report.OK).
+func Run(ctx context.Context, cfg aws.Config, opts Options) (*Report, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	flt, err := newFilter(opts.Include, opts.Exclude)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	w, err := newWalker(opts.Src, flt, opts.FollowSymlinks)
+	if err != nil {
+		return nil, fmt.Errorf("%w: source folder %s: %s", ErrInvalid, opts.Src, errMsg(err))
+	}
+	start := time.Now()
+	rep := &Report{Src: opts.Src, Bucket: opts.Bucket, Prefix: opts.Prefix, DryRun: opts.DryRun, Files: []File{}}
+	u := newUploader(cfg, &opts)
+
+	// Transfers run under workCtx, which ends half a margin before the
+	// deadline so that aborting a multipart upload still has time.
+	workCtx, cancelWork := context.WithCancel(ctx)
+	var stopAt time.Time
+	if dl, ok := ctx.Deadline(); ok && opts.DeadlineMargin > 0 {
+		stopAt = dl.Add(-opts.DeadlineMargin)
+		workCtx, cancelWork = context.WithDeadline(ctx, dl.Add(-opts.DeadlineMargin/2))
+	}
+	defer cancelWork()
+
+	items := make(chan item, 2*opts.Concurrency)
+	walkCtx, cancelWalk := context.WithCancel(ctx)
+	defer cancelWalk()
+	go w.run(walkCtx, items)
+
+	jobs := make(chan item)
+	results := make(chan outcome, opts.Concurrency)
+	var wg sync.WaitGroup
+	for range opts.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for it := range jobs {
+				results <- u.file(workCtx, it)
+			}
+		}()
+	}
+
+	var fatal atomic.Pointer[string]
+	fatalC := make(chan struct{})
+	var fatalOnce sync.Once
+	var stopped atomic.Pointer[string]
+	var remaining atomic.Int64
+	var deadlineC <-chan time.Time
+	if !stopAt.IsZero() {
+		t := time.NewTimer(time.Until(stopAt))
+		defer t.Stop()
+		deadlineC = t.C
+	}
+	go func() {
+		defer close(jobs)
+		for it := range items {
+			u.noteFound(it)
+			if fatal.Load() == nil && stopped.Load() == nil {
+				switch {
+				case ctx.Err() != nil:
+					s := "canceled: " + ctx.Err().Error()
+					stopped.Store(&s)
+				case !stopAt.IsZero() && time.Now().After(stopAt):
+					s := fmt.Sprintf("deadline near (margin %s): no new files started", opts.DeadlineMargin)
+					stopped.Store(&s)
+				default:
+					select {
+					case jobs <- it:
+						continue
+					case <-fatalC:
+					case <-deadlineC:
+						s := fmt.Sprintf("deadline near (margin %s): no new files started", opts.DeadlineMargin)
+						stopped.Store(&s)
+					case <-ctx.Done():
+						s := "canceled: " + ctx.Err().Error()
+						stopped.Store(&s)
+					}
+				}
+			}
+			if it.skip == "" && it.fail == "" {
+				remaining.Add(1)
+			}
+		}
+	}()
+	go func() {
+		wg.Wait()
+		close(results)
+	}()
+
+	stopProgress := u.startProgress()
+	removedDirs := map[string]bool{}
+	for o := range results {
+		u.done.Add(1)
+		if o.interrupted {
+			remaining.Add(1)
+		}
+		if o.fatal != "" {
+			fatalOnce.Do(func() {
+				s := o.fatal
+				fatal.Store(&s)
+				close(fatalC)
+			})
+		}
+		if o.file.Result == Removed && opts.PruneEmptyDirs {
+			removedDirs[filepath.Dir(o.file.Path)] = true
+		}
+		rep.Totals.Bytes += o.uploaded
+		rep.add(o.file, opts.ReportLimit)
+	}
+	u.listed.Store(true)
+	stopProgress()
+
+	if len(removedDirs) > 0 {
+		rep.Warnings = append(rep.Warnings, prune(opts.Src, removedDirs)...)
+	}
+	rep.Totals.Excluded = w.excluded
+	rep.Totals.Remaining = int(remaining.Load())
+	if s := fatal.Load(); s != nil {
+		rep.Stopped = "stopped after an error every file would hit: " + *s
+	} else if s := stopped.Load(); s != nil {
+		rep.Stopped = *s
+	}
+	if rep.Stopped != "" && ctx.Err() != nil && rep.Totals.Remaining > 0 {
+		rep.Stopped += fmt.Sprintf(" (the listing stopped too: at least %d files remain)", rep.Totals.Remaining)
+	}
+	rep.Totals.Seconds = time.Since(start).Seconds()
+	if rep.Totals.Seconds > 0 {
+		rep.Totals.MiBPerSec = float64(rep.Totals.Bytes) / (1 << 20) / rep.Totals.Seconds
+	}
+	return rep, nil
+}
+
+// prune removes the folders that held removed files, and their parents,
+// while they are empty, stopping at src, which it never removes.
+func prune(src string, dirs map[string]bool) []string {
+	src = filepath.Clean(src)
+	list := make([]string, 0, len(dirs))
+	for d := range dirs {
+		list = append(list, filepath.Clean(d))
+	}
+	// Deepest first, so children go before their parents.
+	sort.Slice(list, func(i, j int) bool {
+		return strings.Count(list[i], string(filepath.Separator)) > strings.Count(list[j], string(filepath.Separator))
+	})
+	var warnings []string
+	tried := map[string]bool{}
+	for _, d := range list {
+		for d != src && strings.HasPrefix(d, src+string(filepath.Separator)) && !tried[d] {
+			tried[d] = true
+			if err := os.Remove(d); err != nil {
+				if !errors.Is(err, os.ErrNotExist) && !isNotEmpty(err) {
+					warnings = append(warnings, fmt.Sprintf("prune %s: %s", d, errMsg(err)))
+				}
+				break
+			}
+			d = filepath.Dir(d)
+		}
+	}
+	return warnings
+}

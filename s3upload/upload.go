@@ -1,0 +1,470 @@
+package s3upload
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"hash"
+	"hash/crc32"
+	"io"
+	"io/fs"
+	"mime"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	tm "github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
+	tmtypes "github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/awsutils/awsutils/awsclient"
+)
+
+// uploader does one file at a time per worker; its counters feed Progress.
+type uploader struct {
+	opts  *Options
+	s3    *s3.Client
+	tm    *tm.Client
+	large chan struct{} // semaphore over multipart uploads
+	bufs  sync.Pool
+
+	nFound     atomic.Int64
+	foundBytes atomic.Int64
+	done       atomic.Int64
+	bytes      atomic.Int64
+	listed     atomic.Bool
+}
+
+// outcome is what a worker hands back for one item.
+type outcome struct {
+	file     File
+	uploaded int64 // bytes stored by this run
+	// fatal is set for errors every other file would hit too (no such
+	// bucket, bad credentials): the run stops starting files.
+	fatal string
+	// interrupted: the deadline or a cancel stopped this file; it counts
+	// as remaining.
+	interrupted bool
+}
+
+const bufSize = 256 << 10
+
+func newUploader(cfg aws.Config, opts *Options) *uploader {
+	// An unsigned payload spares a SHA-256 pass over every body: integrity
+	// comes from the CRC32 checksum S3 verifies. Over plain http (local
+	// servers) it is also what lets a body be sent without signing it.
+	client := awsclient.S3(cfg, func(o *s3.Options) {
+		o.APIOptions = append(o.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
+	})
+	u := &uploader{
+		opts:  opts,
+		s3:    client,
+		large: make(chan struct{}, opts.LargeFiles),
+	}
+	u.tm = tm.New(client, func(o *tm.Options) {
+		o.PartSizeBytes = opts.PartSize
+		o.MultipartUploadThreshold = opts.MultipartThreshold
+		o.Concurrency = opts.PartConcurrency
+		o.ChecksumAlgorithm = tmtypes.ChecksumAlgorithmCrc32
+		// Abort a failed multipart upload with a fresh context, so that
+		// even a cancelled or expired run leaves no orphaned parts.
+		o.FailTimeout = 20 * time.Second
+	})
+	u.bufs.New = func() any { b := make([]byte, bufSize); return &b }
+	return u
+}
+
+// noteFound counts an item the walk found, for Progress.
+func (u *uploader) noteFound(it item) {
+	if it.skip != "" || it.fail != "" {
+		return
+	}
+	u.nFound.Add(1)
+	if u.opts.Progress == nil {
+		return
+	}
+	if fi, err := os.Stat(it.open); err == nil {
+		u.foundBytes.Add(fi.Size())
+	}
+}
+
+func (u *uploader) snapshot() Progress {
+	return Progress{
+		Files: u.done.Load(), FilesFound: u.nFound.Load(),
+		Bytes: u.bytes.Load(), BytesFound: u.foundBytes.Load(),
+		Listed: u.listed.Load(),
+	}
+}
+
+// startProgress calls Options.Progress every 100 ms until the returned
+// function is called, which makes a last call.
+func (u *uploader) startProgress() func() {
+	if u.opts.Progress == nil {
+		return func() {}
+	}
+	stop := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				u.opts.Progress(u.snapshot())
+			case <-stop:
+				return
+			}
+		}
+	}()
+	return func() {
+		close(stop)
+		<-finished
+		u.opts.Progress(u.snapshot())
+	}
+}
+
+// testHookVerified, when set by a test, runs after a file's object is
+// verified and before the file is checked for changes, so a test can change
+// the file at exactly that moment.
+var testHookVerified func(path string)
+
+// fingerprint is what must not change between reading a file and removing
+// it.
+type fingerprint struct {
+	size         int64
+	mtime, ctime time.Time
+	dev, ino     uint64
+}
+
+func (u *uploader) file(ctx context.Context, it item) outcome {
+	f := File{Path: it.path}
+	if it.fail != "" {
+		f.Result, f.Message = Failed, it.fail
+		return outcome{file: f}
+	}
+	if it.skip != "" {
+		f.Result, f.Message = Skipped, it.skip
+		return outcome{file: f}
+	}
+	key, err := Key(u.opts.Prefix, it.rel)
+	if err != nil {
+		f.Result, f.Message = Failed, "no valid key: "+err.Error()
+		return outcome{file: f}
+	}
+	f.Key = key
+	if ctx.Err() != nil {
+		f.Result, f.Message = Skipped, "not started: "+stopReason(ctx)
+		return outcome{file: f, interrupted: true}
+	}
+	if u.opts.DryRun {
+		if fi, err := os.Stat(it.open); err == nil {
+			f.Size = fi.Size()
+		}
+		f.Result, f.Message = Skipped, "dry run: would upload"
+		return outcome{file: f}
+	}
+
+	fh, err := os.Open(it.open)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			f.Result, f.Message = Skipped, "vanished before it was read"
+			return outcome{file: f}
+		}
+		f.Result, f.Message = Failed, "open: "+errMsg(err)
+		return outcome{file: f}
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil {
+		f.Result, f.Message = Failed, "stat: "+errMsg(err)
+		return outcome{file: f}
+	}
+	if !fi.Mode().IsRegular() {
+		f.Result, f.Message = Skipped, "not a regular file ("+kindOf(fi.Mode().Type())+"); skipped"
+		return outcome{file: f}
+	}
+	before := fingerprintOf(fi)
+	f.Size = before.size
+
+	var o outcome
+	verified := false
+	if u.opts.SkipUnchanged {
+		same, err := u.unchanged(ctx, fh, key, f.Size)
+		if err != nil {
+			return u.failed(ctx, f, "check existing object", err)
+		}
+		if same {
+			verified = true
+			f.Result, f.Message = Skipped, "unchanged in S3"
+		}
+	}
+	if !verified {
+		var sum string
+		var confirmed bool
+		var err error
+		if f.Size >= u.opts.MultipartThreshold {
+			sum, confirmed, err = u.putLarge(ctx, fh, key, f.Size)
+		} else {
+			sum, confirmed, err = u.putSmall(ctx, fh, key, f.Size)
+		}
+		if err != nil {
+			return u.failed(ctx, f, "upload", err)
+		}
+		o.uploaded = f.Size
+		msg, unverifiable := u.verify(ctx, key, f.Size, sum, confirmed)
+		switch {
+		case unverifiable:
+			f.Result, f.Message = Uploaded, msg
+			if u.opts.RemoveSrc {
+				f.Result, f.Message = Kept, msg+"; source kept"
+			}
+			o.file = f
+			return o
+		case msg != "":
+			f.Result, f.Message = Failed, msg
+			o.file = f
+			return o
+		}
+		f.Result = Uploaded
+	}
+	if testHookVerified != nil {
+		testHookVerified(it.path)
+	}
+	if !u.opts.RemoveSrc {
+		o.file = f
+		return o
+	}
+	o.file = u.remove(it, f, before)
+	return o
+}
+
+func fingerprintOf(fi fs.FileInfo) fingerprint {
+	fp := fingerprint{size: fi.Size(), mtime: fi.ModTime()}
+	if st, ok := statT(fi); ok {
+		fp.dev, fp.ino = uint64(st.Dev), uint64(st.Ino)
+		fp.ctime = time.Unix(int64(st.Ctim.Sec), int64(st.Ctim.Nsec))
+	}
+	return fp
+}
+
+func stopReason(ctx context.Context) string {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return "deadline near"
+	}
+	return "canceled"
+}
+
+// failed turns an AWS or file error into the file's outcome.
+func (u *uploader) failed(ctx context.Context, f File, what string, err error) outcome {
+	if ctx.Err() != nil && awsclient.Classify(err) == awsclient.KindCanceled {
+		f.Result, f.Message = Skipped, "interrupted ("+stopReason(ctx)+"); not uploaded"
+		return outcome{file: f, interrupted: true}
+	}
+	f.Result, f.Message = Failed, what+": "+awsclient.Message(err)
+	o := outcome{file: f}
+	switch awsclient.Code(err) {
+	case "NoSuchBucket", "InvalidBucketName", "InvalidAccessKeyId", "SignatureDoesNotMatch",
+		"InvalidClientTokenId", "ExpiredToken", "PermanentRedirect", "AuthorizationHeaderMalformed":
+		o.fatal = awsclient.Message(err)
+	}
+	return o
+}
+
+func contentType(name string) *string {
+	if t := mime.TypeByExtension(filepath.Ext(name)); t != "" {
+		return aws.String(t)
+	}
+	return nil
+}
+
+func encode(h hash.Hash) string { return base64.StdEncoding.EncodeToString(h.Sum(nil)) }
+
+// crcOf is the CRC32 of the first size bytes of f, read with a pooled
+// buffer.
+func (u *uploader) crcOf(f *os.File, size int64) (string, error) {
+	bp := u.bufs.Get().(*[]byte)
+	defer u.bufs.Put(bp)
+	h := crc32.NewIEEE()
+	n, err := io.CopyBuffer(h, io.NewSectionReader(f, 0, size), *bp)
+	if err != nil {
+		return "", err
+	}
+	if n != size {
+		return "", fmt.Errorf("file shrank from %d to %d bytes while read", size, n)
+	}
+	return encode(h), nil
+}
+
+// putSmall sends a file in one PUT straight from disk, with the CRC32 it
+// read first; S3 recomputes it on receipt and refuses the object
+// (BadDigest) if the bytes differ.
+func (u *uploader) putSmall(ctx context.Context, f *os.File, key string, size int64) (sum string, confirmed bool, err error) {
+	sum, err = u.crcOf(f, size)
+	if err != nil {
+		return "", false, err
+	}
+	in := &s3.PutObjectInput{
+		Bucket:            aws.String(u.opts.Bucket),
+		Key:               aws.String(key),
+		Body:              io.NewSectionReader(f, 0, size),
+		ContentLength:     aws.Int64(size),
+		ContentType:       contentType(key),
+		ChecksumAlgorithm: s3types.ChecksumAlgorithmCrc32,
+		ChecksumCRC32:     aws.String(sum),
+	}
+	if u.opts.StorageClass != "" {
+		in.StorageClass = s3types.StorageClass(u.opts.StorageClass)
+	}
+	if u.opts.SSE != "" {
+		in.ServerSideEncryption = s3types.ServerSideEncryption(u.opts.SSE)
+	}
+	if u.opts.SSEKMSKeyID != "" {
+		in.SSEKMSKeyId = aws.String(u.opts.SSEKMSKeyID)
+	}
+	out, err := u.s3.PutObject(ctx, in)
+	if err != nil {
+		return "", false, err
+	}
+	u.bytes.Add(size)
+	return checkSum(sum, aws.ToString(out.ChecksumCRC32))
+}
+
+// checkSum compares the CRC32 read with the one S3 returned, if any.
+func checkSum(sum, got string) (string, bool, error) {
+	if got == "" {
+		return sum, false, nil
+	}
+	if got != sum {
+		return "", false, fmt.Errorf("checksum mismatch: sent CRC32 %s, S3 stored %s", sum, got)
+	}
+	return sum, true, nil
+}
+
+// hashingReader computes the CRC32 of what the transfer manager reads and,
+// at the end, puts it into the upload's input, so that
+// CompleteMultipartUpload carries the full-object checksum S3 checks the
+// assembled object against.
+type hashingReader struct {
+	r     io.Reader
+	h     hash.Hash32
+	n     int64
+	read  *atomic.Int64
+	onEOF func(sum string)
+	sum   string
+}
+
+func (r *hashingReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if n > 0 {
+		r.h.Write(p[:n])
+		r.n += int64(n)
+		r.read.Add(int64(n))
+	}
+	if err == io.EOF && r.sum == "" {
+		r.sum = encode(r.h)
+		r.onEOF(r.sum)
+	}
+	return n, err
+}
+
+// putLarge sends a file as a multipart upload through the transfer
+// manager: parts in parallel, part size grown to fit 10,000 parts, and a
+// FULL_OBJECT CRC32. On any failure the transfer manager aborts the upload.
+func (u *uploader) putLarge(ctx context.Context, f *os.File, key string, size int64) (string, bool, error) {
+	select {
+	case u.large <- struct{}{}:
+		defer func() { <-u.large }()
+	case <-ctx.Done():
+		return "", false, ctx.Err()
+	}
+	in := &tm.UploadObjectInput{
+		Bucket:            aws.String(u.opts.Bucket),
+		Key:               aws.String(key),
+		ContentLength:     aws.Int64(size),
+		ContentType:       contentType(key),
+		ChecksumAlgorithm: tmtypes.ChecksumAlgorithmCrc32,
+		ChecksumType:      tmtypes.ChecksumTypeFullObject,
+	}
+	hr := &hashingReader{
+		r: io.NewSectionReader(f, 0, size), h: crc32.NewIEEE(), read: &u.bytes,
+		onEOF: func(sum string) { in.ChecksumCRC32 = aws.String(sum) },
+	}
+	in.Body = hr
+	if u.opts.StorageClass != "" {
+		in.StorageClass = tmtypes.StorageClass(u.opts.StorageClass)
+	}
+	if u.opts.SSE != "" {
+		in.ServerSideEncryption = tmtypes.ServerSideEncryption(u.opts.SSE)
+	}
+	if u.opts.SSEKMSKeyID != "" {
+		in.SSEKMSKeyID = aws.String(u.opts.SSEKMSKeyID)
+	}
+	partSize := partSizeFor(size, u.opts.PartSize)
+	out, err := u.tm.UploadObject(ctx, in, func(o *tm.Options) { o.PartSizeBytes = partSize })
+	if err != nil {
+		return "", false, err
+	}
+	if hr.n != size || hr.sum == "" {
+		return "", false, fmt.Errorf("read %d of %d bytes: the file shrank during upload", hr.n, size)
+	}
+	return checkSum(hr.sum, aws.ToString(out.ChecksumCRC32))
+}
+
+// verify makes sure the stored object is what was read: its size and the
+// full-object CRC32 S3 reports. PUT and CompleteMultipartUpload responses
+// usually carry the checksum (checked in put*), which is enough to keep a
+// source; removing it asks HeadObject as well, which also catches a
+// concurrent overwrite of the key. It returns a failure message, or with
+// unverifiable the reason S3 cannot confirm the object.
+func (u *uploader) verify(ctx context.Context, key string, size int64, sum string, confirmed bool) (msg string, unverifiable bool) {
+	if confirmed && !u.opts.RemoveSrc {
+		return "", false
+	}
+	h, err := u.s3.HeadObject(ctx, &s3.HeadObjectInput{
+		Bucket: aws.String(u.opts.Bucket), Key: aws.String(key), ChecksumMode: s3types.ChecksumModeEnabled,
+	})
+	if err != nil {
+		return "verify: " + awsclient.Message(err), false
+	}
+	if got := aws.ToInt64(h.ContentLength); got != size {
+		return fmt.Sprintf("verify: S3 holds %d bytes, the file had %d", got, size), false
+	}
+	got := aws.ToString(h.ChecksumCRC32)
+	if got == "" {
+		return "not verified: S3 reports no CRC32 for the object", true
+	}
+	if got != sum {
+		return fmt.Sprintf("verify: S3 reports CRC32 %s, the file read had %s", got, sum), false
+	}
+	return "", false
+}
+
+// unchanged reports whether key already holds the file: same size and a
+// full-object CRC32 equal to the file's.
+func (u *uploader) unchanged(ctx context.Context, f *os.File, key string, size int64) (bool, error) {
+	h, err := u.s3.HeadObject(ctx, &s3.HeadObjectInput{
+		Bucket: aws.String(u.opts.Bucket), Key: aws.String(key), ChecksumMode: s3types.ChecksumModeEnabled,
+	})
+	if err != nil {
+		if awsclient.Classify(err) == awsclient.KindNotFound {
+			return false, nil
+		}
+		return false, err
+	}
+	got := aws.ToString(h.ChecksumCRC32)
+	if aws.ToInt64(h.ContentLength) != size || got == "" || h.ChecksumType == s3types.ChecksumTypeComposite {
+		return false, nil
+	}
+	sum, err := u.crcOf(f, size)
+	if err != nil {
+		return false, err
+	}
+	return sum == got, nil
+}

@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 PKGS := ./...
 
-.PHONY: all build tools lint test unit
+.PHONY: all build tools lint test unit package cfnlint
 
 all: build
 
@@ -15,7 +15,7 @@ build:
 tools:
 	@scripts/tools.sh
 
-lint: tools
+lint: tools cfnlint
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.*')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
@@ -28,3 +28,14 @@ test: lint
 # Unit tests only; no servers needed.
 unit:
 	$(GO) test $(PKGS)
+
+# Lambda zips: dist/<function>-<arch>.zip for startstop and s3upload.
+# ARCH=arm64|x86_64|all (default all); CONFIG=path/aws_resource_start_stop.yml
+# and/or path/aws_s3_upload.yml (routed by name), or STARTSTOP_CONFIG=,
+# UPLOAD_CONFIG= for files of other names. See scripts/package.sh.
+package:
+	@GO="$(GO)" scripts/package.sh
+
+# The CloudFormation template must pass cfn-lint with no errors or warnings.
+cfnlint: tools
+	.venv/bin/cfn-lint deploy/template.yaml

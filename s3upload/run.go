@@ -318,16 +318,16 @@ func prune(src string, dirs map[string]bool) []string {
 		return strings.Count(list[i], string(filepath.Separator)) > strings.Count(list[j], string(filepath.Separator))
 	})
 	var warnings []string
-	tried := map[string]bool{}
+	gone := map[string]bool{}
 	for _, d := range list {
-		for d != src && strings.HasPrefix(d, src+string(filepath.Separator)) && !tried[d] {
-			tried[d] = true
+		for d != src && strings.HasPrefix(d, src+string(filepath.Separator)) && !gone[d] {
 			if err := os.Remove(d); err != nil {
 				if !errors.Is(err, os.ErrNotExist) && !isNotEmpty(err) {
 					warnings = append(warnings, fmt.Sprintf("prune %s: %s", d, errMsg(err)))
 				}
 				break
 			}
+			gone[d] = true
 			d = filepath.Dir(d)
 		}
 	}

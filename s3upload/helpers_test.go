@@ -1,0 +1,184 @@
+package s3upload
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/awsutils/awsutils/awsclient"
+	"github.com/awsutils/awsutils/internal/testbed"
+)
+
+func TestMain(m *testing.M) { os.Exit(testbed.Main(m)) }
+
+// target is one S3 server with a fresh bucket.
+type target struct {
+	cfg      aws.Config
+	bucket   string
+	endpoint string
+	env      map[string]string
+}
+
+// eachServer runs fn against moto and versitygw.
+func eachServer(t *testing.T, fn func(t *testing.T, s target)) {
+	for _, name := range []string{"moto", "versitygw"} {
+		t.Run(name, func(t *testing.T) {
+			var s target
+			if name == "moto" {
+				m := testbed.StartMoto(t)
+				s = target{cfg: m.Config(t), bucket: m.Bucket(t), endpoint: m.Endpoint, env: m.Env()}
+			} else {
+				v := testbed.StartVersity(t)
+				s = target{cfg: v.Config(t), bucket: v.Bucket(t), endpoint: v.Endpoint, env: v.Env()}
+			}
+			fn(t, s)
+		})
+	}
+}
+
+func randBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return b
+}
+
+// writeTree writes files (relative path -> content) under dir.
+func writeTree(t *testing.T, dir string, files map[string][]byte) {
+	t.Helper()
+	for rel, data := range files {
+		p := filepath.Join(dir, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// sampleTree is a nested tree with empty files, Unicode and space names.
+func sampleTree() map[string][]byte {
+	return map[string][]byte{
+		"top.txt":                     []byte("top\n"),
+		"empty.bin":                   {},
+		"a/b/c/deep.csv":              []byte("x,y\n1,2\n"),
+		"a/b/empty":                   {},
+		"a/with space/file name.json": []byte(`{"k": "v"}`),
+		"日本語/ファイル.txt":               []byte("こんにちは\n"),
+		"a/random.bin":                randBytes(300 << 10),
+	}
+}
+
+// objects returns every object in bucket with its content.
+func objects(t *testing.T, cfg aws.Config, bucket string) map[string][]byte {
+	t.Helper()
+	ctx := context.Background()
+	c := awsclient.S3(cfg)
+	got := map[string][]byte{}
+	p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range page.Contents {
+			out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: o.Key})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := io.ReadAll(out.Body)
+			out.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[*o.Key] = b
+		}
+	}
+	return got
+}
+
+// multipartUploads lists unfinished multipart uploads.
+func multipartUploads(t *testing.T, cfg aws.Config, bucket string) int {
+	t.Helper()
+	out, err := awsclient.S3(cfg).ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(out.Uploads)
+}
+
+// compare checks that want (relative path -> content) is exactly what the
+// bucket holds under prefix.
+func compare(t *testing.T, got map[string][]byte, prefix string, want map[string][]byte) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("bucket holds %d objects, want %d", len(got), len(want))
+	}
+	for rel, data := range want {
+		key, _ := Key(prefix, rel)
+		b, ok := got[key]
+		if !ok {
+			t.Errorf("missing object %q", key)
+			continue
+		}
+		if !bytes.Equal(b, data) {
+			t.Errorf("object %q: %d bytes differ from the source's %d", key, len(b), len(data))
+		}
+	}
+}
+
+func byResult(rep *Report) map[Result][]string {
+	m := map[Result][]string{}
+	for _, f := range rep.Files {
+		m[f.Result] = append(m[f.Result], f.Path)
+	}
+	return m
+}
+
+// slowProxy forwards to endpoint after delay(r) and returns its URL. A
+// request whose client gives up during the delay is never forwarded.
+func slowProxy(t *testing.T, endpoint string, delay func(r *http.Request) time.Duration) string {
+	t.Helper()
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.ErrorLog = log.New(io.Discard, "", 0)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if d := delay(r); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// configVia is an aws.Config for s that talks through endpoint.
+func configVia(t *testing.T, s target, endpoint string) aws.Config {
+	t.Helper()
+	t.Setenv("AWS_ENDPOINT_URL", endpoint)
+	cfg, err := awsclient.Load(context.Background(), awsclient.Options{MaxAttempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}

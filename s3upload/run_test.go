@@ -1,0 +1,368 @@
+package s3upload
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/awsutils/awsutils/awsclient"
+	"github.com/awsutils/awsutils/internal/testbed"
+)
+
+func TestUploadTree(t *testing.T) {
+	eachServer(t, func(t *testing.T, s target) {
+		src := t.TempDir()
+		files := sampleTree()
+		files["big/forty.bin"] = randBytes(40 << 20)
+		writeTree(t, src, files)
+		rep, err := Run(context.Background(), s.cfg, Options{Src: src, Bucket: s.bucket, Prefix: "backup/2024/"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rep.OK() || rep.Totals.Uploaded != len(files) || rep.Totals.Files != len(files) {
+			t.Fatalf("report %+v", rep.Totals)
+		}
+		var size int64
+		for _, d := range files {
+			size += int64(len(d))
+		}
+		if rep.Totals.Bytes != size {
+			t.Errorf("bytes %d, want %d", rep.Totals.Bytes, size)
+		}
+		compare(t, objects(t, s.cfg, s.bucket), "backup/2024", files)
+		for rel := range files {
+			if _, err := os.Stat(filepath.Join(src, rel)); err != nil {
+				t.Errorf("source %s: %v", rel, err)
+			}
+		}
+		c := awsclient.S3(s.cfg)
+		big, err := c.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String("backup/2024/big/forty.bin")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(aws.ToString(big.ETag), "-") {
+			t.Errorf("40 MiB file was not a multipart upload: ETag %s", aws.ToString(big.ETag))
+		}
+		txt, err := c.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String("backup/2024/top.txt")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ct := aws.ToString(txt.ContentType); !strings.HasPrefix(ct, "text/plain") {
+			t.Errorf("top.txt Content-Type %q", ct)
+		}
+		if n := multipartUploads(t, s.cfg, s.bucket); n != 0 {
+			t.Errorf("%d multipart uploads left", n)
+		}
+	})
+}
+
+func TestRemoveSrcRemovesExactlyTheVerifiedFiles(t *testing.T) {
+	eachServer(t, func(t *testing.T, s target) {
+		src := t.TempDir()
+		files := sampleTree()
+		files["big/twelve.bin"] = randBytes(12 << 20)
+		files["grow/appended.log"] = []byte("line 1\n")
+		writeTree(t, src, files)
+		if err := os.Mkdir(filepath.Join(src, "already-empty"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		appended := filepath.Join(src, "grow", "appended.log")
+		testHookVerified = func(path string) {
+			if path == appended {
+				f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				_, _ = f.WriteString("line 2\n")
+				f.Close()
+			}
+		}
+		t.Cleanup(func() { testHookVerified = nil })
+
+		rep, err := Run(context.Background(), s.cfg, Options{
+			Src: src, Bucket: s.bucket, RemoveSrc: true, PruneEmptyDirs: true,
+			MultipartThreshold: 5 << 20, PartSize: 5 << 20,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := byResult(rep)
+		if !rep.OK() || rep.Totals.Removed != len(files)-1 || len(res[Kept]) != 1 || res[Kept][0] != appended {
+			t.Fatalf("totals %+v, results %v", rep.Totals, res)
+		}
+		for _, f := range rep.Files {
+			if f.Result == Kept && !strings.Contains(f.Message, "changed during upload") {
+				t.Errorf("kept message %q", f.Message)
+			}
+		}
+		// Every object is what the file held when read; only the changed
+		// file remains, with its new line.
+		compare(t, objects(t, s.cfg, s.bucket), "", files)
+		b, err := os.ReadFile(appended)
+		if err != nil || string(b) != "line 1\nline 2\n" {
+			t.Fatalf("appended file: %q, %v", b, err)
+		}
+		var left []string
+		_ = filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+			if err == nil && p != src {
+				rel, _ := filepath.Rel(src, p)
+				left = append(left, rel)
+			}
+			return nil
+		})
+		sort.Strings(left)
+		// Folders emptied by the run are pruned; a folder that was empty
+		// before and SRC itself stay.
+		if want := []string{"already-empty", "grow", "grow/appended.log"}; strings.Join(left, ",") != strings.Join(want, ",") {
+			t.Errorf("left in SRC: %v, want %v", left, want)
+		}
+	})
+}
+
+func TestWrongBucketRemovesNothing(t *testing.T) {
+	eachServer(t, func(t *testing.T, s target) {
+		src := t.TempDir()
+		files := sampleTree()
+		writeTree(t, src, files)
+		rep, err := Run(context.Background(), s.cfg, Options{Src: src, Bucket: "no-such-bucket-" + strings.ToLower(t.Name()[len(t.Name())-4:]), RemoveSrc: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.OK() || rep.Totals.Removed != 0 || rep.Totals.Failed == 0 {
+			t.Fatalf("totals %+v", rep.Totals)
+		}
+		if !strings.Contains(rep.Stopped, "NoSuchBucket") {
+			t.Errorf("stopped %q", rep.Stopped)
+		}
+		if rep.Totals.Failed+rep.Totals.Remaining != len(files) {
+			t.Errorf("failed %d + remaining %d != %d files", rep.Totals.Failed, rep.Totals.Remaining, len(files))
+		}
+		for rel := range files {
+			if _, err := os.Stat(filepath.Join(src, rel)); err != nil {
+				t.Errorf("source %s: %v", rel, err)
+			}
+		}
+	})
+}
+
+func TestDeniedCredentialsRemoveNothing(t *testing.T) {
+	v := testbed.StartVersity(t)
+	bucket := v.Bucket(t)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret")
+	cfg, err := awsclient.Load(context.Background(), awsclient.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := t.TempDir()
+	files := sampleTree()
+	writeTree(t, src, files)
+	rep, err := Run(context.Background(), cfg, Options{Src: src, Bucket: bucket, RemoveSrc: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK() || rep.Totals.Removed != 0 || !strings.Contains(rep.Stopped, "SignatureDoesNotMatch") {
+		t.Fatalf("totals %+v, stopped %q", rep.Totals, rep.Stopped)
+	}
+	for rel := range files {
+		if _, err := os.Stat(filepath.Join(src, rel)); err != nil {
+			t.Errorf("source %s: %v", rel, err)
+		}
+	}
+}
+
+func TestSymlinksAndSpecialFiles(t *testing.T) {
+	eachServer(t, func(t *testing.T, s target) {
+		outside := filepath.Join(t.TempDir(), "secret.txt")
+		if err := os.WriteFile(outside, []byte("credentials"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		src := t.TempDir()
+		writeTree(t, src, map[string][]byte{"real/target.txt": []byte("target"), "plain.txt": []byte("plain")})
+		for link, to := range map[string]string{
+			"outside.txt": outside, "environ": "/proc/self/environ", "inside.txt": "real/target.txt",
+			"loop": ".", "broken": "nowhere",
+		} {
+			if err := os.Symlink(to, filepath.Join(src, link)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := syscall.Mkfifo(filepath.Join(src, "fifo"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+
+		// Not followed: links are reported as skipped; the FIFO too.
+		rep, err := Run(context.Background(), s.cfg, Options{Src: src, Bucket: s.bucket, DryRun: false, Prefix: "nofollow"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Totals.Uploaded != 2 || rep.Totals.Skipped != 6 || !rep.OK() {
+			t.Fatalf("no follow: totals %+v, %v", rep.Totals, rep.Files)
+		}
+
+		// Followed, removing: the inside link is uploaded and removed, its
+		// target (excluded here) stays; outside targets are refused.
+		rep, err = Run(context.Background(), s.cfg, Options{
+			Src: src, Bucket: s.bucket, Prefix: "follow", FollowSymlinks: true, RemoveSrc: true, Exclude: []string{"real"},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs := map[string]string{}
+		for _, f := range rep.Files {
+			msgs[filepath.Base(f.Path)] = string(f.Result) + ": " + f.Message
+		}
+		for name, want := range map[string]string{
+			"outside.txt": "skipped: symlink points outside", "environ": "skipped: symlink points outside",
+			"inside.txt": "removed", "loop": "skipped: symlink loop", "broken": "skipped: broken symlink",
+			"fifo": "skipped: not a regular file", "plain.txt": "removed",
+		} {
+			if !strings.HasPrefix(msgs[name], want) {
+				t.Errorf("%s: %q, want %q", name, msgs[name], want)
+			}
+		}
+		if _, err := os.Lstat(filepath.Join(src, "inside.txt")); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("link not removed: %v", err)
+		}
+		if b, err := os.ReadFile(filepath.Join(src, "real/target.txt")); err != nil || string(b) != "target" {
+			t.Errorf("link target: %q, %v", b, err)
+		}
+		got := objects(t, s.cfg, s.bucket)
+		if string(got["follow/inside.txt"]) != "target" {
+			t.Errorf("follow/inside.txt = %q", got["follow/inside.txt"])
+		}
+		for k, v := range got {
+			if strings.Contains(string(v), "credentials") || strings.Contains(k, "environ") || strings.Contains(k, "outside") {
+				t.Errorf("uploaded %s from outside SRC", k)
+			}
+		}
+	})
+}
+
+func TestSkipUnchanged(t *testing.T) {
+	eachServer(t, func(t *testing.T, s target) {
+		src := t.TempDir()
+		files := sampleTree()
+		files["big/seven.bin"] = randBytes(7 << 20)
+		writeTree(t, src, files)
+		opts := Options{Src: src, Bucket: s.bucket, Prefix: "p", SkipUnchanged: true, MultipartThreshold: 5 << 20, PartSize: 5 << 20}
+		rep, err := Run(context.Background(), s.cfg, opts)
+		if err != nil || rep.Totals.Uploaded != len(files) {
+			t.Fatalf("first run: %v %+v %v", err, rep.Totals, rep.Files)
+		}
+		rep, err = Run(context.Background(), s.cfg, opts)
+		if err != nil || rep.Totals.Uploaded != 0 || rep.Totals.Skipped != len(files) || rep.Totals.Bytes != 0 {
+			t.Fatalf("second run: %v %+v %v", err, rep.Totals, rep.Files)
+		}
+		// A changed file is uploaded again; with RemoveSrc, unchanged files
+		// already verified in S3 are removed without uploading.
+		writeTree(t, src, map[string][]byte{"top.txt": []byte("changed\n")})
+		opts.RemoveSrc = true
+		rep, err = Run(context.Background(), s.cfg, opts)
+		if err != nil || rep.Totals.Uploaded != 0 || rep.Totals.Removed != len(files) || rep.Totals.Bytes != int64(len("changed\n")) {
+			t.Fatalf("third run: %v %+v %v", err, rep.Totals, rep.Files)
+		}
+		files["top.txt"] = []byte("changed\n")
+		compare(t, objects(t, s.cfg, s.bucket), "p", files)
+	})
+}
+
+func TestDryRunTouchesNothing(t *testing.T) {
+	eachServer(t, func(t *testing.T, s target) {
+		src := t.TempDir()
+		files := sampleTree()
+		writeTree(t, src, files)
+		rep, err := Run(context.Background(), s.cfg, Options{Src: src, Bucket: s.bucket, RemoveSrc: true, DryRun: true})
+		if err != nil || !rep.OK() || rep.Totals.Skipped != len(files) || rep.Totals.Uploaded != 0 {
+			t.Fatalf("%v %+v", err, rep.Totals)
+		}
+		if got := objects(t, s.cfg, s.bucket); len(got) != 0 {
+			t.Errorf("dry run uploaded %d objects", len(got))
+		}
+		for rel := range files {
+			if _, err := os.Stat(filepath.Join(src, rel)); err != nil {
+				t.Errorf("source %s: %v", rel, err)
+			}
+		}
+	})
+}
+
+func TestDeadline(t *testing.T) {
+	t.Run("small files", func(t *testing.T) {
+		m := testbed.StartMoto(t)
+		s := target{cfg: m.Config(t), bucket: m.Bucket(t)}
+		cfg := configVia(t, s, slowProxy(t, m.Endpoint, func(r *http.Request) time.Duration {
+			if r.Method == http.MethodPut {
+				return 300 * time.Millisecond
+			}
+			return 0
+		}))
+		src := t.TempDir()
+		files := map[string][]byte{}
+		for i := range 40 {
+			files[filepath.Join("d", string(rune('a'+i%26))+strings.Repeat("x", i/26)+".txt")] = []byte("data")
+		}
+		writeTree(t, src, files)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		rep, err := Run(ctx, cfg, Options{Src: src, Bucket: s.bucket, RemoveSrc: true, Concurrency: 4, DeadlineMargin: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Totals.Removed == 0 || rep.Totals.Remaining == 0 || rep.Totals.Failed != 0 ||
+			rep.Totals.Removed+rep.Totals.Remaining != len(files) {
+			t.Fatalf("totals %+v, stopped %q", rep.Totals, rep.Stopped)
+		}
+		if got := objects(t, s.cfg, s.bucket); len(got) != rep.Totals.Removed {
+			t.Errorf("bucket holds %d objects, %d removed", len(got), rep.Totals.Removed)
+		}
+		var left int
+		_ = filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+			if err == nil && info.Mode().IsRegular() {
+				left++
+			}
+			return nil
+		})
+		if left != rep.Totals.Remaining {
+			t.Errorf("%d files left, report says %d remain", left, rep.Totals.Remaining)
+		}
+	})
+	t.Run("multipart in flight", func(t *testing.T) {
+		eachServer(t, func(t *testing.T, s target) {
+			cfg := configVia(t, s, slowProxy(t, s.endpoint, func(r *http.Request) time.Duration {
+				if r.URL.Query().Has("partNumber") {
+					return 5 * time.Second
+				}
+				return 0
+			}))
+			src := t.TempDir()
+			writeTree(t, src, map[string][]byte{"big.bin": randBytes(11 << 20)})
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			rep, err := Run(ctx, cfg, Options{Src: src, Bucket: s.bucket, RemoveSrc: true, DeadlineMargin: time.Second,
+				MultipartThreshold: 5 << 20, PartSize: 5 << 20})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Totals.Remaining != 1 || rep.Totals.Failed != 0 || rep.Totals.Skipped != 1 {
+				t.Fatalf("totals %+v, %v", rep.Totals, rep.Files)
+			}
+			if n := multipartUploads(t, s.cfg, s.bucket); n != 0 {
+				t.Errorf("%d multipart uploads left", n)
+			}
+			if _, err := os.Stat(filepath.Join(src, "big.bin")); err != nil {
+				t.Error(err)
+			}
+		})
+	})
+}

@@ -77,7 +77,7 @@ func sampleTree() map[string][]byte {
 		"a/b/c/deep.csv":              []byte("x,y\n1,2\n"),
 		"a/b/empty":                   {},
 		"a/with space/file name.json": []byte(`{"k": "v"}`),
-		"日本語/ファイル.txt":               []byte("こんにちは\n"),
+		"日本語/ファイル.txt":                []byte("こんにちは\n"),
 		"a/random.bin":                randBytes(300 << 10),
 	}
 }

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/awsutils/awsutils/awsclient"
+	"github.com/awsutils/awsutils/s3upload"
+)
+
+func uploadCommand() command {
+	return command{name: "upload", summary: "upload a folder tree to S3, optionally removing verified sources", run: runUpload}
+}
+
+const uploadUsage = `usage: awsutils upload [flags] SRC_DIR s3://BUCKET[/PREFIX]
+
+Uploads every file under SRC_DIR to s3://BUCKET/PREFIX/<path relative to
+SRC_DIR>, checking each object's CRC32. With --remove-src a file is deleted
+only after its object is verified in S3 and only if it did not change
+meanwhile.
+
+Globs (--include/--exclude, repeatable) match the path relative to SRC_DIR:
+a pattern with "/" matches the whole path ("logs/**/*.gz"), one without
+matches a file or folder name at any depth ("*.tmp"); "**" crosses folders.
+
+Exit status: 0 all done, 1 some file failed, 2 usage or config error.
+
+flags:
+`
+
+// parseS3URL splits s3://bucket/prefix.
+func parseS3URL(s string) (bucket, prefix string, err error) {
+	rest, ok := strings.CutPrefix(s, "s3://")
+	if !ok {
+		return "", "", fmt.Errorf("destination %q: want s3://BUCKET[/PREFIX]", s)
+	}
+	bucket, prefix, _ = strings.Cut(rest, "/")
+	if bucket == "" {
+		return "", "", fmt.Errorf("destination %q: no bucket", s)
+	}
+	return bucket, prefix, nil
+}
+
+func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("upload", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, uploadUsage)
+		fs.PrintDefaults()
+	}
+	var (
+		opts     s3upload.Options
+		cfgPath  = fs.String("config", "", "config file (region_name, access keys); default ./"+s3upload.ConfigFile+" if present")
+		output   = fs.String("output", "text", "report format: text or json")
+		quiet    = fs.Bool("quiet", false, "no progress bar; text report lists only files that did not upload cleanly")
+		partSize = fs.String("part-size", "8MiB", "multipart part size (e.g. 16MiB); grown to stay within 10,000 parts")
+	)
+	fs.BoolVar(&opts.RemoveSrc, "remove-src", false, "delete each source file once its object is verified and if it did not change")
+	fs.IntVar(&opts.Concurrency, "concurrency", s3upload.DefaultConcurrency, "files uploaded in parallel")
+	fs.StringArrayVar(&opts.Include, "include", nil, "upload only files matching this glob (repeatable)")
+	fs.StringArrayVar(&opts.Exclude, "exclude", nil, "leave out files and folders matching this glob (repeatable)")
+	fs.BoolVar(&opts.SkipUnchanged, "skip-unchanged", false, "do not upload a file whose object has the same size and CRC32")
+	fs.BoolVar(&opts.PruneEmptyDirs, "prune-empty-dirs", false, "with --remove-src: remove folders emptied by the run (never SRC_DIR)")
+	fs.BoolVar(&opts.FollowSymlinks, "follow-symlinks", false, "upload what symlinks point to (inside SRC_DIR only); removal deletes the link")
+	fs.StringVar(&opts.StorageClass, "storage-class", "", "storage class, e.g. STANDARD_IA, INTELLIGENT_TIERING")
+	fs.StringVar(&opts.SSE, "sse", "", "server-side encryption: AES256, aws:kms or aws:kms:dsse")
+	fs.StringVar(&opts.SSEKMSKeyID, "sse-kms-key-id", "", "KMS key for SSE-KMS (implies --sse aws:kms)")
+	fs.BoolVar(&opts.DryRun, "dry-run", false, "list what would be uploaded; upload and delete nothing")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "awsutils upload: %v; run `awsutils upload --help`\n", err)
+		return exitUsage
+	}
+	usageErr := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "awsutils upload: "+format+"\n", a...)
+		return exitUsage
+	}
+	if fs.NArg() != 2 {
+		return usageErr("want SRC_DIR and s3://BUCKET[/PREFIX]; run `awsutils upload --help`")
+	}
+	opts.Src = fs.Arg(0)
+	var err error
+	if opts.Bucket, opts.Prefix, err = parseS3URL(fs.Arg(1)); err != nil {
+		return usageErr("%v", err)
+	}
+	if *output != "text" && *output != "json" {
+		return usageErr("--output %q: want text or json", *output)
+	}
+	if opts.PartSize, err = parseSize(*partSize); err != nil {
+		return usageErr("--part-size: %v", err)
+	}
+	if opts.Concurrency < 1 {
+		return usageErr("--concurrency must be at least 1")
+	}
+	if fi, err := os.Stat(opts.Src); err != nil || !fi.IsDir() {
+		return usageErr("SRC_DIR %s is not a readable folder", opts.Src)
+	}
+
+	var cfg s3upload.Config
+	path := *cfgPath
+	if path == "" {
+		if _, err := os.Stat(s3upload.ConfigFile); err == nil {
+			path = s3upload.ConfigFile
+		}
+	}
+	if path != "" {
+		var warnings []string
+		if cfg, warnings, err = s3upload.LoadConfig(path); err != nil {
+			return usageErr("%v", err)
+		}
+		for _, w := range warnings {
+			fmt.Fprintf(stderr, "awsutils upload: warning: %s\n", w)
+		}
+	}
+	clientOpts := cfg.ClientOptions()
+	clientOpts.MaxConnsPerHost = max(opts.Concurrency, 64)
+	awsCfg, err := awsclient.Load(ctx, clientOpts)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+
+	var bar *progressbar.ProgressBar
+	if f, ok := stderr.(*os.File); ok && !*quiet && term.IsTerminal(int(f.Fd())) {
+		bar = progressbar.NewOptions64(-1,
+			progressbar.OptionSetWriter(stderr),
+			progressbar.OptionShowBytes(true),
+			progressbar.OptionUseIECUnits(true),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionShowElapsedTimeOnFinish(),
+			progressbar.OptionClearOnFinish(),
+			progressbar.OptionSetWidth(30),
+		)
+		opts.Progress = func(p s3upload.Progress) {
+			if p.Listed || p.BytesFound > 0 {
+				bar.ChangeMax64(max(p.BytesFound, 1))
+			}
+			bar.Describe(fmt.Sprintf("%d/%d files", p.Files, p.FilesFound))
+			_ = bar.Set64(p.Bytes)
+		}
+	}
+
+	rep, err := s3upload.Run(ctx, awsCfg, opts)
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	if *output == "json" {
+		err = rep.JSON(stdout)
+	} else {
+		err = rep.Text(stdout, *quiet)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "awsutils upload: write report: %v\n", err)
+		return exitFailed
+	}
+	if !rep.OK() {
+		return exitFailed
+	}
+	return exitOK
+}
+
+// parseSize reads a byte count with an optional KiB/MiB/GiB (or K/M/G)
+// suffix.
+func parseSize(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1 << 10}, {"MB", 1 << 20}, {"GB", 1 << 30},
+		{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1}}
+	mult := int64(1)
+	num := strings.TrimSpace(s)
+	for _, u := range units {
+		if n, ok := strings.CutSuffix(num, u.suffix); ok {
+			num, mult = strings.TrimSpace(n), u.mult
+			break
+		}
+	}
+	var n int64
+	if _, err := fmt.Sscan(num, &n); err != nil || n <= 0 || fmt.Sprint(n) != num {
+		return 0, fmt.Errorf("%q is not a size like 16MiB", s)
+	}
+	return n * mult, nil
+}

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/awsutils/awsutils/awsclient"
+	"github.com/awsutils/awsutils/internal/testbed"
+	"github.com/awsutils/awsutils/s3upload"
+)
+
+func TestMain(m *testing.M) { os.Exit(testbed.Main(m)) }
+
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for rel, data := range files {
+		p := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func bucketContents(t *testing.T, cfg aws.Config, bucket string) map[string]string {
+	t.Helper()
+	c := awsclient.S3(cfg)
+	out, err := c.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, o := range out.Contents {
+		g, err := c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: o.Key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(g.Body)
+		g.Body.Close()
+		got[*o.Key] = string(b)
+	}
+	return got
+}
+
+var cliTree = map[string]string{
+	"a.txt": "a", "empty": "", "d/e/deep.csv": "1,2", "スペース 入り/ファイル.txt": "こんにちは",
+}
+
+func TestUploadCommand(t *testing.T) {
+	for _, server := range []string{"moto", "versitygw"} {
+		t.Run(server, func(t *testing.T) {
+			var cfg aws.Config
+			var bucket string
+			if server == "moto" {
+				m := testbed.StartMoto(t)
+				cfg, bucket = m.Config(t), m.Bucket(t)
+			} else {
+				v := testbed.StartVersity(t)
+				cfg, bucket = v.Config(t), v.Bucket(t)
+			}
+			src := t.TempDir()
+			writeFiles(t, src, cliTree)
+
+			// Dry run first: nothing uploaded, nothing deleted.
+			code, _, stderr := runCLI(t, "upload", src, "s3://"+bucket+"/pre/", "--remove-src", "--dry-run", "--quiet")
+			if code != exitOK {
+				t.Fatalf("dry run: exit %d: %s", code, stderr)
+			}
+			if got := bucketContents(t, cfg, bucket); len(got) != 0 {
+				t.Fatalf("dry run uploaded %v", got)
+			}
+
+			// Flags may follow the arguments.
+			code, stdout, stderr := runCLI(t, "upload", src, "s3://"+bucket+"/pre/", "--remove-src", "--prune-empty-dirs", "--output", "json", "--concurrency", "8")
+			if code != exitOK {
+				t.Fatalf("exit %d: %s %s", code, stdout, stderr)
+			}
+			var rep s3upload.Report
+			if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+				t.Fatalf("report %q: %v", stdout, err)
+			}
+			if rep.Totals.Removed != len(cliTree) || rep.Totals.Failed != 0 {
+				t.Fatalf("totals %+v", rep.Totals)
+			}
+			got := bucketContents(t, cfg, bucket)
+			for rel, data := range cliTree {
+				if got["pre/"+rel] != data {
+					t.Errorf("pre/%s = %q, want %q", rel, got["pre/"+rel], data)
+				}
+			}
+			if len(got) != len(cliTree) {
+				t.Errorf("bucket holds %v", got)
+			}
+			entries, _ := os.ReadDir(src)
+			if len(entries) != 0 {
+				t.Errorf("SRC still holds %v", entries)
+			}
+			if _, err := os.Stat(src); err != nil {
+				t.Errorf("SRC itself removed: %v", err)
+			}
+
+			// A second run with --skip-unchanged uploads nothing.
+			writeFiles(t, src, cliTree)
+			if code, stdout, stderr := runCLI(t, "upload", "--skip-unchanged", src, "s3://"+bucket+"/pre"); code != exitOK || !strings.Contains(stdout, "0 uploaded") {
+				t.Fatalf("skip-unchanged: exit %d: %s %s", code, stdout, stderr)
+			}
+		})
+	}
+}
+
+func TestUploadCommandFailuresRemoveNothing(t *testing.T) {
+	v := testbed.StartVersity(t)
+	bucket := v.Bucket(t)
+	src := t.TempDir()
+	writeFiles(t, src, cliTree)
+	check := func(t *testing.T) {
+		for rel := range cliTree {
+			if _, err := os.Stat(filepath.Join(src, rel)); err != nil {
+				t.Errorf("source %s: %v", rel, err)
+			}
+		}
+	}
+	t.Run("wrong bucket", func(t *testing.T) {
+		code, stdout, stderr := runCLI(t, "upload", "--remove-src", src, "s3://no-such-bucket-here")
+		if code != exitFailed || !strings.Contains(stdout, "NoSuchBucket") {
+			t.Fatalf("exit %d: %s %s", code, stdout, stderr)
+		}
+		check(t)
+	})
+	t.Run("denied credentials", func(t *testing.T) {
+		t.Setenv("AWS_SECRET_ACCESS_KEY", "wrong")
+		code, stdout, stderr := runCLI(t, "upload", "--remove-src", src, "s3://"+bucket)
+		if code != exitFailed || !strings.Contains(stdout, "SignatureDoesNotMatch") {
+			t.Fatalf("exit %d: %s %s", code, stdout, stderr)
+		}
+		check(t)
+	})
+}
+
+func TestUploadCommandUsageErrors(t *testing.T) {
+	src := t.TempDir()
+	dir := t.TempDir()
+	badKey := filepath.Join(dir, "bad.yml")
+	if err := os.WriteFile(badKey, []byte("region_name: r\nbucket: x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	unreadable := filepath.Join(dir, "unreadable.yml")
+	if err := os.WriteFile(unreadable, []byte("region_name: r\n"), 0o000); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"no args", []string{"upload"}, "want SRC_DIR"},
+		{"missing src", []string{"upload", filepath.Join(src, "nope"), "s3://b"}, "not a readable folder"},
+		{"bad url", []string{"upload", src, "b/prefix"}, "want s3://BUCKET"},
+		{"no bucket", []string{"upload", src, "s3:///x"}, "no bucket"},
+		{"bad output", []string{"upload", src, "s3://b", "--output", "xml"}, "--output"},
+		{"bad part size", []string{"upload", src, "s3://b", "--part-size", "1MiB"}, "part size"},
+		{"bad glob", []string{"upload", src, "s3://b", "--exclude", "[x"}, "unclosed"},
+		{"unknown flag", []string{"upload", src, "s3://b", "--nope"}, "unknown flag"},
+		{"unknown config key", []string{"upload", src, "s3://b", "--config", badKey}, `bad.yml:2: unknown key "bucket"`},
+		{"missing config", []string{"upload", src, "s3://b", "--config", filepath.Join(dir, "none.yml")}, "none.yml"},
+	}
+	if os.Geteuid() != 0 {
+		tests = append(tests, struct {
+			name    string
+			args    []string
+			wantErr string
+		}{"unreadable config", []string{"upload", src, "s3://b", "--config", unreadable}, "permission denied"})
+	}
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "x")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "y")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := runCLI(t, tt.args...)
+			if code != exitUsage || !strings.Contains(stderr, tt.wantErr) {
+				t.Fatalf("exit %d, stderr %q; want exit 2 and %q", code, stderr, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"8MiB": 8 << 20, "16M": 16 << 20, "1GiB": 1 << 30, "5242880": 5 << 20, "64 KiB": 64 << 10} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "x", "-1M", "1.5M", "0"} {
+		if _, err := parseSize(in); err == nil {
+			t.Errorf("parseSize(%q): no error", in)
+		}
+	}
+}

@@ -1,0 +1,280 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/awsutils/awsutils/awsclient"
+	"github.com/awsutils/awsutils/internal/testbed"
+	"github.com/awsutils/awsutils/s3upload"
+)
+
+func TestMain(m *testing.M) { os.Exit(testbed.Main(m)) }
+
+func TestRequestFromEventAndEnv(t *testing.T) {
+	dir := t.TempDir()
+	str := func(s string) *string { return &s }
+	yes, no := true, false
+	env := map[string]string{"SRC_DIR": dir, "BUCKET": "envb", "KEY_PREFIX": "envp", "REMOVE_SRC": "true"}
+	tests := []struct {
+		name    string
+		env     map[string]string
+		event   Event
+		want    request
+		wantErr string
+	}{
+		{"env only", env, Event{}, request{src: dir, bucket: "envb", prefix: "envp", removeSrc: true}, ""},
+		{"event wins", env, Event{Bucket: str("evb"), KeyPrefix: str(""), RemoveSrc: &no}, request{src: dir, bucket: "evb"}, ""},
+		{"event only", nil, Event{SrcDir: &dir, Bucket: str("b"), RemoveSrc: &yes}, request{src: dir, bucket: "b", removeSrc: true}, ""},
+		{"no src", nil, Event{Bucket: str("b")}, request{}, "no source folder"},
+		{"no bucket", nil, Event{SrcDir: &dir}, request{}, "no bucket"},
+		{"missing src", nil, Event{SrcDir: str(filepath.Join(dir, "nope")), Bucket: str("b")}, request{}, "no such file"},
+		{"bad REMOVE_SRC", map[string]string{"REMOVE_SRC": "maybe"}, Event{}, request{}, "REMOVE_SRC"},
+		{"concurrency", map[string]string{"UPLOAD_CONCURRENCY": "8"}, Event{SrcDir: &dir, Bucket: str("b")}, request{src: dir, bucket: "b", concurrency: 8}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := &handler{log: slog.New(slog.NewJSONHandler(io.Discard, nil)), getenv: func(k string) string { return tt.env[k] }}
+			got, err := h.request(tt.event)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("got %+v, %v; want %+v", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for rel, data := range files {
+		p := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func bucketContents(t *testing.T, cfg aws.Config, bucket string) map[string]string {
+	t.Helper()
+	c := awsclient.S3(cfg)
+	got := map[string]string{}
+	p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range page.Contents {
+			g, err := c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: o.Key})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(g.Body)
+			g.Body.Close()
+			got[*o.Key] = string(b)
+		}
+	}
+	return got
+}
+
+func countFiles(t *testing.T, dir string) int {
+	n := 0
+	_ = filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err == nil && info.Mode().IsRegular() {
+			n++
+		}
+		return nil
+	})
+	return n
+}
+
+var tree = map[string]string{"a.txt": "a", "empty": "", "d/e/deep.csv": "1,2", "日本 語/ファイル.txt": "こんにちは"}
+
+func TestFunction(t *testing.T) {
+	bootstrap := testbed.BuildBootstrap(t, "./cmd/s3upload-lambda")
+	for _, server := range []string{"moto", "versitygw"} {
+		t.Run(server, func(t *testing.T) {
+			var cfg aws.Config
+			var bucket string
+			var env map[string]string
+			if server == "moto" {
+				m := testbed.StartMoto(t)
+				cfg, bucket, env = m.Config(t), m.Bucket(t), m.Env()
+			} else {
+				v := testbed.StartVersity(t)
+				cfg, bucket, env = v.Config(t), v.Bucket(t), v.Env()
+			}
+			src := t.TempDir()
+			writeFiles(t, src, tree)
+			env = maps.Clone(env)
+			env["AWS_LAMBDA_FUNCTION_NAME"] = "s3upload"
+			env["SRC_DIR"] = src
+			env["BUCKET"] = bucket
+			env["KEY_PREFIX"] = "from-env"
+			fn := testbed.StartLambda(t, bootstrap, env)
+			ctx := context.Background()
+
+			// The event overrides prefix and removeSrc; srcDir and bucket come
+			// from the environment.
+			payload, err := fn.Invoke(ctx, `{"keyPrefix": "ev/", "removeSrc": true}`)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, fn.Log())
+			}
+			var rep s3upload.Report
+			if err := json.Unmarshal(payload, &rep); err != nil {
+				t.Fatalf("payload %s: %v", payload, err)
+			}
+			if rep.Totals.Removed != len(tree) || rep.Totals.Failed != 0 {
+				t.Fatalf("totals %+v", rep.Totals)
+			}
+			got := bucketContents(t, cfg, bucket)
+			for rel, data := range tree {
+				if got["ev/"+rel] != data {
+					t.Errorf("ev/%s = %q, want %q", rel, got["ev/"+rel], data)
+				}
+			}
+			if n := countFiles(t, src); n != 0 {
+				t.Errorf("%d source files left", n)
+			}
+			if strings.Contains(fn.Log(), env["AWS_SECRET_ACCESS_KEY"]) {
+				t.Error("the secret key appears in the function's log")
+			}
+
+			// An empty event takes everything from the environment.
+			writeFiles(t, src, tree)
+			if _, err := fn.Invoke(ctx, `{}`); err != nil {
+				t.Fatal(err)
+			}
+			if got := bucketContents(t, cfg, bucket); got["from-env/d/e/deep.csv"] != "1,2" || countFiles(t, src) != len(tree) {
+				t.Errorf("env run: objects %v", got)
+			}
+
+			// A wrong bucket fails the invocation and removes nothing.
+			_, err = fn.Invoke(ctx, `{"bucket": "no-such-bucket-x", "removeSrc": true}`)
+			var fe *testbed.FunctionError
+			if !errors.As(err, &fe) || !strings.Contains(fe.Message, "NoSuchBucket") {
+				t.Fatalf("want a function error naming NoSuchBucket, got %v", err)
+			}
+			if n := countFiles(t, src); n != len(tree) {
+				t.Errorf("%d of %d source files left", n, len(tree))
+			}
+
+			// Unusable input fails the invocation.
+			_, err = fn.Invoke(ctx, map[string]any{"srcDir": filepath.Join(src, "missing")})
+			if !errors.As(err, &fe) || !strings.Contains(fe.Message, "srcDir") {
+				t.Fatalf("missing srcDir: %v", err)
+			}
+		})
+	}
+}
+
+func TestFunctionConfigError(t *testing.T) {
+	bootstrap := testbed.BuildBootstrap(t, "./cmd/s3upload-lambda")
+	m := testbed.StartMoto(t)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "aws_s3_upload.yml")
+	if err := os.WriteFile(cfgPath, []byte("region_name: us-east-1\nsecret_key: x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := maps.Clone(m.Env())
+	env["AWSUTILS_CONFIG"] = cfgPath
+	fn := testbed.StartLambda(t, bootstrap, env)
+	_, err := fn.Invoke(context.Background(), map[string]any{"srcDir": dir, "bucket": "b"})
+	var fe *testbed.FunctionError
+	if !errors.As(err, &fe) || !strings.Contains(fe.Message, "aws_s3_upload.yml:2: unknown key \"secret_key\"") {
+		t.Fatalf("want a config error naming file:line, got %v", err)
+	}
+}
+
+// TestFunctionDeadline runs the function with a 3-second timeout against a
+// server slowed by a proxy: it must stop in time, report how many files
+// remain, and leave exactly those files.
+func TestFunctionDeadline(t *testing.T) {
+	bootstrap := testbed.BuildBootstrap(t, "./cmd/s3upload-lambda")
+	m := testbed.StartMoto(t)
+	cfg, bucket := m.Config(t), m.Bucket(t)
+	u, _ := url.Parse(m.Endpoint)
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.ErrorLog = log.New(io.Discard, "", 0)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut {
+			select {
+			case <-time.After(250 * time.Millisecond):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	defer proxy.Close()
+
+	src := t.TempDir()
+	files := map[string]string{}
+	for i := range 60 {
+		files[filepath.Join("d", strings.Repeat("f", 1+i%5)+string(rune('a'+i/5))+".txt")] = "data"
+	}
+	writeFiles(t, src, files)
+	env := maps.Clone(m.Env())
+	env["AWS_ENDPOINT_URL"] = proxy.URL
+	env["AWS_LAMBDA_FUNCTION_TIMEOUT"] = "3"
+	env["UPLOAD_CONCURRENCY"] = "2"
+	fn := testbed.StartLambda(t, bootstrap, env)
+	payload, err := fn.Invoke(context.Background(), map[string]any{"srcDir": src, "bucket": bucket, "removeSrc": true})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, fn.Log())
+	}
+	var rep s3upload.Report
+	if err := json.Unmarshal(payload, &rep); err != nil {
+		t.Fatalf("payload %s: %v", payload, err)
+	}
+	tot := rep.Totals
+	if tot.Remaining == 0 || tot.Removed == 0 || tot.Removed+tot.Remaining != len(files) || tot.Failed != 0 {
+		t.Fatalf("totals %+v, stopped %q", tot, rep.Stopped)
+	}
+	if n := countFiles(t, src); n != tot.Remaining {
+		t.Errorf("%d files left, report says %d remain", n, tot.Remaining)
+	}
+	if got := bucketContents(t, cfg, bucket); len(got) != tot.Removed {
+		t.Errorf("bucket holds %d objects, %d files removed", len(got), tot.Removed)
+	}
+	out, err := awsclient.S3(cfg).ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket)})
+	if err != nil || len(out.Uploads) != 0 {
+		t.Errorf("multipart uploads left: %v %v", out, err)
+	}
+
+	// The next run picks up the rest.
+	payload, err = fn.Invoke(context.Background(), map[string]any{"srcDir": src, "bucket": bucket, "removeSrc": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep2 s3upload.Report
+	_ = json.Unmarshal(payload, &rep2)
+	if rep2.Totals.Removed == 0 || rep2.Totals.Removed+rep2.Totals.Remaining != tot.Remaining {
+		t.Errorf("second run totals %+v", rep2.Totals)
+	}
+}

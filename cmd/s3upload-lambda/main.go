@@ -1,0 +1,29 @@
+// Command s3upload-lambda is the upload job as an AWS Lambda function
+// (provided.al2023, a single bootstrap binary): it uploads a folder (often
+// an EFS mount) to S3 and, if asked, removes each source file once its
+// object is verified.
+//
+// Event: {"srcDir": "...", "bucket": "...", "keyPrefix": "...", "removeSrc": true}.
+// A field missing from the event comes from the environment (SRC_DIR,
+// BUCKET, KEY_PREFIX, REMOVE_SRC), so a schedule with no input works.
+// UPLOAD_CONCURRENCY sets the files in flight. The config file is
+// AWSUTILS_CONFIG, else $LAMBDA_TASK_ROOT/aws_s3_upload.yml if present.
+//
+// The reply is the JSON report. The invocation fails when any file failed
+// or the input is unusable. Near the deadline no new file is started and
+// the report's totals.remaining says how many files a retry or the next run
+// will pick up.
+package main
+
+import (
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	h := &handler{log: log, getenv: os.Getenv}
+	lambda.Start(h.handle)
+}

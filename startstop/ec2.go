@@ -1,0 +1,415 @@
+package startstop
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/awsutils/awsutils/awsclient"
+)
+
+// ec2Chunk is the most instance ids per call: EC2 accepts at most 200
+// values per filter, and the same size keeps Start/StopInstances calls
+// well within what one request carries.
+const ec2Chunk = 200
+
+// ec2API is the part of the EC2 client the actor uses.
+type ec2API interface {
+	DescribeInstances(context.Context, *ec2.DescribeInstancesInput, ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error)
+	StartInstances(context.Context, *ec2.StartInstancesInput, ...func(*ec2.Options)) (*ec2.StartInstancesOutput, error)
+	StopInstances(context.Context, *ec2.StopInstancesInput, ...func(*ec2.Options)) (*ec2.StopInstancesOutput, error)
+}
+
+type ec2State struct {
+	name   string
+	reason string // StateReason.Message, e.g. why a start fell back to stopped
+}
+
+func (r *runner) ec2(ctx context.Context, c ec2API, b Batch) {
+	var wg sync.WaitGroup
+	for ids := range chunks(b.IDs, ec2Chunk) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.ec2Chunk(ctx, c, b.Region, ids)
+		}()
+	}
+	wg.Wait()
+}
+
+func chunks(ids []string, n int) func(func([]string) bool) {
+	return func(yield func([]string) bool) {
+		for len(ids) > 0 {
+			k := min(n, len(ids))
+			if !yield(ids[:k]) {
+				return
+			}
+			ids = ids[k:]
+		}
+	}
+}
+
+// describeEC2 describes ids by an instance-id filter, so ids that do not
+// exist are simply absent instead of failing the call.
+func (r *runner) describeEC2(ctx context.Context, c ec2API, ids []string) (map[string]ec2State, error) {
+	states := make(map[string]ec2State, len(ids))
+	in := &ec2.DescribeInstancesInput{
+		Filters:    []ec2types.Filter{{Name: aws.String("instance-id"), Values: ids}},
+		MaxResults: aws.Int32(1000),
+	}
+	for {
+		var out *ec2.DescribeInstancesOutput
+		err := r.call(ctx, func() (err error) {
+			out, err = c.DescribeInstances(ctx, in)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, res := range out.Reservations {
+			for _, inst := range res.Instances {
+				st := ec2State{}
+				if inst.State != nil {
+					st.name = string(inst.State.Name)
+				}
+				if inst.StateReason != nil {
+					st.reason = aws.ToString(inst.StateReason.Message)
+				}
+				states[aws.ToString(inst.InstanceId)] = st
+			}
+		}
+		if aws.ToString(out.NextToken) == "" {
+			return states, nil
+		}
+		in.NextToken = out.NextToken
+	}
+}
+
+func (r *runner) ec2Chunk(ctx context.Context, c ec2API, region string, ids []string) {
+	result := func(id string) Result { return Result{Type: EC2Instance, ID: id, Region: region} }
+	states, err := r.describeEC2(ctx, c, ids)
+	denied := false
+	if err != nil {
+		switch awsclient.Classify(err) {
+		case awsclient.KindAccessDenied:
+			// The original's IAM role has ec2:Start* and ec2:Stop* only.
+			// Both calls are idempotent, so acting blind is safe.
+			denied = true
+			r.note(fmt.Sprintf("ec2:DescribeInstances is not allowed in %s, so EC2 instances were %s without checking their state first (%s)",
+				region, pastTense(r.action), awsclient.Code(err)))
+		case awsclient.KindCanceled:
+			return
+		default:
+			for _, id := range ids {
+				res := result(id)
+				res.Outcome, res.Message = Failed, failure(err, "DescribeInstances")
+				r.set(res)
+			}
+			return
+		}
+	}
+	var act []string
+	before := map[string]string{}
+	for _, id := range ids {
+		if denied {
+			act = append(act, id)
+			continue
+		}
+		res := result(id)
+		st, ok := states[id]
+		if !ok {
+			res.Outcome, res.Message = Failed, "instance not found in "+region
+			r.set(res)
+			continue
+		}
+		res.Before = st.name
+		do, outcome, msg := decideEC2(r.action, st.name)
+		if do {
+			before[id] = st.name
+			act = append(act, id)
+			continue
+		}
+		res.After, res.Outcome, res.Message = st.name, outcome, msg
+		r.set(res)
+	}
+	if len(act) == 0 {
+		return
+	}
+	results := r.ec2Act(ctx, c, region, act, before)
+	if !r.opts.Wait || r.opts.DryRun {
+		for _, res := range results {
+			r.set(res)
+		}
+		return
+	}
+	var changed []Result
+	for _, res := range results {
+		if res.Outcome == Changed {
+			changed = append(changed, res)
+		} else {
+			r.set(res)
+		}
+	}
+	if denied && len(changed) > 0 {
+		r.note(fmt.Sprintf("could not wait for EC2 instances in %s: ec2:DescribeInstances is not allowed", region))
+		for _, res := range changed {
+			r.set(res)
+		}
+		return
+	}
+	r.ec2Wait(ctx, c, changed)
+}
+
+func pastTense(a Action) string {
+	if a == Start {
+		return "started"
+	}
+	return "stopped"
+}
+
+// decideEC2 says whether to call Start/StopInstances for an instance in
+// state st, and if not, its outcome.
+func decideEC2(a Action, st string) (act bool, o Outcome, msg string) {
+	switch ec2types.InstanceStateName(st) {
+	case ec2types.InstanceStateNameTerminated:
+		return false, Failed, "instance is terminated"
+	case ec2types.InstanceStateNameShuttingDown:
+		return false, Failed, "instance is shutting down (being terminated)"
+	}
+	if a == Start {
+		switch ec2types.InstanceStateName(st) {
+		case ec2types.InstanceStateNameStopped:
+			return true, "", ""
+		case ec2types.InstanceStateNameRunning:
+			return false, Unchanged, "already running"
+		case ec2types.InstanceStateNamePending:
+			return false, Unchanged, "already starting"
+		case ec2types.InstanceStateNameStopping:
+			return false, Failed, "instance is stopping; it can be started once stopped"
+		}
+	} else {
+		switch ec2types.InstanceStateName(st) {
+		case ec2types.InstanceStateNameRunning:
+			return true, "", ""
+		case ec2types.InstanceStateNameStopped:
+			return false, Unchanged, "already stopped"
+		case ec2types.InstanceStateNameStopping:
+			return false, Unchanged, "already stopping"
+		case ec2types.InstanceStateNamePending:
+			return false, Failed, "instance is pending (starting); it can be stopped once running"
+		}
+	}
+	return false, Failed, fmt.Sprintf("instance is %s; not %s", st, pastTense(a))
+}
+
+// instanceIDs finds instance ids in an error message such as "The instance
+// IDs 'i-1, i-2' do not exist" or "Invalid id: \"i-x\"".
+var instanceIDs = regexp.MustCompile(`i-[0-9A-Za-z]+`)
+
+// badIDs are the ids of batch that err's message names.
+func badIDs(err error, batch []string) []string {
+	in := map[string]bool{}
+	for _, id := range batch {
+		in[id] = true
+	}
+	var bad []string
+	seen := map[string]bool{}
+	for _, id := range instanceIDs.FindAllString(awsclient.Message(err), -1) {
+		if in[id] && !seen[id] {
+			seen[id] = true
+			bad = append(bad, id)
+		}
+	}
+	return bad
+}
+
+// ec2Act starts or stops ids in one call. When the call fails because of
+// some of the ids, those are failed and the call is made again without
+// them (named in the message) or split in halves (not named), so one bad
+// id costs only itself.
+func (r *runner) ec2Act(ctx context.Context, c ec2API, region string, ids []string, before map[string]string) []Result {
+	op := "StartInstances"
+	if r.action == Stop {
+		op = "StopInstances"
+	}
+	result := func(id string) Result {
+		return Result{Type: EC2Instance, ID: id, Region: region, Before: before[id]}
+	}
+	var results []Result
+	for len(ids) > 0 {
+		changes, err := r.ec2Call(ctx, c, ids)
+		if err == nil {
+			got := map[string]bool{}
+			for _, ch := range changes {
+				id := aws.ToString(ch.InstanceId)
+				got[id] = true
+				res := result(id)
+				prev, cur := stateName(ch.PreviousState), stateName(ch.CurrentState)
+				if res.Before == "" {
+					res.Before = prev
+				}
+				res.After = cur
+				res.Outcome = Changed
+				if prev == cur {
+					res.Outcome, res.Message = Unchanged, "already "+cur
+				}
+				results = append(results, res)
+			}
+			for _, id := range ids {
+				if !got[id] {
+					res := result(id)
+					res.Outcome, res.Message = Failed, op+" returned no state for this instance"
+					results = append(results, res)
+				}
+			}
+			return results
+		}
+		kind := awsclient.Classify(err)
+		if kind == awsclient.KindDryRunOK {
+			for _, id := range ids {
+				res := result(id)
+				res.After, res.Outcome, res.Message = target(EC2Instance, r.action), Planned, "dry run: "+op+" would succeed"
+				results = append(results, res)
+			}
+			return results
+		}
+		if kind != awsclient.KindCanceled {
+			if bad := badIDs(err, ids); len(bad) > 0 {
+				msg := op + ": " + awsclient.Message(err)
+				if kind == awsclient.KindNotFound {
+					msg = "instance not found in " + region + " (" + awsclient.Code(err) + ")"
+				}
+				isBad := map[string]bool{}
+				for _, id := range bad {
+					isBad[id] = true
+					res := result(id)
+					res.Outcome, res.Message = Failed, msg
+					results = append(results, res)
+				}
+				rest := ids[:0:0]
+				for _, id := range ids {
+					if !isBad[id] {
+						rest = append(rest, id)
+					}
+				}
+				ids = rest
+				continue
+			}
+			if len(ids) > 1 && (kind == awsclient.KindNotFound || kind == awsclient.KindInvalidInput || kind == awsclient.KindWrongState) {
+				half := len(ids) / 2
+				results = append(results, r.ec2Act(ctx, c, region, ids[:half], before)...)
+				return append(results, r.ec2Act(ctx, c, region, ids[half:], before)...)
+			}
+		}
+		for _, id := range ids {
+			res := result(id)
+			res.Outcome, res.Message = Failed, failure(err, op)
+			results = append(results, res)
+		}
+		return results
+	}
+	return results
+}
+
+func (r *runner) ec2Call(ctx context.Context, c ec2API, ids []string) ([]ec2types.InstanceStateChange, error) {
+	var changes []ec2types.InstanceStateChange
+	dry := aws.Bool(r.opts.DryRun)
+	err := r.call(ctx, func() error {
+		if r.action == Start {
+			out, err := c.StartInstances(ctx, &ec2.StartInstancesInput{InstanceIds: ids, DryRun: dry})
+			if err == nil {
+				changes = out.StartingInstances
+			}
+			return err
+		}
+		out, err := c.StopInstances(ctx, &ec2.StopInstancesInput{InstanceIds: ids, DryRun: dry})
+		if err == nil {
+			changes = out.StoppingInstances
+		}
+		return err
+	})
+	return changes, err
+}
+
+func stateName(s *ec2types.InstanceState) string {
+	if s == nil {
+		return ""
+	}
+	return string(s.Name)
+}
+
+// ec2Wait polls until each changed instance reached the target state. A
+// start that falls back to stopped on two polls in a row failed: that is
+// what an encrypted volume whose KMS key cannot be used looks like, and
+// one poll could still be the describe lagging behind the start.
+func (r *runner) ec2Wait(ctx context.Context, c ec2API, changed []Result) {
+	want := target(EC2Instance, r.action)
+	pending := map[string]*Result{}
+	var ids []string
+	for i := range changed {
+		pending[changed[i].ID] = &changed[i]
+		ids = append(ids, changed[i].ID)
+	}
+	wctx, cancel := context.WithTimeout(ctx, r.opts.WaitTimeout)
+	defer cancel()
+	fellBack := map[string]int{}
+	for len(pending) > 0 && sleep(wctx, r.opts.PollInterval) {
+		var left []string
+		for _, id := range ids {
+			if pending[id] != nil {
+				left = append(left, id)
+			}
+		}
+		ids = left
+		for part := range chunks(ids, ec2Chunk) {
+			states, err := r.describeEC2(wctx, c, part)
+			if err != nil {
+				continue // the SDK retried; the next poll may do better
+			}
+			for _, id := range part {
+				res := pending[id]
+				st, ok := states[id]
+				if !ok {
+					continue
+				}
+				res.After = st.name
+				switch {
+				case st.name == want:
+					res.Message = "reached " + want
+					r.set(*res)
+					delete(pending, id)
+				case r.action == Start && (st.name == "stopped" || st.name == "terminated" || st.name == "shutting-down"):
+					fellBack[id]++
+					if fellBack[id] >= 2 || st.name != "stopped" {
+						res.Outcome = Failed
+						res.Message = "started, then fell back to " + st.name +
+							" (often an encrypted EBS volume whose KMS key cannot be used)"
+						if st.reason != "" {
+							res.Message += ": " + st.reason
+						}
+						r.set(*res)
+						delete(pending, id)
+					}
+				default:
+					fellBack[id] = 0
+				}
+			}
+		}
+	}
+	why := fmt.Sprintf("did not reach %s within %s", want, r.opts.WaitTimeout)
+	if ctx.Err() != nil {
+		why = "did not reach " + want + " before deadline"
+	}
+	for _, id := range ids {
+		if res := pending[id]; res != nil {
+			res.Outcome = Failed
+			res.Message = fmt.Sprintf("%s (last seen %s)", why, state(res.After))
+			r.set(*res)
+		}
+	}
+}

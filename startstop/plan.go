@@ -1,0 +1,101 @@
+package startstop
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Batch is the resources of one type in one region.
+type Batch struct {
+	Region string
+	Type   Type
+	IDs    []string
+}
+
+// Plan is a request resolved against a config: what to act on, by region
+// and type, each resource once.
+type Plan struct {
+	Action   Action
+	Keys     []string
+	Batches  []Batch
+	Warnings []string
+}
+
+// Len is the number of resources in the plan.
+func (p *Plan) Len() int {
+	n := 0
+	for _, b := range p.Batches {
+		n += len(b.IDs)
+	}
+	return n
+}
+
+// NewPlan resolves req against conf. region is used for groups without a
+// region of their own; it is the caller's choice between a --region flag,
+// the file's region_name and the environment. An unknown key is an
+// *UnknownKeyError listing the keys that exist.
+func NewPlan(conf *Config, req Request, region string) (*Plan, error) {
+	if _, err := ParseAction(string(req.Action)); err != nil {
+		return nil, err
+	}
+	if len(req.Keys) == 0 {
+		return nil, fmt.Errorf("no config key given (keys in %s: %s)", conf.File, strings.Join(conf.KeyNames(), ", "))
+	}
+	p := &Plan{Action: req.Action, Keys: req.Keys}
+	type ref struct {
+		region string
+		typ    Type
+	}
+	index := map[ref]int{}
+	from := map[string]string{} // resource -> first key that listed it
+	for _, name := range req.Keys {
+		if _, dup := from["\x00key\x00"+name]; dup {
+			continue
+		}
+		from["\x00key\x00"+name] = name
+		key, ok := conf.Key(name)
+		if !ok {
+			return nil, &UnknownKeyError{File: conf.File, Key: name, Known: conf.KeyNames()}
+		}
+		for _, g := range key.Groups {
+			r := ref{region: g.Region, typ: g.Type}
+			if r.region == "" {
+				r.region = region
+			}
+			i, ok := index[r]
+			if !ok {
+				i = len(p.Batches)
+				index[r] = i
+				p.Batches = append(p.Batches, Batch{Region: r.region, Type: r.typ})
+			}
+			for _, id := range g.IDs {
+				rk := r.region + "\x00" + string(r.typ) + "\x00" + id
+				if first, seen := from[rk]; seen {
+					if first != name {
+						p.Warnings = append(p.Warnings, fmt.Sprintf("%s %s is listed under both %q and %q; acting on it once", r.typ, id, first, name))
+					}
+					continue
+				}
+				from[rk] = name
+				p.Batches[i].IDs = append(p.Batches[i].IDs, id)
+			}
+		}
+	}
+	sort.SliceStable(p.Batches, func(a, b int) bool {
+		if p.Batches[a].Region != p.Batches[b].Region {
+			return p.Batches[a].Region < p.Batches[b].Region
+		}
+		return typeOrder(p.Batches[a].Type) < typeOrder(p.Batches[b].Type)
+	})
+	return p, nil
+}
+
+func typeOrder(t Type) int {
+	for i, v := range Types {
+		if v == t {
+			return i
+		}
+	}
+	return len(Types)
+}

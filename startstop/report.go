@@ -1,0 +1,176 @@
+package startstop
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Outcome is what happened to one resource.
+type Outcome string
+
+// The outcomes. Changed, Unchanged and Planned are successes; Failed and
+// Unsupported are not (an unsupported resource needs a change to the
+// config).
+const (
+	Changed     Outcome = "changed"     // the start or stop was accepted
+	Unchanged   Outcome = "unchanged"   // already in or moving to the wanted state
+	Failed      Outcome = "failed"      // not done; Message says why
+	Unsupported Outcome = "unsupported" // AWS cannot do this to this resource
+	Planned     Outcome = "planned"     // dry run: would be done
+)
+
+// Result is what happened to one resource.
+type Result struct {
+	Type   Type   `json:"type"`
+	ID     string `json:"id"`
+	Region string `json:"region"`
+	// Before is the state found before acting; "" when unknown (the role
+	// may not describe it).
+	Before string `json:"before"`
+	// After is the state after acting, or the target state of a dry run.
+	After   string  `json:"after"`
+	Outcome Outcome `json:"result"`
+	Message string  `json:"message,omitempty"`
+}
+
+// OK reports whether the resource is in or moving to the wanted state (or
+// would be, in a dry run).
+func (r Result) OK() bool {
+	return r.Outcome == Changed || r.Outcome == Unchanged || r.Outcome == Planned
+}
+
+// Summary counts results by outcome.
+type Summary struct {
+	Total       int `json:"total"`
+	Changed     int `json:"changed"`
+	Unchanged   int `json:"unchanged"`
+	Failed      int `json:"failed"`
+	Unsupported int `json:"unsupported"`
+	Planned     int `json:"planned"`
+}
+
+// Report is what a Run did, one Result per resource in plan order.
+type Report struct {
+	Action  Action   `json:"action"`
+	Keys    []string `json:"keys"`
+	DryRun  bool     `json:"dryRun"`
+	Results []Result `json:"results"`
+	// Notes are things to know about the run as a whole: duplicate ids,
+	// a describe permission the role lacks.
+	Notes    []string      `json:"notes,omitempty"`
+	Summary  Summary       `json:"summary"`
+	Duration time.Duration `json:"-"`
+}
+
+// OK reports whether every resource is in or moving to the wanted state.
+func (r *Report) OK() bool { return r.Summary.Failed == 0 && r.Summary.Unsupported == 0 }
+
+func (r *Report) summarize() {
+	s := Summary{Total: len(r.Results)}
+	for _, res := range r.Results {
+		switch res.Outcome {
+		case Changed:
+			s.Changed++
+		case Unchanged:
+			s.Unchanged++
+		case Failed:
+			s.Failed++
+		case Unsupported:
+			s.Unsupported++
+		case Planned:
+			s.Planned++
+		}
+	}
+	r.Summary = s
+}
+
+// MarshalJSON adds the duration in milliseconds.
+func (r *Report) MarshalJSON() ([]byte, error) {
+	type plain Report
+	return json.Marshal(struct {
+		*plain
+		DurationMS int64 `json:"durationMs"`
+	}{(*plain)(r), r.Duration.Milliseconds()})
+}
+
+// SummaryLine is one line saying what the run did.
+func (r *Report) SummaryLine() string {
+	var parts []string
+	s := r.Summary
+	for _, c := range []struct {
+		n    int
+		name string
+	}{{s.Changed, "changed"}, {s.Unchanged, "unchanged"}, {s.Planned, "planned"}, {s.Failed, "failed"}, {s.Unsupported, "unsupported"}} {
+		if c.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", c.n, c.name))
+		}
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "nothing to do")
+	}
+	dry := ""
+	if r.DryRun {
+		dry = " (dry run)"
+	}
+	noun := "resources"
+	if s.Total == 1 {
+		noun = "resource"
+	}
+	return fmt.Sprintf("%s %s%s: %s of %d %s in %s", r.Action, strings.Join(r.Keys, ","), dry,
+		strings.Join(parts, ", "), s.Total, noun, r.Duration.Round(time.Millisecond))
+}
+
+// Err is nil when the report is OK, else a one-line error naming the
+// resources that failed (the first few).
+func (r *Report) Err() error {
+	if r.OK() {
+		return nil
+	}
+	var bad []string
+	for _, res := range r.Results {
+		if !res.OK() {
+			bad = append(bad, fmt.Sprintf("%s %s: %s", res.Type, res.ID, res.Message))
+		}
+	}
+	more := ""
+	if len(bad) > 5 {
+		more = fmt.Sprintf("; and %d more", len(bad)-5)
+		bad = bad[:5]
+	}
+	return fmt.Errorf("%s %s: %d of %d resources failed or unsupported: %s%s", r.Action, strings.Join(r.Keys, ","),
+		r.Summary.Failed+r.Summary.Unsupported, r.Summary.Total, strings.Join(bad, "; "), more)
+}
+
+// State shows a state for people; an unknown state is "?".
+func state(s string) string {
+	if s == "" {
+		return "?"
+	}
+	return s
+}
+
+// WriteText writes one aligned line per resource, the notes and the
+// summary line.
+func (r *Report) WriteText(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TYPE\tID\tREGION\tSTATE\tRESULT\tMESSAGE")
+	for _, res := range r.Results {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s → %s\t%s\t%s\n", res.Type, res.ID, res.Region,
+			state(res.Before), state(res.After), res.Outcome, oneLine(res.Message))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	_, err := fmt.Fprintln(w, r.SummaryLine())
+	return err
+}
+
+// oneLine keeps a multi-line AWS message from breaking the table.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -1,0 +1,258 @@
+package startstop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/awsutils/awsutils/awsclient"
+)
+
+// Defaults for the zero Options.
+const (
+	DefaultConcurrency    = 16
+	DefaultWaitTimeout    = 15 * time.Minute
+	DefaultPollInterval   = 5 * time.Second
+	DefaultDeadlineMargin = time.Second
+)
+
+// Options say how to carry out a request.
+type Options struct {
+	// DryRun proves permissions for EC2 (calls with DryRun set) and only
+	// plans RDS; nothing changes.
+	DryRun bool
+	// Wait polls until every changed resource reached the target state,
+	// or WaitTimeout passed. A start that falls back to stopped (an
+	// encrypted volume whose KMS key the role cannot use) is failed.
+	Wait         bool
+	WaitTimeout  time.Duration // 0: 15 minutes
+	PollInterval time.Duration // 0: 5 seconds
+	// Region overrides the config's region_name; a group's own region
+	// still wins.
+	Region string
+	// Concurrency bounds the AWS calls in flight (0: 16).
+	Concurrency int
+	// DeadlineMargin is kept free before ctx's deadline so the report can
+	// still be returned (0: 1s, at most a tenth of the time left).
+	DeadlineMargin time.Duration
+	// OnResult, when set, is called once per resource as soon as its
+	// result is final, one call at a time.
+	OnResult func(Result)
+}
+
+// Run carries out req on the resources conf lists and reports what happened
+// to each. It returns an error only when nothing was attempted (an unknown
+// key, no region): everything else, including a resource that failed, is
+// in the report. Resources not reached before ctx's deadline are reported
+// as failed.
+func Run(ctx context.Context, cfg aws.Config, conf *Config, req Request, opts Options) (*Report, error) {
+	start := time.Now()
+	region := firstNonEmpty(opts.Region, conf.Region, cfg.Region)
+	plan, err := NewPlan(conf, req, region)
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range plan.Batches {
+		if b.Region == "" {
+			return nil, awsclient.ErrNoRegion
+		}
+	}
+	opts = opts.withDefaults()
+	r := newRunner(cfg, plan, opts)
+	r.report.Notes = append(append(r.report.Notes, conf.Warnings...), plan.Warnings...)
+
+	work, cancel := workContext(ctx, opts.DeadlineMargin)
+	defer cancel()
+	var wg sync.WaitGroup
+	for i, b := range plan.Batches {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.batch(work, i, b)
+		}()
+	}
+	wg.Wait()
+	r.finish(work)
+	r.report.Duration = time.Since(start)
+	return r.report, nil
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func (o Options) withDefaults() Options {
+	if o.Concurrency <= 0 {
+		o.Concurrency = DefaultConcurrency
+	}
+	if o.WaitTimeout <= 0 {
+		o.WaitTimeout = DefaultWaitTimeout
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = DefaultPollInterval
+	}
+	if o.DeadlineMargin <= 0 {
+		o.DeadlineMargin = DefaultDeadlineMargin
+	}
+	return o
+}
+
+// workContext ends margin before ctx's deadline (never more than a tenth
+// of the time left), so that the report of what was done still gets out,
+// e.g. before Lambda kills the function.
+func workContext(ctx context.Context, margin time.Duration) (context.Context, context.CancelFunc) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	margin = min(margin, time.Until(dl)/10)
+	return context.WithDeadline(ctx, dl.Add(-margin))
+}
+
+// runner holds the state of one Run.
+type runner struct {
+	cfg    aws.Config
+	action Action
+	opts   Options
+	sem    chan struct{}
+
+	mu     sync.Mutex
+	report *Report
+	slot   map[string]int // type/region/id -> index in report.Results
+	done   []bool
+	noted  map[string]bool
+	cbMu   sync.Mutex
+}
+
+func newRunner(cfg aws.Config, plan *Plan, opts Options) *runner {
+	r := &runner{
+		cfg: cfg, action: plan.Action, opts: opts,
+		sem:    make(chan struct{}, opts.Concurrency),
+		report: &Report{Action: plan.Action, Keys: plan.Keys, DryRun: opts.DryRun, Results: make([]Result, 0, plan.Len())},
+		slot:   map[string]int{},
+		noted:  map[string]bool{},
+	}
+	for _, b := range plan.Batches {
+		for _, id := range b.IDs {
+			r.slot[slotKey(b.Type, b.Region, id)] = len(r.report.Results)
+			r.report.Results = append(r.report.Results, Result{Type: b.Type, ID: id, Region: b.Region})
+		}
+	}
+	r.done = make([]bool, len(r.report.Results))
+	return r
+}
+
+func slotKey(t Type, region, id string) string { return string(t) + "\x00" + region + "\x00" + id }
+
+func (r *runner) batch(ctx context.Context, i int, b Batch) {
+	cfg := awsclient.WithRegion(r.cfg, b.Region)
+	switch b.Type {
+	case EC2Instance:
+		r.ec2(ctx, awsclient.EC2(cfg), b)
+	case DBInstance, DBCluster:
+		r.rds(ctx, awsclient.RDS(cfg), b)
+	default:
+		for _, id := range b.IDs {
+			r.set(Result{Type: b.Type, ID: id, Region: b.Region, Outcome: Unsupported, Message: "unknown type"})
+		}
+	}
+}
+
+// call runs one AWS call within the concurrency bound.
+func (r *runner) call(ctx context.Context, f func() error) error {
+	select {
+	case r.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-r.sem }()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return f()
+}
+
+// set records a final result; the first one for a resource wins.
+func (r *runner) set(res Result) {
+	r.mu.Lock()
+	i, ok := r.slot[slotKey(res.Type, res.Region, res.ID)]
+	if !ok || r.done[i] {
+		r.mu.Unlock()
+		return
+	}
+	r.report.Results[i] = res
+	r.done[i] = true
+	r.mu.Unlock()
+	if r.opts.OnResult != nil {
+		r.cbMu.Lock()
+		defer r.cbMu.Unlock()
+		r.opts.OnResult(res)
+	}
+}
+
+// note adds a line to the report once.
+func (r *runner) note(s string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.noted[s] {
+		r.noted[s] = true
+		r.report.Notes = append(r.report.Notes, s)
+	}
+}
+
+// finish reports every resource without a result as not reached.
+func (r *runner) finish(ctx context.Context) {
+	msg := "not reached before deadline"
+	if errors.Is(ctx.Err(), context.Canceled) {
+		msg = "not reached: canceled"
+	} else if ctx.Err() == nil {
+		msg = "not reached"
+	}
+	r.mu.Lock()
+	var missing []Result
+	for i, d := range r.done {
+		if !d {
+			res := r.report.Results[i]
+			res.Outcome, res.Message = Failed, msg
+			missing = append(missing, res)
+		}
+	}
+	r.mu.Unlock()
+	for _, res := range missing {
+		r.set(res)
+	}
+	r.report.summarize()
+}
+
+// failure turns an error from a call into a result message, with the
+// deadline case said plainly.
+func failure(err error, during string) string {
+	if awsclient.Classify(err) == awsclient.KindCanceled {
+		if errors.Is(err, context.Canceled) {
+			return fmt.Sprintf("canceled during %s; state unknown", during)
+		}
+		return fmt.Sprintf("deadline reached during %s; state unknown", during)
+	}
+	return during + ": " + awsclient.Message(err)
+}
+
+// sleep waits d or until ctx is done, reporting whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -3,6 +3,7 @@ package testbed
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -14,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -36,6 +38,8 @@ const (
 	FaultSlowDown Fault = "slowdown503"
 	// FaultThrottle is the service's throttling error: RequestLimitExceeded
 	// (EC2, HTTP 503), Throttling (RDS, HTTP 400), SlowDown (S3, HTTP 503).
+	// As from AWS, an S3 HEAD error has no body, so the SDK sees only the
+	// status: a retryable 503 ServiceUnavailable, not classed as throttling.
 	FaultThrottle Fault = "throttle"
 	// FaultReset reads part of the request body, then resets the TCP
 	// connection (RST), so the client sees ECONNRESET mid-request and the
@@ -702,6 +706,15 @@ func resetMidBody(w http.ResponseWriter, r *http.Request) {
 		_ = tc.SetLinger(0)
 	}
 	_ = conn.Close()
+}
+
+// IsReset reports whether err is how a client sees a FaultReset: ECONNRESET
+// on reading the response; or, when the reset arrives while the body is
+// still being written, EPIPE or (once Go's read loop has closed the
+// connection on the RST) a write on a closed connection. The SDK retries all
+// three as connection errors.
+func IsReset(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
 }
 
 type errorShape struct {

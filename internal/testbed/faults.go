@@ -436,6 +436,8 @@ func Operation(r *http.Request) string {
 // and RDS bodies are a few KiB at most.
 const maxFormBody = 1 << 20
 
+// ServeHTTP counts r, decides its fault if it is a candidate, and then
+// answers with the fault or forwards r to the server.
 func (p *FaultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	form, err := bufferForm(r)
 	if err != nil {

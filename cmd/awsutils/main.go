@@ -32,6 +32,8 @@ type command struct {
 func commands() []command {
 	return []command{
 		versionCommand(),
+		startCommand(),
+		stopCommand(),
 		uploadCommand(),
 	}
 }

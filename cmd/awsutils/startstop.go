@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/pflag"
+
+	"github.com/awsutils/awsutils/awsclient"
+	"github.com/awsutils/awsutils/startstop"
+)
+
+func startCommand() command {
+	return command{name: "start", summary: "start the EC2 instances, RDS DB instances and Aurora clusters under config keys",
+		run: func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+			return runStartStop(ctx, startstop.Start, args, stdout, stderr)
+		}}
+}
+
+func stopCommand() command {
+	return command{name: "stop", summary: "stop the EC2 instances, RDS DB instances and Aurora clusters under config keys",
+		run: func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+			return runStartStop(ctx, startstop.Stop, args, stdout, stderr)
+		}}
+}
+
+func runStartStop(ctx context.Context, action startstop.Action, args []string, stdout, stderr io.Writer) int {
+	name := "awsutils " + string(action)
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.SortFlags = false
+	config := fs.String("config", startstop.ConfigFile, "config file listing the resources under keys")
+	dryRun := fs.Bool("dry-run", false, "change nothing: check EC2 permissions with DryRun calls, only plan RDS")
+	wait := fs.Bool("wait", false, "wait until each resource reached the "+map[startstop.Action]string{startstop.Start: "running/available", startstop.Stop: "stopped"}[action]+" state")
+	waitTimeout := fs.Duration("wait-timeout", startstop.DefaultWaitTimeout, "how long --wait waits")
+	output := fs.String("output", "text", "report format: text or json")
+	region := fs.String("region", "", "region for groups without their own region (overrides region_name)")
+	usage := func(w io.Writer) {
+		fmt.Fprintf(w, "usage: %s [flags] KEY...\n\n", name)
+		fmt.Fprintf(w, "%ss everything listed under each KEY of the config file (%s).\n", titleCase(string(action)), startstop.ConfigFile)
+		fmt.Fprintf(w, "Exit status: 0 all in or moving to the wanted state, 1 some resource failed or unsupported, 2 usage or config error.\n\nflags:\n")
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			usage(stdout)
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "%s: %v; run `%s --help`\n", name, err, name)
+		return exitUsage
+	}
+	keys := fs.Args()
+	if len(keys) == 0 {
+		fmt.Fprintf(stderr, "%s: no config key given: want %s [flags] KEY...\n", name, name)
+		return exitUsage
+	}
+	if *output != "text" && *output != "json" {
+		fmt.Fprintf(stderr, "%s: --output %q: want text or json\n", name, *output)
+		return exitUsage
+	}
+	if *waitTimeout <= 0 {
+		fmt.Fprintf(stderr, "%s: --wait-timeout %s: want a positive duration such as 10m\n", name, *waitTimeout)
+		return exitUsage
+	}
+	conf, err := startstop.Load(*config)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return exitUsage
+	}
+	cfg, err := awsclient.Load(ctx, awsclient.Options{Region: firstOf(*region, conf.Region)})
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return exitUsage
+	}
+	rep, err := startstop.Run(ctx, cfg, conf, startstop.Request{Action: action, Keys: keys}, startstop.Options{
+		DryRun: *dryRun, Wait: *wait, WaitTimeout: *waitTimeout, Region: *region,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return exitUsage
+	}
+	if *output == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			fmt.Fprintf(stderr, "%s: write report: %v\n", name, err)
+			return exitFailed
+		}
+	} else if err := rep.WriteText(stdout); err != nil {
+		fmt.Fprintf(stderr, "%s: write report: %v\n", name, err)
+		return exitFailed
+	}
+	if !rep.OK() {
+		return exitFailed
+	}
+	return exitOK
+}
+
+func firstOf(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func titleCase(s string) string {
+	if s == "" {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
+}
+

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/awsutils/awsutils/awsclient"
+	"github.com/awsutils/awsutils/startstop"
+)
+
+// Modes say where an invocation's action and keys come from.
+const (
+	ModeAuto         = "auto"          // the event if it has action/configKey, else the function name
+	ModeEvent        = "event"         // {"action": ..., "configKey": ...}
+	ModeFunctionName = "function-name" // ec2_start_KEY / ec2_stop_KEY
+)
+
+// Settings are what the function reads from its environment once.
+type Settings struct {
+	ConfigPath   string // AWSUTILS_CONFIG, or $LAMBDA_TASK_ROOT/aws_resource_start_stop.yml
+	Mode         string // AWSUTILS_MODE; "" means auto
+	FunctionName string // AWS_LAMBDA_FUNCTION_NAME
+}
+
+// SettingsFromEnv reads Settings with getenv (os.Getenv in main).
+func SettingsFromEnv(getenv func(string) string) Settings {
+	path := getenv("AWSUTILS_CONFIG")
+	if path == "" {
+		path = filepath.Join(getenv("LAMBDA_TASK_ROOT"), startstop.ConfigFile)
+	}
+	return Settings{ConfigPath: path, Mode: getenv("AWSUTILS_MODE"), FunctionName: getenv("AWS_LAMBDA_FUNCTION_NAME")}
+}
+
+// The error types name what went wrong in the errorType Lambda reports, so
+// alarms and retries can tell a bad request from failed resources.
+type (
+	// BadRequest: the event or function name does not say what to do.
+	BadRequest struct{ msg string }
+	// BadConfig: the config file is missing or invalid, or names no such key.
+	BadConfig struct{ msg string }
+	// ResourcesFailed: some resource failed or is unsupported.
+	ResourcesFailed struct{ msg string }
+)
+
+func (e *BadRequest) Error() string      { return e.msg }
+func (e *BadConfig) Error() string       { return e.msg }
+func (e *ResourcesFailed) Error() string { return e.msg }
+
+// Handler runs one invocation.
+type Handler struct {
+	Settings Settings
+	Log      *slog.Logger
+	// LoadAWS builds the AWS config for a region ("" means the
+	// environment's); awsclient.Load in production.
+	LoadAWS func(ctx context.Context, region string) (aws.Config, error)
+}
+
+// Request works out the action and keys from the event or the function name.
+func (h *Handler) Request(event json.RawMessage) (startstop.Request, error) {
+	fromName := func() (startstop.Request, error) {
+		req, err := startstop.FromFunctionName(h.Settings.FunctionName)
+		if err != nil {
+			return req, &BadRequest{err.Error()}
+		}
+		return req, nil
+	}
+	switch h.Settings.Mode {
+	case "", ModeAuto:
+		req, err := startstop.ParseEvent(event)
+		if errors.Is(err, startstop.ErrNoRequest) {
+			return fromName()
+		}
+		if err != nil {
+			return req, &BadRequest{err.Error()}
+		}
+		return req, nil
+	case ModeEvent:
+		req, err := startstop.ParseEvent(event)
+		if errors.Is(err, startstop.ErrNoRequest) {
+			return req, &BadRequest{`event has neither action nor configKey: want {"action": "start"|"stop", "configKey": "KEY" or ["KEY", ...]}`}
+		}
+		if err != nil {
+			return req, &BadRequest{err.Error()}
+		}
+		return req, nil
+	case ModeFunctionName:
+		return fromName()
+	}
+	return startstop.Request{}, &BadRequest{fmt.Sprintf("AWSUTILS_MODE=%q: want auto, event or function-name", h.Settings.Mode)}
+}
+
+// Handle is the Lambda handler: it returns the report, or an error when
+// the request is bad or any resource failed, so that the invocation fails
+// and Lambda's retries and alarms see it.
+func (h *Handler) Handle(ctx context.Context, event json.RawMessage) (*startstop.Report, error) {
+	log := h.Log
+	req, err := h.Request(event)
+	if err != nil {
+		log.Error("bad request", "error", err.Error())
+		return nil, err
+	}
+	conf, err := startstop.Load(h.Settings.ConfigPath)
+	if err != nil {
+		log.Error("bad config", "error", err.Error())
+		return nil, &BadConfig{err.Error()}
+	}
+	for _, w := range conf.Warnings {
+		log.Warn("config", "warning", w)
+	}
+	cfg, err := h.LoadAWS(ctx, conf.Region)
+	if err != nil {
+		log.Error("AWS configuration", "error", err.Error())
+		return nil, &BadConfig{err.Error()}
+	}
+	rep, err := startstop.Run(ctx, cfg, conf, req, startstop.Options{
+		OnResult: func(r startstop.Result) {
+			level := slog.LevelInfo
+			if !r.OK() {
+				level = slog.LevelError
+			}
+			log.Log(ctx, level, string(req.Action), "type", r.Type, "id", r.ID, "region", r.Region,
+				"before", r.Before, "after", r.After, "result", r.Outcome, "message", r.Message)
+		},
+	})
+	if err != nil {
+		log.Error("bad request", "error", err.Error())
+		if errors.Is(err, startstop.ErrUnknownKey) {
+			return nil, &BadRequest{err.Error()}
+		}
+		return nil, &BadConfig{err.Error()}
+	}
+	for _, n := range rep.Notes {
+		log.Warn("note", "note", n)
+	}
+	s := rep.Summary
+	log.Info("summary", "action", rep.Action, "keys", rep.Keys, "total", s.Total, "changed", s.Changed,
+		"unchanged", s.Unchanged, "failed", s.Failed, "unsupported", s.Unsupported, "durationMs", rep.Duration.Milliseconds())
+	if err := rep.Err(); err != nil {
+		return rep, &ResourcesFailed{err.Error()}
+	}
+	return rep, nil
+}
+
+// loadAWS is the production LoadAWS.
+func loadAWS(ctx context.Context, region string) (aws.Config, error) {
+	return awsclient.Load(ctx, awsclient.Options{Region: region})
+}

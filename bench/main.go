@@ -1,0 +1,211 @@
+// Command bench measures awsutils against the tools a user would otherwise
+// pick, in one run on one machine, and writes the figures to
+// bench/results/*.csv and docs/BENCHMARKS.md:
+//
+//   - upload: `awsutils upload` (also --remove-src) against s5cmd cp/mv,
+//     `aws s3 cp --recursive`, `rclone copy` and a bare Go PUT loop, on four
+//     generated workloads, against versitygw started by the bench;
+//   - start/stop economy: `awsutils stop` and `start` on 1,000 EC2
+//     instances, 100 RDS instances and 20 Aurora clusters in moto server,
+//     through a proxy adding 50 ms per request, against a naive loop of one
+//     call per resource;
+//   - Lambda start-up: init time under the Runtime Interface Emulator, zip
+//     size and peak RSS of each function.
+//
+// `make bench` runs it all (scripts/bench-peers.sh installs the peers);
+// `make bench-smoke` runs a tiny version that a test also runs in CI.
+//
+//	go run ./bench [-workloads W1,W2] [-reps 5] [-smoke] ...
+//	go run ./bench -report bench/results/latest.csv   # only rewrite the docs
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/awsutils/awsutils/bench/internal/report"
+	"github.com/awsutils/awsutils/bench/internal/workload"
+)
+
+// config is one benchmark run.
+type config struct {
+	Workloads []string
+	Reps      int
+	Warmup    int
+	Scale     float64
+	Seed      uint64
+	// Tools limits the upload contenders (nil: all).
+	Tools []string
+	// Required contenders fail the run when they cannot run; the others
+	// are left out with a note when their tool is missing.
+	Required []string
+
+	StartStop        bool
+	EC2, RDS, Aurora int
+	Latency          time.Duration
+	NaiveReps        int
+	Lambda           bool
+	LambdaReps       int
+	RunTimeout       time.Duration
+	Root             string // module root
+	WorkDir          string // generated trees, builds, server data
+	ResultsDir       string // where <timestamp>.csv and latest.csv go
+	Docs             string // the markdown file; the chart goes beside it
+	Command          string // how the run was started, for the report
+	Logf             func(format string, args ...any)
+}
+
+func main() {
+	log.SetFlags(0)
+	log.SetPrefix("bench: ")
+	root, err := moduleRoot()
+	if err != nil {
+		log.Fatal(err)
+	}
+	var (
+		workloads = flag.String("workloads", "W1,W2,W3,W4", "upload workloads to run (comma-separated, or none)")
+		reps      = flag.Int("reps", 5, "measured rounds per workload")
+		warmup    = flag.Int("warmup", 1, "warm-up rounds per workload (not counted)")
+		scale     = flag.Float64("scale", 1, "fraction of each workload's file count (1: full size)")
+		seed      = flag.Uint64("seed", 1, "seed of the generated workloads")
+		tools     = flag.String("tools", "all", "upload contenders: all, or a list of "+strings.Join(allTools, ","))
+		required  = flag.String("require", "awsutils,awsutils-rm,putloop", "contenders that must run (others are skipped with a note when their tool is missing)")
+		startstop = flag.Bool("startstop", true, "run the start/stop economy")
+		ec2n      = flag.Int("ec2", 1000, "start/stop: EC2 instances")
+		rdsn      = flag.Int("rds", 100, "start/stop: RDS DB instances")
+		auroran   = flag.Int("aurora", 20, "start/stop: Aurora clusters")
+		latency   = flag.Duration("latency", 50*time.Millisecond, "start/stop: latency the proxy adds to each request")
+		naiveReps = flag.Int("naive-reps", 1, "start/stop: rounds of the naive loop (each takes about two minutes at full size)")
+		lambdaOn  = flag.Bool("lambda", true, "measure Lambda start-up")
+		lambdaN   = flag.Int("lambda-reps", 5, "Lambda: cold starts per function")
+		timeout   = flag.Duration("run-timeout", 10*time.Minute, "longest one contender run may take")
+		smoke     = flag.Bool("smoke", false, "tiny run: W1 at 200 files, 1 round, awsutils, the PUT loop and s5cmd if installed; results under bench/work/smoke")
+		out       = flag.String("out", filepath.Join(root, "bench", "results"), "results folder")
+		docs      = flag.String("docs", filepath.Join(root, "docs", "BENCHMARKS.md"), "markdown report to write")
+		reportCSV = flag.String("report", "", "only regenerate the report from this results CSV (its .meta.json beside it)")
+	)
+	flag.Parse()
+	if *reportCSV != "" {
+		if err := writeReportFrom(*reportCSV, *docs); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
+	cfg := config{
+		Workloads: splitList(*workloads), Reps: *reps, Warmup: *warmup, Scale: *scale, Seed: *seed,
+		Required:  splitList(*required),
+		StartStop: *startstop, EC2: *ec2n, RDS: *rdsn, Aurora: *auroran, Latency: *latency, NaiveReps: *naiveReps,
+		Lambda: *lambdaOn, LambdaReps: *lambdaN, RunTimeout: *timeout,
+		Root: root, WorkDir: filepath.Join(root, "bench", "work"), ResultsDir: *out, Docs: *docs,
+		Command: "go run ./bench " + strings.Join(os.Args[1:], " "),
+		Logf:    log.Printf,
+	}
+	if *tools != "all" {
+		cfg.Tools = splitList(*tools)
+	}
+	if *smoke {
+		cfg = smokeConfig(cfg)
+	}
+	if err := cfg.validate(); err != nil {
+		log.Fatal(err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := run(ctx, cfg)
+	if err != nil {
+		log.Print(err)
+		stop()
+		os.Exit(1)
+	}
+	log.Printf("results: %s; report: %s", res.CSV, cfg.Docs)
+}
+
+// smokeConfig turns cfg into the tiny run `make bench-smoke` and the CI
+// test do: well under a minute.
+func smokeConfig(cfg config) config {
+	cfg.Workloads = []string{"W1"}
+	cfg.Scale = 0.04
+	cfg.Reps, cfg.Warmup = 1, 0
+	cfg.Tools = []string{"awsutils", "putloop", "s5cmd"}
+	cfg.Required = []string{"awsutils", "putloop"}
+	cfg.StartStop, cfg.Lambda = false, false
+	cfg.ResultsDir = filepath.Join(cfg.WorkDir, "smoke")
+	cfg.Docs = filepath.Join(cfg.WorkDir, "smoke", "BENCHMARKS.md")
+	cfg.RunTimeout = 2 * time.Minute
+	return cfg
+}
+
+func (c config) validate() error {
+	for _, w := range c.Workloads {
+		if _, err := workload.New(w, 1, 0); err != nil {
+			return fmt.Errorf("-workloads: %w", err)
+		}
+	}
+	for _, t := range append(append([]string(nil), c.Tools...), c.Required...) {
+		if !contains(allTools, t) {
+			return fmt.Errorf("unknown contender %q; want one of %s", t, strings.Join(allTools, ", "))
+		}
+	}
+	switch {
+	case c.Reps < 1:
+		return fmt.Errorf("-reps %d: want at least 1", c.Reps)
+	case c.Warmup < 0:
+		return fmt.Errorf("-warmup %d: want 0 or more", c.Warmup)
+	case !(c.Scale > 0) || c.Scale > 1:
+		return fmt.Errorf("-scale %v: want 0 < scale <= 1", c.Scale)
+	case c.StartStop && (c.EC2 < 0 || c.RDS < 0 || c.Aurora < 0 || c.EC2+c.RDS+c.Aurora == 0):
+		return fmt.Errorf("-ec2/-rds/-aurora: want some resources")
+	}
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" && f != "none" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("go.mod not found above %s: run the bench inside the awsutils module", dir)
+		}
+		dir = parent
+	}
+}
+
+// results names what a run wrote.
+type results struct {
+	CSV  string
+	Meta report.Meta
+	Rows []report.Row
+}

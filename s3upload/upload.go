@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"mime"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	tm "github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	tmtypes "github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -453,7 +455,10 @@ func (u *uploader) unchanged(ctx context.Context, f *os.File, key string, size i
 		Bucket: aws.String(u.opts.Bucket), Key: aws.String(key), ChecksumMode: s3types.ChecksumModeEnabled,
 	})
 	if err != nil {
-		if awsclient.Classify(err) == awsclient.KindNotFound {
+		// A missing key answers 403, not 404, to a role whose s3:ListBucket
+		// is limited to a prefix (as `awsutils policy` makes it): either
+		// way, uploading is right; a real denial shows on the PUT.
+		if k := awsclient.Classify(err); k == awsclient.KindNotFound || k == awsclient.KindAccessDenied || isForbidden(err) {
 			return false, nil
 		}
 		return false, err
@@ -467,4 +472,11 @@ func (u *uploader) unchanged(ctx context.Context, f *os.File, key string, size i
 		return false, err
 	}
 	return sum == got, nil
+}
+
+// isForbidden recognises a bodiless 403, which is how HeadObject reports
+// "access denied": without a body there is no error code to classify.
+func isForbidden(err error) bool {
+	var re *awshttp.ResponseError
+	return errors.As(err, &re) && re.HTTPStatusCode() == http.StatusForbidden
 }

@@ -35,6 +35,7 @@ func commands() []command {
 		startCommand(),
 		stopCommand(),
 		uploadCommand(),
+		policyCommand(),
 	}
 }
 

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/pflag"
+
+	"github.com/awsutils/awsutils/internal/iam"
+	"github.com/awsutils/awsutils/s3upload"
+	"github.com/awsutils/awsutils/startstop"
+)
+
+func policyCommand() command {
+	return command{name: "policy", summary: "print the least-privilege IAM policy for a config file or an upload destination", run: runPolicy}
+}
+
+const policyUsage = `usage: awsutils policy --config aws_resource_start_stop.yml [flags]
+       awsutils policy --upload s3://BUCKET[/PREFIX] [flags]
+
+Prints an IAM policy that allows exactly what awsutils needs: start/stop only
+on the ARNs the config lists (plus the describe calls, which need "*"), or
+uploads only into the given bucket and prefix. Both flags together print one
+policy for both jobs.
+
+flags:
+`
+
+func runPolicy(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	const name = "awsutils policy"
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.SortFlags = false
+	config := fs.String("config", "", "start/stop config file whose resources the policy allows")
+	upload := fs.String("upload", "", "upload destination s3://BUCKET[/PREFIX] the policy allows")
+	kmsKey := fs.String("sse-kms-key-id", "", "ARN of the KMS key uploads are encrypted with, if any")
+	partition := fs.String("partition", "aws", "ARN partition: aws, aws-cn or aws-us-gov")
+	account := fs.String("account-id", "", "account id to put in ARNs (default any: *)")
+	function := fs.String("function-name", "", "Lambda function name: adds writing to its own log group")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			fmt.Fprint(stdout, policyUsage)
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "%s: %v; run `%s --help`\n", name, err, name)
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "%s: unexpected argument %q; run `%s --help`\n", name, fs.Arg(0), name)
+		return exitUsage
+	}
+	if *config == "" && *upload == "" {
+		fmt.Fprintf(stderr, "%s: give --config FILE and/or --upload s3://BUCKET[/PREFIX]\n", name)
+		return exitUsage
+	}
+	doc := iam.New()
+	acct := firstOf(*account, "*")
+	if *config != "" {
+		conf, err := startstop.Load(*config)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", name, err)
+			return exitUsage
+		}
+		doc.Merge(startstop.Policy(conf, startstop.PolicyOptions{Partition: *partition, AccountID: *account}))
+	}
+	if *upload != "" {
+		bucket, prefix, err := parseS3URL(*upload)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: --upload: %v\n", name, err)
+			return exitUsage
+		}
+		doc.Merge(s3upload.Policy(*partition, bucket, prefix, *kmsKey))
+	}
+	if *function != "" {
+		doc.Merge(iam.LambdaLogs(*partition, acct, *function))
+	}
+	b, err := doc.JSON()
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return exitFailed
+	}
+	_, _ = stdout.Write(b)
+	return exitOK
+}

@@ -1,0 +1,36 @@
+package s3upload
+
+import (
+	"strings"
+
+	"github.com/awsutils/awsutils/internal/iam"
+)
+
+// Policy is the least-privilege IAM policy for uploading into
+// s3://bucket/prefix: PutObject and what the multipart path needs
+// (AbortMultipartUpload, ListMultipartUploadParts), GetObject for the
+// HeadObject that verifies an object before its source is removed or
+// skipped, and ListBucket limited to the prefix, without which a HeadObject
+// of a missing key answers 403 instead of 404. No s3:DeleteObject: awsutils
+// never deletes objects. kmsKey, when set, adds what SSE-KMS uploads need.
+func Policy(partition, bucket, prefix, kmsKey string) iam.Document {
+	if partition == "" {
+		partition = "aws"
+	}
+	prefix = strings.Trim(prefix, "/")
+	objects := "arn:" + partition + ":s3:::" + bucket + "/*"
+	var cond map[string]map[string]any
+	if prefix != "" {
+		objects = "arn:" + partition + ":s3:::" + bucket + "/" + prefix + "/*"
+		cond = map[string]map[string]any{"StringLike": {"s3:prefix": []string{prefix + "/*"}}}
+	}
+	doc := iam.New()
+	doc.Allow("ListPrefix", []string{"s3:ListBucket"}, []string{"arn:" + partition + ":s3:::" + bucket}, cond)
+	doc.Allow("WriteAndVerifyObjects", []string{
+		"s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
+	}, []string{objects}, nil)
+	if kmsKey != "" {
+		doc.Allow("EncryptWithKey", []string{"kms:GenerateDataKey", "kms:Decrypt"}, []string{kmsKey}, nil)
+	}
+	return doc
+}

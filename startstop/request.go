@@ -82,7 +82,7 @@ func ParseEvent(data []byte) (Request, error) {
 	}
 	a, err := ParseAction(action)
 	if err != nil {
-		return Request{}, fmt.Errorf("event: %w", err)
+		return Request{}, fmt.Errorf("event: %w: %s", err, eventForm)
 	}
 	var keys []string
 	var one string

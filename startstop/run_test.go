@@ -1,0 +1,412 @@
+package startstop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+
+	"github.com/awsutils/awsutils/awsclient"
+	"github.com/awsutils/awsutils/internal/testbed"
+)
+
+func TestMain(m *testing.M) { os.Exit(testbed.Main(m)) }
+
+// bed is moto server, a proxy in front of it, and clients that go through
+// the proxy (so the test sees every call the code under test makes) or
+// straight to moto (for setting up and checking).
+type bed struct {
+	moto  *testbed.Moto
+	proxy *proxy
+	cfg   aws.Config // through the proxy
+	ec2   *ec2.Client
+	rds   *rds.Client
+}
+
+func newBed(t *testing.T) *bed {
+	t.Helper()
+	m := testbed.StartMoto(t)
+	direct := m.Config(t)
+	p := startProxy(t, m.Endpoint)
+	t.Setenv("AWS_ENDPOINT_URL", p.URL)
+	cfg, err := awsclient.Load(context.Background(), awsclient.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &bed{moto: m, proxy: p, cfg: cfg, ec2: awsclient.EC2(direct), rds: awsclient.RDS(direct)}
+}
+
+func (b *bed) ec2States(t *testing.T, ids ...string) map[string]string {
+	t.Helper()
+	out, err := b.ec2.DescribeInstances(context.Background(), &ec2.DescribeInstancesInput{InstanceIds: ids})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := map[string]string{}
+	for _, r := range out.Reservations {
+		for _, i := range r.Instances {
+			st[aws.ToString(i.InstanceId)] = string(i.State.Name)
+		}
+	}
+	return st
+}
+
+func (b *bed) dbStatus(t *testing.T, id string) string {
+	t.Helper()
+	out, err := b.rds.DescribeDBInstances(context.Background(), &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(id)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(out.DBInstances[0].DBInstanceStatus)
+}
+
+func (b *bed) clusterStatus(t *testing.T, id string) string {
+	t.Helper()
+	out, err := b.rds.DescribeDBClusters(context.Background(), &rds.DescribeDBClustersInput{DBClusterIdentifier: aws.String(id)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(out.DBClusters[0].Status)
+}
+
+func parse(t *testing.T, yaml string) *Config {
+	t.Helper()
+	c, err := Parse("aws_resource_start_stop.yml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// outcomes maps id -> outcome, failing on a resource reported twice.
+func outcomes(t *testing.T, rep *Report) map[string]Result {
+	t.Helper()
+	m := map[string]Result{}
+	for _, r := range rep.Results {
+		if _, dup := m[r.ID]; dup {
+			t.Errorf("%s reported twice", r.ID)
+		}
+		m[r.ID] = r
+	}
+	return m
+}
+
+func wantOutcome(t *testing.T, rep *Report, id string, o Outcome, msg string) Result {
+	t.Helper()
+	r, ok := outcomes(t, rep)[id]
+	if !ok {
+		t.Fatalf("%s not in report", id)
+	}
+	if r.Outcome != o || !strings.Contains(r.Message, msg) {
+		t.Errorf("%s: %s %q, want %s %q", id, r.Outcome, r.Message, o, msg)
+	}
+	return r
+}
+
+func run(t *testing.T, b *bed, conf *Config, a Action, opts Options, keys ...string) *Report {
+	t.Helper()
+	rep, err := Run(context.Background(), b.cfg, conf, Request{Action: a, Keys: keys}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != rep.Summary.Total {
+		t.Errorf("summary total %d, %d results", rep.Summary.Total, len(rep.Results))
+	}
+	return rep
+}
+
+// The original README's example, stopped and started by key, twice.
+func TestRunOriginalExample(t *testing.T) {
+	b := newBed(t)
+	ids := testbed.RunInstances(t, b.ec2, 3)
+	testbed.CreateAuroraCluster(t, b.rds, "my-aurora-cluster", "my-aurora-cluster-1")
+	testbed.CreateDBInstance(t, b.rds, "my-postgres")
+	conf := parse(t, fmt.Sprintf(`region_name: %s
+dev-env:
+  - type: ec2.instance
+    ids: [%s, %s]
+  - type: rds.db_cluster
+    ids: [my-aurora-cluster]
+  - type: rds.db_instance
+    ids: [my-postgres]
+batch-servers:
+  - type: ec2.instance
+    ids: [%s]
+`, testbed.Region, ids[0], ids[1], ids[2]))
+
+	rep := run(t, b, conf, Stop, Options{}, "dev-env")
+	if !rep.OK() || rep.Summary.Changed != 4 {
+		t.Fatalf("stop dev-env: %s\n%+v", rep.SummaryLine(), rep.Results)
+	}
+	r := wantOutcome(t, rep, ids[0], Changed, "")
+	if r.Before != "running" || r.Region != testbed.Region || r.Type != EC2Instance {
+		t.Errorf("result %+v", r)
+	}
+	if st := b.ec2States(t, ids...); st[ids[0]] != "stopped" || st[ids[1]] != "stopped" || st[ids[2]] != "running" {
+		t.Errorf("EC2 states after stop dev-env: %v", st)
+	}
+	if s := b.clusterStatus(t, "my-aurora-cluster"); s != "stopped" {
+		t.Errorf("cluster %s", s)
+	}
+	if s := b.dbStatus(t, "my-postgres"); s != "stopped" {
+		t.Errorf("db instance %s", s)
+	}
+
+	// A second run finds everything stopped and calls nothing.
+	b.proxy.Reset()
+	rep = run(t, b, conf, Stop, Options{}, "dev-env")
+	if !rep.OK() || rep.Summary.Unchanged != 4 {
+		t.Fatalf("second stop: %s\n%+v", rep.SummaryLine(), rep.Results)
+	}
+	wantOutcome(t, rep, "my-postgres", Unchanged, "already stopped")
+	if n := b.proxy.Count("ec2", "StopInstances") + b.proxy.Count("rds", "StopDBInstance") + b.proxy.Count("rds", "StopDBCluster"); n != 0 {
+		t.Errorf("second stop made %d stop calls: %v", n, b.proxy.Counts())
+	}
+
+	rep = run(t, b, conf, Start, Options{}, "dev-env", "batch-servers")
+	if !rep.OK() || rep.Summary.Changed != 4 || rep.Summary.Unchanged != 1 {
+		t.Fatalf("start both keys: %s\n%+v", rep.SummaryLine(), rep.Results)
+	}
+	wantOutcome(t, rep, ids[2], Unchanged, "already running")
+	if st := b.ec2States(t, ids...); st[ids[0]] != "running" || st[ids[1]] != "running" {
+		t.Errorf("EC2 states after start: %v", st)
+	}
+	if s := b.clusterStatus(t, "my-aurora-cluster"); s != "available" {
+		t.Errorf("cluster %s", s)
+	}
+	if s := b.dbStatus(t, "my-postgres"); s != "available" {
+		t.Errorf("db instance %s", s)
+	}
+}
+
+// One id that does not exist costs only itself.
+func TestRunMissingIDAmongValid(t *testing.T) {
+	b := newBed(t)
+	ids := testbed.RunInstances(t, b.ec2, 3)
+	const missing = "i-0123456789abcdef0"
+	conf := parse(t, fmt.Sprintf("region_name: %s\nk:\n  - type: ec2.instance\n    ids: [%s, %s, %s, %s]\n  - type: rds.db_instance\n    ids: [nosuchdb]\n",
+		testbed.Region, ids[0], missing, ids[1], ids[2]))
+	rep := run(t, b, conf, Stop, Options{}, "k")
+	if rep.OK() || rep.Summary.Changed != 3 || rep.Summary.Failed != 2 {
+		t.Fatalf("%s\n%+v", rep.SummaryLine(), rep.Results)
+	}
+	wantOutcome(t, rep, missing, Failed, "instance not found in us-east-1")
+	wantOutcome(t, rep, "nosuchdb", Failed, "DB instance not found")
+	if st := b.ec2States(t, ids...); st[ids[0]] != "stopped" || st[ids[1]] != "stopped" || st[ids[2]] != "stopped" {
+		t.Errorf("states %v", st)
+	}
+	if err := rep.Err(); err == nil || !strings.Contains(err.Error(), missing) {
+		t.Errorf("Err() = %v, want it to name %s", err, missing)
+	}
+}
+
+// A terminated instance is failed with the reason, not called.
+func TestRunTerminatedInstance(t *testing.T) {
+	b := newBed(t)
+	ids := testbed.RunInstances(t, b.ec2, 2)
+	if _, err := b.ec2.TerminateInstances(context.Background(), &ec2.TerminateInstancesInput{InstanceIds: ids[:1]}); err != nil {
+		t.Fatal(err)
+	}
+	conf := parse(t, fmt.Sprintf("k:\n  - type: ec2.instance\n    ids: [%s, %s]\n", ids[0], ids[1]))
+	rep := run(t, b, conf, Stop, Options{}, "k")
+	wantOutcome(t, rep, ids[0], Failed, "terminated")
+	wantOutcome(t, rep, ids[1], Changed, "")
+}
+
+// An Aurora member listed as a DB instance is unsupported, and the rest of
+// the run goes on.
+func TestRunAuroraMemberAsDBInstance(t *testing.T) {
+	b := newBed(t)
+	testbed.CreateAuroraCluster(t, b.rds, "aurora1", "aurora1-a")
+	testbed.CreateDBInstance(t, b.rds, "pg1")
+	conf := parse(t, fmt.Sprintf("region_name: %s\nk:\n  - type: rds.db_instance\n    ids: [aurora1-a, pg1]\n", testbed.Region))
+	rep := run(t, b, conf, Stop, Options{}, "k")
+	wantOutcome(t, rep, "aurora1-a", Unsupported, "member of cluster aurora1; list the cluster under rds.db_cluster")
+	wantOutcome(t, rep, "pg1", Changed, "")
+	if rep.OK() {
+		t.Error("unsupported resource left the report OK")
+	}
+	if s := b.dbStatus(t, "aurora1-a"); s != "available" {
+		t.Errorf("member touched: %s", s)
+	}
+	if n := b.proxy.Count("rds", "StopDBInstance"); n != 1 {
+		t.Errorf("%d StopDBInstance calls, want 1 (pg1 only)", n)
+	}
+}
+
+// The original's IAM role cannot describe instances: act anyway, say so
+// once, and still isolate a bad id.
+func TestRunDescribeDenied(t *testing.T) {
+	b := newBed(t)
+	ids := testbed.RunInstances(t, b.ec2, 3)
+	const missing = "i-0123456789abcdef0"
+	b.proxy.Deny("DescribeInstances")
+	conf := parse(t, fmt.Sprintf("region_name: %s\nk:\n  - type: ec2.instance\n    ids: [%s, %s, %s, %s]\n", testbed.Region, ids[0], ids[1], missing, ids[2]))
+
+	rep := run(t, b, conf, Stop, Options{}, "k")
+	for _, id := range ids {
+		r := wantOutcome(t, rep, id, Changed, "")
+		if r.Before != "running" {
+			t.Errorf("%s before %q, want running from the StopInstances answer", id, r.Before)
+		}
+	}
+	wantOutcome(t, rep, missing, Failed, "not found")
+	if len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0], "ec2:DescribeInstances is not allowed") {
+		t.Errorf("notes %q", rep.Notes)
+	}
+	if st := b.ec2States(t, ids...); st[ids[0]] != "stopped" || st[ids[2]] != "stopped" {
+		t.Errorf("states %v", st)
+	}
+	if n := b.proxy.Count("ec2", "DescribeInstances"); n != 1 {
+		t.Errorf("%d DescribeInstances calls, want 1", n)
+	}
+
+	// Starting works the same way.
+	rep = run(t, b, conf, Start, Options{}, "k")
+	wantOutcome(t, rep, ids[1], Changed, "")
+	if st := b.ec2States(t, ids...); st[ids[1]] != "running" {
+		t.Errorf("states %v", st)
+	}
+}
+
+func TestRunDryRunChangesNothing(t *testing.T) {
+	b := newBed(t)
+	ids := testbed.RunInstances(t, b.ec2, 2)
+	testbed.CreateAuroraCluster(t, b.rds, "aurora1")
+	testbed.CreateDBInstance(t, b.rds, "pg1")
+	conf := parse(t, fmt.Sprintf("k:\n  - type: ec2.instance\n    ids: [%s, %s]\n  - type: rds.db_cluster\n    ids: [aurora1]\n  - type: rds.db_instance\n    ids: [pg1]\n", ids[0], ids[1]))
+	rep := run(t, b, conf, Stop, Options{DryRun: true}, "k")
+	if !rep.OK() || rep.Summary.Planned != 4 || !rep.DryRun {
+		t.Fatalf("%s\n%+v", rep.SummaryLine(), rep.Results)
+	}
+	wantOutcome(t, rep, ids[0], Planned, "StopInstances would succeed")
+	wantOutcome(t, rep, "pg1", Planned, "dry run")
+	if st := b.ec2States(t, ids...); st[ids[0]] != "running" || st[ids[1]] != "running" {
+		t.Errorf("dry run changed EC2: %v", st)
+	}
+	if b.dbStatus(t, "pg1") != "available" || b.clusterStatus(t, "aurora1") != "available" {
+		t.Error("dry run changed RDS")
+	}
+	if n := b.proxy.Count("rds", "StopDBInstance") + b.proxy.Count("rds", "StopDBCluster"); n != 0 {
+		t.Errorf("dry run made %d RDS stop calls", n)
+	}
+}
+
+// 250 instances take a handful of EC2 calls, not one per instance.
+func TestRunEC2CallsAreBatched(t *testing.T) {
+	b := newBed(t)
+	ids := testbed.RunInstances(t, b.ec2, 250)
+	conf := parse(t, "k:\n  - type: ec2.instance\n    ids: ["+strings.Join(ids, ", ")+"]\n")
+	b.proxy.Reset()
+	rep := run(t, b, conf, Stop, Options{}, "k")
+	if !rep.OK() || rep.Summary.Changed != 250 {
+		t.Fatalf("%s", rep.SummaryLine())
+	}
+	calls := b.proxy.Count("ec2", "")
+	t.Logf("EC2 calls for 250 instances: %v", b.proxy.Counts())
+	if calls > 4 {
+		t.Errorf("%d EC2 calls for 250 instances, want at most 4 (2 describes, 2 stops)", calls)
+	}
+	stopped := 0
+	for _, s := range b.ec2States(t, ids...) {
+		if s == "stopped" {
+			stopped++
+		}
+	}
+	if stopped != 250 {
+		t.Errorf("%d of 250 stopped", stopped)
+	}
+}
+
+func TestRunUnknownKeyTouchesNothing(t *testing.T) {
+	b := newBed(t)
+	ids := testbed.RunInstances(t, b.ec2, 1)
+	conf := parse(t, fmt.Sprintf("dev:\n  - type: ec2.instance\n    ids: [%s]\nprod:\n  - type: rds.db_instance\n    ids: [pg1]\n", ids[0]))
+	b.proxy.Reset()
+	_, err := Run(context.Background(), b.cfg, conf, Request{Action: Stop, Keys: []string{"dev", "staging"}}, Options{})
+	if !errors.Is(err, ErrUnknownKey) || err.Error() != `aws_resource_start_stop.yml: no config key "staging" (keys: "dev", "prod")` {
+		t.Fatalf("err = %v", err)
+	}
+	if c := b.proxy.Counts(); len(c) != 0 {
+		t.Errorf("calls made before the unknown key was found: %v", c)
+	}
+}
+
+// Resources the run cannot reach before the deadline are reported, and the
+// run returns in time.
+func TestRunRespectsDeadline(t *testing.T) {
+	b := newBed(t)
+	ids := testbed.RunInstances(t, b.ec2, 2)
+	testbed.CreateDBInstance(t, b.rds, "pg1")
+	conf := parse(t, fmt.Sprintf("k:\n  - type: ec2.instance\n    ids: [%s, %s]\n  - type: rds.db_instance\n    ids: [pg1]\n", ids[0], ids[1]))
+	b.proxy.SetLatency(2 * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	rep, err := Run(ctx, b.cfg, conf, Request{Action: Stop, Keys: []string{"k"}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("run took %s past a 500ms deadline", d)
+	}
+	if rep.Summary.Failed != 3 {
+		t.Fatalf("%s\n%+v", rep.SummaryLine(), rep.Results)
+	}
+	for _, r := range rep.Results {
+		if !strings.Contains(r.Message, "deadline") {
+			t.Errorf("%s: %q, want it to mention the deadline", r.ID, r.Message)
+		}
+	}
+}
+
+// With Wait, results come once the resources reached the target.
+func TestRunWait(t *testing.T) {
+	b := newBed(t)
+	ids := testbed.RunInstances(t, b.ec2, 2)
+	testbed.CreateDBInstance(t, b.rds, "pg1")
+	conf := parse(t, fmt.Sprintf("k:\n  - type: ec2.instance\n    ids: [%s, %s]\n  - type: rds.db_instance\n    ids: [pg1]\n", ids[0], ids[1]))
+	rep := run(t, b, conf, Stop, Options{Wait: true, PollInterval: 20 * time.Millisecond}, "k")
+	if !rep.OK() || rep.Summary.Changed != 3 {
+		t.Fatalf("%s\n%+v", rep.SummaryLine(), rep.Results)
+	}
+	for _, id := range []string{ids[0], ids[1], "pg1"} {
+		r := wantOutcome(t, rep, id, Changed, "reached stopped")
+		if r.After != "stopped" {
+			t.Errorf("%s after %q", id, r.After)
+		}
+	}
+}
+
+// Groups may name their own region; others use region_name or Options.Region.
+func TestRunGroupRegion(t *testing.T) {
+	b := newBed(t)
+	west := awsclient.EC2(awsclient.WithRegion(b.moto.Config(t), "eu-west-1"))
+	out, err := west.RunInstances(context.Background(), &ec2.RunInstancesInput{ImageId: aws.String(testbed.AMI),
+		InstanceType: ec2types.InstanceTypeT3Micro, MinCount: aws.Int32(1), MaxCount: aws.Int32(1)})
+	if err != nil {
+		t.Skipf("moto has no AMI %s in eu-west-1: %v", testbed.AMI, err)
+	}
+	t.Setenv("AWS_ENDPOINT_URL", b.proxy.URL)
+	westID := aws.ToString(out.Instances[0].InstanceId)
+	ids := testbed.RunInstances(t, b.ec2, 1)
+	conf := parse(t, fmt.Sprintf("region_name: ap-northeast-1\nk:\n  - type: ec2.instance\n    ids: [%s]\n  - type: ec2.instance\n    region: eu-west-1\n    ids: [%s]\n", ids[0], westID))
+	rep := run(t, b, conf, Stop, Options{Region: testbed.Region}, "k")
+	if !rep.OK() {
+		t.Fatalf("%s\n%+v", rep.SummaryLine(), rep.Results)
+	}
+	if r := wantOutcome(t, rep, westID, Changed, ""); r.Region != "eu-west-1" {
+		t.Errorf("region %s", r.Region)
+	}
+	if r := wantOutcome(t, rep, ids[0], Changed, ""); r.Region != testbed.Region {
+		t.Errorf("region %s", r.Region)
+	}
+}

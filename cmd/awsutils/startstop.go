@@ -116,4 +116,3 @@ func titleCase(s string) string {
 	}
 	return string(s[0]-'a'+'A') + s[1:]
 }
-

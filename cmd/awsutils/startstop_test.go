@@ -1,0 +1,219 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+
+	"github.com/awsutils/awsutils/awsclient"
+	"github.com/awsutils/awsutils/internal/testbed"
+	"github.com/awsutils/awsutils/startstop"
+)
+
+// startstopCLI runs the CLI in this process with args.
+func startstopCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func writeConfig(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), startstop.ConfigFile)
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func instanceStates(t *testing.T, c *ec2.Client, ids ...string) map[string]string {
+	t.Helper()
+	out, err := c.DescribeInstances(context.Background(), &ec2.DescribeInstancesInput{InstanceIds: ids})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := map[string]string{}
+	for _, r := range out.Reservations {
+		for _, i := range r.Instances {
+			st[aws.ToString(i.InstanceId)] = string(i.State.Name)
+		}
+	}
+	return st
+}
+
+func TestStartStopCommand(t *testing.T) {
+	m := testbed.StartMoto(t)
+	cfg := m.Config(t)
+	ec2c, rdsc := awsclient.EC2(cfg), awsclient.RDS(cfg)
+	ids := testbed.RunInstances(t, ec2c, 2)
+	testbed.CreateDBInstance(t, rdsc, "my-postgres")
+	path := writeConfig(t, fmt.Sprintf(`region_name: %s
+dev-env:
+  - type: ec2.instance
+    ids: [%s, %s]
+  - type: rds.db_instance
+    ids: [my-postgres]
+`, testbed.Region, ids[0], ids[1]))
+
+	// Flags may follow the key.
+	code, out, errs := startstopCLI(t, "stop", "dev-env", "--config", path)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 5 || !strings.HasPrefix(lines[0], "TYPE") {
+		t.Fatalf("want header, 3 rows, summary:\n%s", out)
+	}
+	if !strings.Contains(out, "running → stopping") || !strings.Contains(out, "available → stopped") {
+		t.Errorf("state column:\n%s", out)
+	}
+	if !strings.HasPrefix(lines[4], "stop dev-env: 3 changed of 3 resources in ") {
+		t.Errorf("summary %q", lines[4])
+	}
+	if st := instanceStates(t, ec2c, ids...); st[ids[0]] != "stopped" || st[ids[1]] != "stopped" {
+		t.Errorf("states %v", st)
+	}
+
+	// Idempotent, and JSON.
+	code, out, errs = startstopCLI(t, "stop", "--config="+path, "--output", "json", "dev-env")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	var rep struct {
+		Action  string `json:"action"`
+		Results []struct {
+			ID, Before, After, Result, Message string
+		} `json:"results"`
+		Summary struct{ Total, Unchanged int } `json:"summary"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if rep.Action != "stop" || rep.Summary.Total != 3 || rep.Summary.Unchanged != 3 || rep.Results[0].Result != "unchanged" {
+		t.Errorf("report %+v", rep)
+	}
+
+	code, out, errs = startstopCLI(t, "start", "--config", path, "--wait", "--wait-timeout", "1m", "dev-env")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	if strings.Count(out, "reached ") != 3 {
+		t.Errorf("--wait output:\n%s", out)
+	}
+	db, err := rdsc.DescribeDBInstances(context.Background(), &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String("my-postgres")})
+	if err != nil || aws.ToString(db.DBInstances[0].DBInstanceStatus) != "available" {
+		t.Errorf("db after start: %v %v", db, err)
+	}
+}
+
+// A bad id among good ones: the good ones act, exit 1, the bad one named.
+func TestStartStopCommandPartialFailure(t *testing.T) {
+	m := testbed.StartMoto(t)
+	cfg := m.Config(t)
+	ec2c, rdsc := awsclient.EC2(cfg), awsclient.RDS(cfg)
+	ids := testbed.RunInstances(t, ec2c, 2)
+	testbed.CreateAuroraCluster(t, rdsc, "aurora1", "aurora1-a")
+	const missing = "i-0fedcba9876543210"
+	path := writeConfig(t, fmt.Sprintf("region_name: %s\nk:\n  - type: ec2.instance\n    ids: [%s, %s, %s]\n  - type: rds.db_instance\n    ids: [aurora1-a]\n",
+		testbed.Region, ids[0], missing, ids[1]))
+	code, out, errs := startstopCLI(t, "stop", "--config", path, "k")
+	if code != exitFailed {
+		t.Fatalf("exit %d, want 1\n%s%s", code, out, errs)
+	}
+	var missingLine, memberLine string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, missing) {
+			missingLine = l
+		}
+		if strings.Contains(l, "aurora1-a") {
+			memberLine = l
+		}
+	}
+	if !strings.Contains(missingLine, "failed") || !strings.Contains(missingLine, "not found") {
+		t.Errorf("line for the bad id: %q\n%s", missingLine, out)
+	}
+	if !strings.Contains(memberLine, "unsupported") || !strings.Contains(memberLine, "member of cluster aurora1; list the cluster under rds.db_cluster") {
+		t.Errorf("line for the member: %q", memberLine)
+	}
+	if st := instanceStates(t, ec2c, ids...); st[ids[0]] != "stopped" || st[ids[1]] != "stopped" {
+		t.Errorf("valid instances not stopped: %v", st)
+	}
+}
+
+// Usage and config errors: one line, exit 2, nothing touched.
+func TestStartStopCommandErrors(t *testing.T) {
+	m := testbed.StartMoto(t)
+	cfg := m.Config(t)
+	ec2c := awsclient.EC2(cfg)
+	ids := testbed.RunInstances(t, ec2c, 1)
+	good := writeConfig(t, fmt.Sprintf("region_name: %s\ndev:\n  - type: ec2.instance\n    ids: [%s]\nprod:\n  - type: ec2.instance\n    ids: [%s]\n", testbed.Region, ids[0], ids[0]))
+	malformed := writeConfig(t, "region_name: us-east-1\ndev:\n  - type: ec2.instance\n    ids: [i-0123456789abcdef0\n")
+	badType := writeConfig(t, "dev:\n  - type: ec2\n    ids: [i-0123456789abcdef0]\n")
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no key", []string{"stop", "--config", good}, "no config key given"},
+		{"unknown key", []string{"stop", "--config", good, "staging"}, `no config key "staging" (keys: "dev", "prod")`},
+		{"malformed YAML", []string{"stop", "--config", malformed, "dev"}, malformed + ":"},
+		{"unknown type", []string{"stop", "--config", badType, "dev"}, badType + `:2: dev: type: unknown type "ec2"`},
+		{"missing file", []string{"stop", "--config", filepath.Join(t.TempDir(), "nope.yml"), "dev"}, "nope.yml"},
+		{"bad output", []string{"stop", "--config", good, "--output", "yaml", "dev"}, `--output "yaml": want text or json`},
+		{"bad flag", []string{"stop", "--bogus", "dev"}, "unknown flag: --bogus"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errs := startstopCLI(t, tt.args...)
+			if code != exitUsage {
+				t.Errorf("exit %d, want 2", code)
+			}
+			if out != "" {
+				t.Errorf("stdout %q", out)
+			}
+			if !strings.Contains(errs, tt.want) || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
+				t.Errorf("stderr %q, want one line containing %q", errs, tt.want)
+			}
+		})
+	}
+	if st := instanceStates(t, ec2c, ids...); st[ids[0]] != "running" {
+		t.Errorf("an error touched the instance: %v", st)
+	}
+}
+
+func TestStartStopCommandDryRun(t *testing.T) {
+	m := testbed.StartMoto(t)
+	cfg := m.Config(t)
+	ec2c, rdsc := awsclient.EC2(cfg), awsclient.RDS(cfg)
+	ids := testbed.RunInstances(t, ec2c, 1)
+	testbed.CreateDBInstance(t, rdsc, "pg1")
+	path := writeConfig(t, fmt.Sprintf("dev:\n  - type: ec2.instance\n    ids: [%s]\n  - type: rds.db_instance\n    ids: [pg1]\n", ids[0]))
+	code, out, errs := startstopCLI(t, "stop", "--dry-run", "--config", path, "dev")
+	if code != exitOK || strings.Count(out, "planned") != 3 || !strings.Contains(out, "(dry run)") {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	if st := instanceStates(t, ec2c, ids...); st[ids[0]] != "running" {
+		t.Errorf("dry run stopped the instance")
+	}
+	db, err := rdsc.DescribeDBInstances(context.Background(), &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String("pg1")})
+	if err != nil || aws.ToString(db.DBInstances[0].DBInstanceStatus) != "available" {
+		t.Errorf("dry run stopped the DB instance")
+	}
+}
+
+func TestStartStopCommandHelp(t *testing.T) {
+	code, out, _ := startstopCLI(t, "start", "--help")
+	if code != exitOK || !strings.Contains(out, "usage: awsutils start [flags] KEY...") || !strings.Contains(out, "--dry-run") {
+		t.Errorf("exit %d\n%s", code, out)
+	}
+}

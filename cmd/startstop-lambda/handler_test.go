@@ -1,0 +1,286 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+
+	"github.com/awsutils/awsutils/awsclient"
+	"github.com/awsutils/awsutils/internal/testbed"
+	"github.com/awsutils/awsutils/startstop"
+)
+
+func TestMain(m *testing.M) { os.Exit(testbed.Main(m)) }
+
+func TestSettingsFromEnv(t *testing.T) {
+	env := map[string]string{"LAMBDA_TASK_ROOT": "/var/task", "AWS_LAMBDA_FUNCTION_NAME": "ec2_stop_dev"}
+	s := SettingsFromEnv(func(k string) string { return env[k] })
+	if s.ConfigPath != "/var/task/aws_resource_start_stop.yml" || s.FunctionName != "ec2_stop_dev" || s.Mode != "" {
+		t.Errorf("%+v", s)
+	}
+	env["AWSUTILS_CONFIG"] = "/mnt/efs/conf.yml"
+	if s := SettingsFromEnv(func(k string) string { return env[k] }); s.ConfigPath != "/mnt/efs/conf.yml" {
+		t.Errorf("AWSUTILS_CONFIG ignored: %+v", s)
+	}
+}
+
+func TestRequest(t *testing.T) {
+	const scheduled = `{"version":"0","id":"x","detail-type":"Scheduled Event","source":"aws.events","detail":{}}`
+	tests := []struct {
+		name, mode, fn, event string
+		want                  startstop.Request
+		wantErr               string
+	}{
+		{"auto, event with one key", "", "ec2_stop_other", `{"action":"start","configKey":"dev"}`, startstop.Request{Action: startstop.Start, Keys: []string{"dev"}}, ""},
+		{"auto, event with key list", "auto", "", `{"action":"stop","configKey":["a","b"]}`, startstop.Request{Action: startstop.Stop, Keys: []string{"a", "b"}}, ""},
+		{"auto, scheduled event uses the name", "", "ec2_start_batch_servers", scheduled, startstop.Request{Action: startstop.Start, Keys: []string{"batch_servers"}}, ""},
+		{"auto, bad event is not covered by the name", "", "ec2_start_dev", `{"action":"restart","configKey":"dev"}`, startstop.Request{}, `action "restart"`},
+		{"auto, scheduled event and bad name", "", "startstop", scheduled, startstop.Request{}, `function name "startstop": want ec2_start_KEY or ec2_stop_KEY`},
+		{"event mode ignores the name", "event", "ec2_start_dev", scheduled, startstop.Request{}, "event has neither action nor configKey"},
+		{"function-name mode ignores the event", "function-name", "ec2_stop_dev", `{"action":"start","configKey":"x"}`, startstop.Request{Action: startstop.Stop, Keys: []string{"dev"}}, ""},
+		{"bad mode", "name", "ec2_stop_dev", scheduled, startstop.Request{}, `AWSUTILS_MODE="name"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := &Handler{Settings: Settings{Mode: tt.mode, FunctionName: tt.fn}}
+			got, err := h.Request(json.RawMessage(tt.event))
+			if tt.wantErr != "" {
+				var br *BadRequest
+				if !errors.As(err, &br) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("err = %v, want BadRequest %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+type fixture struct {
+	moto *testbed.Moto
+	ec2  *ec2.Client
+	ids  []string // 0,1 under dev-env; 2 under batch_servers
+	conf string
+}
+
+func setup(t *testing.T) *fixture {
+	t.Helper()
+	m := testbed.StartMoto(t)
+	cfg := m.Config(t)
+	f := &fixture{moto: m, ec2: awsclient.EC2(cfg)}
+	f.ids = testbed.RunInstances(t, f.ec2, 3)
+	testbed.CreateAuroraCluster(t, awsclient.RDS(cfg), "my-aurora-cluster", "my-aurora-cluster-1")
+	testbed.CreateDBInstance(t, awsclient.RDS(cfg), "my-postgres")
+	f.conf = writeFile(t, startstop.ConfigFile, fmt.Sprintf(`region_name: %s
+dev-env:
+  - type: ec2.instance
+    ids: [%s, %s]
+  - type: rds.db_cluster
+    ids: [my-aurora-cluster]
+  - type: rds.db_instance
+    ids: [my-postgres]
+batch_servers:
+  - type: ec2.instance
+    ids: [%s]
+`, testbed.Region, f.ids[0], f.ids[1], f.ids[2]))
+	return f
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func (f *fixture) lambda(t *testing.T, extra map[string]string) *testbed.Lambda {
+	t.Helper()
+	env := f.moto.Env()
+	env["AWSUTILS_CONFIG"] = f.conf
+	env["AWS_LAMBDA_FUNCTION_NAME"] = "startstop"
+	maps.Copy(env, extra)
+	for k, v := range extra {
+		if v == "" {
+			delete(env, k)
+		}
+	}
+	return testbed.StartLambda(t, testbed.BuildBootstrap(t, "./cmd/startstop-lambda"), env)
+}
+
+func (f *fixture) states(t *testing.T) []string {
+	t.Helper()
+	out, err := f.ec2.DescribeInstances(context.Background(), &ec2.DescribeInstancesInput{InstanceIds: f.ids})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := map[string]string{}
+	for _, r := range out.Reservations {
+		for _, i := range r.Instances {
+			st[aws.ToString(i.InstanceId)] = string(i.State.Name)
+		}
+	}
+	return []string{st[f.ids[0]], st[f.ids[1]], st[f.ids[2]]}
+}
+
+func report(t *testing.T, l *testbed.Lambda, event string) startstop.Report {
+	t.Helper()
+	payload, err := l.Invoke(context.Background(), event)
+	if err != nil {
+		t.Fatalf("invoke: %v", err)
+	}
+	var rep startstop.Report
+	if err := json.Unmarshal(payload, &rep); err != nil {
+		t.Fatalf("payload is not a report: %v\n%s", err, payload)
+	}
+	return rep
+}
+
+func TestLambdaEventForms(t *testing.T) {
+	f := setup(t)
+	l := f.lambda(t, nil)
+
+	rep := report(t, l, `{"action": "stop", "configKey": "dev-env"}`)
+	if rep.Summary.Changed != 4 || rep.Summary.Total != 4 {
+		t.Fatalf("stop dev-env: %+v", rep)
+	}
+	if got := f.states(t); !reflect.DeepEqual(got, []string{"stopped", "stopped", "running"}) {
+		t.Errorf("states %v", got)
+	}
+
+	rep = report(t, l, `{"action": "start", "configKey": ["dev-env", "batch_servers"]}`)
+	if rep.Summary.Changed != 4 || rep.Summary.Unchanged != 1 {
+		t.Fatalf("start both: %+v", rep)
+	}
+	if got := f.states(t); !reflect.DeepEqual(got, []string{"running", "running", "running"}) {
+		t.Errorf("states %v", got)
+	}
+
+	// One JSON log line per resource, naming it and what happened.
+	var perResource int
+	sc := bufio.NewScanner(strings.NewReader(l.Log()))
+	for sc.Scan() {
+		var line map[string]any
+		if json.Unmarshal(sc.Bytes(), &line) != nil {
+			continue
+		}
+		if line["id"] == f.ids[0] && line["msg"] == "stop" && line["result"] == "changed" && line["before"] == "running" {
+			perResource++
+		}
+	}
+	if perResource != 1 {
+		t.Errorf("%d log lines for stopping %s, want 1; log:\n%s", perResource, f.ids[0], l.Log())
+	}
+}
+
+// Function names ec2_stop_KEY / ec2_start_KEY with a plain scheduled event;
+// the config at the default place, $LAMBDA_TASK_ROOT/aws_resource_start_stop.yml.
+func TestLambdaFunctionNameForms(t *testing.T) {
+	f := setup(t)
+	root := t.TempDir()
+	data, err := os.ReadFile(f.conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, startstop.ConfigFile), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const scheduled = `{"version":"0","id":"89d1a02d","detail-type":"Scheduled Event","source":"aws.events","time":"2026-01-01T00:00:00Z","region":"us-east-1","resources":["arn:aws:events:us-east-1:123456789012:rule/stop"],"detail":{}}`
+
+	stop := f.lambda(t, map[string]string{"AWS_LAMBDA_FUNCTION_NAME": "ec2_stop_batch_servers", "AWSUTILS_CONFIG": "", "LAMBDA_TASK_ROOT": root})
+	rep := report(t, stop, scheduled)
+	if rep.Action != startstop.Stop || rep.Summary.Changed != 1 || rep.Results[0].ID != f.ids[2] {
+		t.Fatalf("%+v", rep)
+	}
+	if got := f.states(t); !reflect.DeepEqual(got, []string{"running", "running", "stopped"}) {
+		t.Errorf("states %v", got)
+	}
+	stop.Close()
+
+	start := f.lambda(t, map[string]string{"AWS_LAMBDA_FUNCTION_NAME": "ec2_start_batch_servers", "AWSUTILS_CONFIG": "", "LAMBDA_TASK_ROOT": root})
+	rep = report(t, start, scheduled)
+	if rep.Action != startstop.Start || rep.Summary.Changed != 1 {
+		t.Fatalf("%+v", rep)
+	}
+	if got := f.states(t); !reflect.DeepEqual(got, []string{"running", "running", "running"}) {
+		t.Errorf("states %v", got)
+	}
+}
+
+// Bad input fails the invocation with one line and touches nothing.
+func TestLambdaBadInput(t *testing.T) {
+	f := setup(t)
+	malformed := writeFile(t, "bad.yml", "region_name: us-east-1\ndev-env:\n  - type: ec2.instance\n    ids: [i-0123456789abcdef0\n")
+	ctx := context.Background()
+	l := f.lambda(t, nil)
+	tests := []struct {
+		name, event, wantType, want string
+	}{
+		{"bad action", `{"action": "reboot", "configKey": "dev-env"}`, "BadRequest", `action "reboot": want "start" or "stop"`},
+		{"configKey not a string", `{"action": "stop", "configKey": {"k": 1}}`, "BadRequest", "configKey is neither a string nor a list of strings"},
+		{"unknown key", `{"action": "stop", "configKey": ["dev-env", "staging"]}`, "BadRequest", `no config key "staging" (keys: "batch_servers", "dev-env")`},
+		{"scheduled event, name not ec2_*", `{"detail-type": "Scheduled Event"}`, "BadRequest", `function name "startstop": want ec2_start_KEY or ec2_stop_KEY`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := l.Invoke(ctx, tt.event)
+			var fe *testbed.FunctionError
+			if !errors.As(err, &fe) {
+				t.Fatalf("err = %v, want a function error", err)
+			}
+			if fe.Type != tt.wantType || !strings.Contains(fe.Message, tt.want) || strings.Contains(fe.Message, "\n") {
+				t.Errorf("%s: %q, want %s with one line containing %q", fe.Type, fe.Message, tt.wantType, tt.want)
+			}
+		})
+	}
+	l.Close()
+
+	bad := f.lambda(t, map[string]string{"AWSUTILS_CONFIG": malformed})
+	_, err := bad.Invoke(ctx, `{"action": "stop", "configKey": "dev-env"}`)
+	var fe *testbed.FunctionError
+	if !errors.As(err, &fe) || fe.Type != "BadConfig" || !strings.HasPrefix(fe.Message, malformed+":") || !strings.Contains(fe.Message, "malformed YAML") {
+		t.Errorf("malformed YAML: %v", err)
+	}
+	if got := f.states(t); !reflect.DeepEqual(got, []string{"running", "running", "running"}) {
+		t.Errorf("bad input touched instances: %v", got)
+	}
+}
+
+// A resource that fails fails the invocation, naming it, after the others
+// were done.
+func TestLambdaFailedResourceFailsInvocation(t *testing.T) {
+	f := setup(t)
+	const missing = "i-0123456789abcdef0"
+	f.conf = writeFile(t, startstop.ConfigFile, fmt.Sprintf("region_name: %s\nk:\n  - type: ec2.instance\n    ids: [%s, %s]\n  - type: rds.db_instance\n    ids: [my-aurora-cluster-1]\n", testbed.Region, f.ids[0], missing))
+	l := f.lambda(t, nil)
+	_, err := l.Invoke(context.Background(), `{"action": "stop", "configKey": "k"}`)
+	var fe *testbed.FunctionError
+	if !errors.As(err, &fe) || fe.Type != "ResourcesFailed" {
+		t.Fatalf("err = %v, want ResourcesFailed", err)
+	}
+	for _, want := range []string{"2 of 3 resources failed or unsupported", missing + ": instance not found", "member of cluster my-aurora-cluster"} {
+		if !strings.Contains(fe.Message, want) {
+			t.Errorf("message %q lacks %q", fe.Message, want)
+		}
+	}
+	if got := f.states(t); got[0] != "stopped" {
+		t.Errorf("the valid instance was not stopped: %v", got)
+	}
+}

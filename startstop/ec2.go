@@ -64,7 +64,7 @@ func (r *runner) describeEC2(ctx context.Context, c ec2API, ids []string) (map[s
 	}
 	for {
 		var out *ec2.DescribeInstancesOutput
-		err := r.call(ctx, func() (err error) {
+		err := r.call(ctx, "ec2", func() (err error) {
 			out, err = c.DescribeInstances(ctx, in)
 			return err
 		})
@@ -319,7 +319,7 @@ func (r *runner) ec2Act(ctx context.Context, c ec2API, region string, ids []stri
 func (r *runner) ec2Call(ctx context.Context, c ec2API, ids []string) ([]ec2types.InstanceStateChange, error) {
 	var changes []ec2types.InstanceStateChange
 	dry := aws.Bool(r.opts.DryRun)
-	err := r.call(ctx, func() error {
+	err := r.call(ctx, "ec2", func() error {
 		if r.action == Start {
 			out, err := c.StartInstances(ctx, &ec2.StartInstancesInput{InstanceIds: ids, DryRun: dry})
 			if err == nil {

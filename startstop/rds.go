@@ -54,7 +54,7 @@ func (r *runner) describeRDS(ctx context.Context, c rdsAPI, t Type, ids []string
 	var marker *string
 	for {
 		var next *string
-		err := r.call(ctx, func() error {
+		err := r.call(ctx, "rds", func() error {
 			if t == DBInstance {
 				out, err := c.DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{
 					Filters:    []rdstypes.Filter{{Name: aws.String("db-instance-id"), Values: ids}},
@@ -225,7 +225,7 @@ func (r *runner) rdsAct(ctx context.Context, c rdsAPI, res Result, st rdsState) 
 	op := actOp(res.Type, r.action)
 	id := aws.String(res.ID)
 	var after string
-	err := r.call(ctx, func() error {
+	err := r.call(ctx, "rds", func() error {
 		switch {
 		case res.Type == DBInstance && r.action == Start:
 			out, err := c.StartDBInstance(ctx, &rds.StartDBInstanceInput{DBInstanceIdentifier: id})

@@ -34,7 +34,8 @@ type Options struct {
 	// Region overrides the config's region_name; a group's own region
 	// still wins.
 	Region string
-	// Concurrency bounds the AWS calls in flight (0: 16).
+	// Concurrency bounds the AWS calls in flight per service (0: 16), so
+	// EC2 and RDS work never wait for each other.
 	Concurrency int
 	// DeadlineMargin is kept free before ctx's deadline so the report can
 	// still be returned (0: 1s, at most a tenth of the time left).
@@ -123,7 +124,7 @@ type runner struct {
 	cfg    aws.Config
 	action Action
 	opts   Options
-	sem    chan struct{}
+	sem    map[string]chan struct{} // per service
 
 	mu     sync.Mutex
 	report *Report
@@ -136,7 +137,7 @@ type runner struct {
 func newRunner(cfg aws.Config, plan *Plan, opts Options) *runner {
 	r := &runner{
 		cfg: cfg, action: plan.Action, opts: opts,
-		sem:    make(chan struct{}, opts.Concurrency),
+		sem:    map[string]chan struct{}{"ec2": make(chan struct{}, opts.Concurrency), "rds": make(chan struct{}, opts.Concurrency)},
 		report: &Report{Action: plan.Action, Keys: plan.Keys, DryRun: opts.DryRun, Results: make([]Result, 0, plan.Len())},
 		slot:   map[string]int{},
 		noted:  map[string]bool{},
@@ -167,14 +168,15 @@ func (r *runner) batch(ctx context.Context, i int, b Batch) {
 	}
 }
 
-// call runs one AWS call within the concurrency bound.
-func (r *runner) call(ctx context.Context, f func() error) error {
+// call runs one AWS call to svc ("ec2", "rds") within the concurrency bound.
+func (r *runner) call(ctx context.Context, svc string, f func() error) error {
+	sem := r.sem[svc]
 	select {
-	case r.sem <- struct{}{}:
+	case sem <- struct{}{}:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	defer func() { <-r.sem }()
+	defer func() { <-sem }()
 	if err := ctx.Err(); err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -408,5 +409,53 @@ func TestRunGroupRegion(t *testing.T) {
 	}
 	if r := wantOutcome(t, rep, ids[0], Changed, ""); r.Region != testbed.Region {
 		t.Errorf("region %s", r.Region)
+	}
+}
+
+// The scale the product is built for: 1,000 EC2 instances, 100 DB
+// instances and 20 Aurora clusters at 50 ms per request. Calls are counted
+// exactly; the time is checked loosely because moto itself is the slow
+// part on a busy machine (the 3 s goal is measured by the benchmarks).
+func TestRunAtScale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scale test")
+	}
+	b := newBed(t)
+	ids := testbed.RunInstances(t, b.ec2, 1000)
+	var dbs, clusters []string
+	for i := range 100 {
+		dbs = append(dbs, fmt.Sprintf("db%03d", i))
+		testbed.CreateDBInstance(t, b.rds, dbs[i])
+	}
+	for i := range 20 {
+		clusters = append(clusters, fmt.Sprintf("aurora%02d", i))
+		testbed.CreateAuroraCluster(t, b.rds, clusters[i])
+	}
+	conf := parse(t, fmt.Sprintf("k:\n  - type: ec2.instance\n    ids: [%s]\n  - type: rds.db_instance\n    ids: [%s]\n  - type: rds.db_cluster\n    ids: [%s]\n",
+		strings.Join(ids, ", "), strings.Join(dbs, ", "), strings.Join(clusters, ", ")))
+	b.proxy.Reset()
+	b.proxy.SetLatency(50 * time.Millisecond)
+	start := time.Now()
+	var mu sync.Mutex
+	last := map[Type]time.Duration{}
+	rep := run(t, b, conf, Stop, Options{OnResult: func(r Result) {
+		mu.Lock()
+		last[r.Type] = time.Since(start)
+		mu.Unlock()
+	}}, "k")
+	d := time.Since(start)
+	t.Logf("last result by type: %v", last)
+	t.Logf("%s; calls %v", rep.SummaryLine(), b.proxy.Counts())
+	if !rep.OK() || rep.Summary.Changed != 1120 {
+		t.Fatalf("%s", rep.SummaryLine())
+	}
+	if n := b.proxy.Count("ec2", ""); n > 20 {
+		t.Errorf("%d EC2 calls for 1,000 instances, want at most 2 per 100", n)
+	}
+	if n := b.proxy.Count("rds", ""); n > 120+3 {
+		t.Errorf("%d RDS calls for 120 resources, want one each plus the describes", n)
+	}
+	if d > 10*time.Second {
+		t.Errorf("took %s", d)
 	}
 }

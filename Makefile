@@ -39,3 +39,19 @@ package:
 # The CloudFormation template must pass cfn-lint with no errors or warnings.
 cfnlint: tools
 	.venv/bin/cfn-lint deploy/template.yaml
+
+# Benchmarks side by side with s5cmd, the AWS CLI v2 and rclone, which
+# scripts/bench-peers.sh installs first: writes bench/results/<time>.csv,
+# bench/results/latest.csv and docs/BENCHMARKS.md. Takes a while and is not
+# part of `make test`. BENCH_FLAGS passes flags to `go run ./bench`, e.g.
+# BENCH_FLAGS="-workloads W1,W2 -reps 3 -startstop=false".
+.PHONY: bench bench-smoke
+bench:
+	@scripts/bench-peers.sh
+	$(GO) run ./bench $(BENCH_FLAGS)
+
+# The same harness, tiny (W1 at 200 files, one round; s5cmd if installed),
+# into bench/work/smoke/: well under a minute. `make test` runs a similar
+# smoke run as a Go test (bench/main_test.go).
+bench-smoke: tools
+	$(GO) run ./bench -smoke

@@ -54,6 +54,10 @@ type config struct {
 	NaiveReps        int
 	Lambda           bool
 	LambdaReps       int
+	// LambdaNativeOnly sizes the zip of this machine's architecture only
+	// (the test's shortcut: a cross build of the SDK is slow on a cold
+	// cache).
+	LambdaNativeOnly bool
 	RunTimeout       time.Duration
 	Root             string // module root
 	WorkDir          string // generated trees, builds, server data

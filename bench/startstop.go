@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -120,6 +121,16 @@ func writeStartStopConfig(path string, f fleet) error {
 	group("rds.db_instance", f.RDS)
 	group("rds.db_cluster", f.Clusters)
 	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// appendKey adds a config key with one group to a config file.
+func appendKey(path, key, typ string, ids []string) error {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(f, "%s:\n  - type: %s\n    ids: [%s]\n", key, typ, strings.Join(ids, ", "))
+	return errors.Join(err, f.Close())
 }
 
 // checkFleet confirms every resource reached (or is moving to) the state

@@ -1,0 +1,162 @@
+package report
+
+import (
+	"bytes"
+	"encoding/xml"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func upload(wl, tool string, rep int, wall float64, rss int64) Row {
+	files, size := 5000, int64(5000*4096)
+	if wl == "W2" {
+		files, size = 8, 8<<26
+	}
+	return Row{Section: SectionUpload, Workload: wl, Tool: tool, Rep: rep, Files: files, Bytes: size,
+		Wall: wall, CPU: wall / 2, MaxRSS: rss, Verified: true}
+}
+
+func sampleRows() []Row {
+	rows := []Row{
+		// A warm-up that must not count, and a failed run.
+		{Section: SectionUpload, Workload: "W1", Tool: ToolAwsutils, Warmup: true, Files: 5000, Bytes: 1, Wall: 100, Verified: true},
+		{Section: SectionUpload, Workload: "W1", Tool: ToolS5cmd, Rep: 4, Files: 5000, Wall: 0.1, Error: "exit 1"},
+	}
+	for rep, w := range []float64{1.0, 1.2, 0.8} {
+		rows = append(rows,
+			upload("W1", ToolAwsutils, rep+1, w, 30<<20),
+			upload("W1", ToolS5cmd, rep+1, w*1.5, 25<<20),
+			upload("W1", ToolAWSCLI, rep+1, w*10, 80<<20),
+			upload("W2", ToolAwsutils, rep+1, w, 60<<20),
+			upload("W2", ToolS5cmd, rep+1, w*1.2, 20<<20),
+			upload("W2", ToolPutLoop, rep+1, w*0.9, 15<<20),
+			upload("W4", ToolAwsutils, rep+1, w*20, 33<<20),
+		)
+	}
+	wl := StartStopWorkload(1000, 100, 20)
+	rows = append(rows,
+		Row{Section: SectionStartStop, Workload: wl, Tool: ToolAwsutils, Phase: "stop", Rep: 1, Wall: 2.5, APICalls: 150, EC2Calls: 12, APIOps: "StopInstances=10"},
+		Row{Section: SectionStartStop, Workload: wl, Tool: ToolAwsutils, Phase: "start", Rep: 1, Wall: 3.5, APICalls: 150, EC2Calls: 12},
+		Row{Section: SectionStartStop, Workload: wl, Tool: ToolNaive, Phase: "stop", Rep: 1, Wall: 60, APICalls: 1120, EC2Calls: 1000},
+		Row{Section: SectionLambda, Workload: "startstop", Tool: ToolAwsutils, Rep: 1, InitMS: 12, ZipBytes: 4 << 20, MaxRSS: 17 << 20, Verified: true},
+		Row{Section: SectionLambda, Workload: "s3upload", Tool: ToolAwsutils, Rep: 1, InitMS: 60, ZipBytes: 11 << 20, MaxRSS: 28 << 20, Verified: true},
+	)
+	return rows
+}
+
+func TestCSVRoundTrip(t *testing.T) {
+	rows := sampleRows()
+	rows[1].Error = "line one\nline, \"two\""
+	var buf bytes.Buffer
+	if err := WriteCSV(&buf, rows); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadCSV(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(rows) {
+		t.Fatalf("%d rows back, want %d", len(got), len(rows))
+	}
+	if got[1].Error != `line one line, "two"` || got[2].Wall != rows[2].Wall || got[2].MaxRSS != rows[2].MaxRSS || !got[0].Warmup {
+		t.Errorf("round trip changed rows: %+v / %+v", got[1], got[2])
+	}
+	if _, err := ReadCSV(strings.NewReader("a,b\n1,2\n")); err == nil {
+		t.Error("a file without the columns was accepted")
+	}
+}
+
+func TestGroupsSkipWarmupAndFailures(t *testing.T) {
+	gs := Groups(sampleRows())
+	a, ok := Find(gs, SectionUpload, "W1", ToolAwsutils, "")
+	if !ok || len(a.Runs) != 3 || a.Wall() != 1.0 {
+		t.Fatalf("awsutils W1: %d runs, median %v; want 3 runs, median 1.0", len(a.Runs), a.Wall())
+	}
+	s, _ := Find(gs, SectionUpload, "W1", ToolS5cmd, "")
+	if s.Failed != 1 || s.FirstError != "exit 1" {
+		t.Errorf("s5cmd W1: failed %d (%q), want 1", s.Failed, s.FirstError)
+	}
+	if gs[0].Tool != ToolAwsutils {
+		t.Errorf("first group is %s, want awsutils first", gs[0].Tool)
+	}
+}
+
+func TestTargets(t *testing.T) {
+	want := map[string]string{
+		"W1 files/s vs s5cmd":            "met",    // 1.5×
+		"W1 files/s vs AWS CLI":          "met",    // 10×
+		"W1 uploads verified":            "met",    // 3 of 3
+		"W2 MiB/s vs s5cmd":              "missed", // 1.2×
+		"W2 MiB/s vs bare PUT loop":      "met",    // 0.9×
+		"W4 peak RSS flat in file count": "met",    // 1.1×
+		"Start/stop EC2 calls":           "met",    // 1.2 per 100
+		"Lambda init":                    "missed", // 60 ms
+		"Lambda zip size":                "missed", // 11 MiB
+	}
+	got := map[string]Target{}
+	for _, tg := range Targets(Groups(sampleRows())) {
+		got[tg.Name] = tg
+	}
+	for name, st := range want {
+		if got[name].Status != st {
+			t.Errorf("%s: %s (%s), want %s", name, got[name].Status, got[name].Figure, st)
+		}
+	}
+	if tg := got["Start/stop wall time, 1,120 resources, 50 ms latency"]; tg.Status != "missed" || !strings.Contains(tg.Figure, "start 3.50 s") {
+		t.Errorf("start/stop wall: %+v", tg)
+	}
+	// Start/stop EC2 calls per 100 instances: 12 calls for 1,000 instances.
+	if f := got["Start/stop EC2 calls"].Figure; !strings.Contains(f, "stop 1.2") {
+		t.Errorf("EC2 calls figure %q", f)
+	}
+	none := Targets(nil)
+	for _, tg := range none {
+		if tg.Status != "not measured" {
+			t.Errorf("%s with no rows: %s", tg.Name, tg.Status)
+		}
+	}
+}
+
+func TestMarkdownAndChart(t *testing.T) {
+	meta := Meta{Started: time.Unix(0, 0), Finished: time.Unix(60, 0), Command: "go run ./bench", Scale: 1, Reps: 3, Warmup: 1,
+		Machine:  Machine{CPU: "Test CPU", Cores: 2, MemGiB: 24},
+		Versions: []Version{{Tool: "s5cmd", Version: "v2.3.0", Source: ".bin"}},
+		Notes:    []string{"rclone left out: not installed"}}
+	var md bytes.Buffer
+	if err := Markdown(&md, meta, sampleRows(), "bench/results/latest.csv"); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"## Targets", "| W1 files/s vs s5cmd | ≥ 1.3× | 1.50×", "Test CPU", "| s5cmd | v2.3.0 |",
+		"### W1", "### W2", "`awsutils upload` ÷ `s5cmd cp` | 1.50×", "## Start/stop economy", "naive loop",
+		"## Lambda start-up", "rclone left out", "1 run(s) failed; first: exit 1", ChartFile,
+	} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("markdown lacks %q", want)
+		}
+	}
+	var svg bytes.Buffer
+	if err := Chart(&svg, sampleRows()); err != nil {
+		t.Fatal(err)
+	}
+	d := xml.NewDecoder(&svg)
+	rects := 0
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("chart is not well-formed XML: %v", err)
+		}
+		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "rect" {
+			rects++
+		}
+	}
+	// One background and one bar per tool and workload: W1 3, W2 3, W4 1.
+	if rects != 1+7 {
+		t.Errorf("%d rects, want 8", rects)
+	}
+}

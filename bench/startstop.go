@@ -31,8 +31,6 @@ type fleet struct {
 	EC2, RDS, Clusters []string
 }
 
-func (f fleet) size() int { return len(f.EC2) + len(f.RDS) + len(f.Clusters) }
-
 // motoServer returns the bench's moto server, starting it on first use.
 // testbed.StopAll (deferred in run) stops it.
 func (b *bench) motoServer() (*testbed.Moto, error) {

@@ -79,6 +79,7 @@ func Markdown(w io.Writer, meta Meta, rows []Row, csvPath string) error {
 	p("- Removal runs (`--remove-src`, `s5cmd mv`) work on a fresh hard-linked copy of the tree; the bench checks that no source file is left.\n")
 	p("- Client CPU (user + system) and peak RSS are the child's own rusage, taken through a small launcher (`bench/rusage`): a child started straight from the Go harness would have the harness's RSS counted in its peak.\n")
 	p("- The bare Go PUT loop (`bench/putloop`) PUTs each file whole with 64 workers, no checksum, no payload signing, no verification: the practical ceiling.\n")
+	p("- W4 (100,000 files) measures memory and walk cost: only `awsutils upload` and `s5cmd cp` run it.\n")
 	p("- Workloads are generated from seed %d under `bench/work/`:\n\n| workload | what | files | size |\n|---|---|---|---|\n", meta.Seed)
 	for _, wl := range meta.Workloads {
 		p("| %s | %s | %d | %s MiB |\n", wl.Name, wl.Description, wl.Files, fmtNum(mib(float64(wl.Bytes))))
@@ -116,11 +117,11 @@ func Markdown(w io.Writer, meta Meta, rows []Row, csvPath string) error {
 				continue
 			}
 			if len(g.Runs) == 0 {
-				p("| %s | %s | %s | 0 | — | — | — | failed: %s |\n", g.Workload, label(g.Tool), g.Phase, oneLine(g.FirstError))
+				p("| %s | %s | %s | 0 | — | — | — | failed: %s |\n", g.Workload, startStopLabel(g.Tool, g.Phase), g.Phase, oneLine(g.FirstError))
 				continue
 			}
 			last := g.Runs[len(g.Runs)-1]
-			p("| %s | %s | %s | %d | %s | %.0f | %.0f | %s |\n", g.Workload, label(g.Tool), g.Phase, len(g.Runs), fmtNum(g.Wall()),
+			p("| %s | %s | %s | %d | %s | %.0f | %.0f | %s |\n", g.Workload, startStopLabel(g.Tool, g.Phase), g.Phase, len(g.Runs), fmtNum(g.Wall()),
 				g.med(func(r Row) float64 { return float64(r.APICalls) }), g.med(func(r Row) float64 { return float64(r.EC2Calls) }), last.APIOps)
 		}
 	}
@@ -163,6 +164,13 @@ func label(tool string) string {
 		return l
 	}
 	return tool
+}
+
+func startStopLabel(tool, phase string) string {
+	if tool == ToolAwsutils {
+		return "`awsutils " + phase + "`"
+	}
+	return label(tool)
 }
 
 func hasSection(gs []Group, s string) bool {

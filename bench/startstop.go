@@ -23,6 +23,10 @@ import (
 	"github.com/awsutils/awsutils/internal/testbed"
 )
 
+// NoLatency marks the phase of a start/stop run made without the proxy's
+// added latency.
+const NoLatency = ", no added latency"
+
 // configKey is the key the bench's start/stop config lists everything under.
 const configKey = "bench"
 
@@ -244,7 +248,7 @@ func (b *bench) startStop(ctx context.Context) error {
 		return err
 	}
 	wl := report.StartStopWorkload(len(f.EC2), len(f.RDS), len(f.Clusters))
-	b.meta.StartStop = fmt.Sprintf("%s in moto server, every request through a proxy that adds %s (`testbed.FaultProxy`); API calls counted by operation at the proxy. `awsutils stop` then `start` with the config listing everything under one key, %d warm-up and %d measured rounds; the naive loop (one StopInstances/StopDBInstance/StopDBCluster call per resource, in sequence, written in the bench) %d round(s). After every phase the bench checks each resource's state in moto.",
+	b.meta.StartStop = fmt.Sprintf("%s in moto server, every request through a proxy that adds %s (`testbed.FaultProxy`); API calls counted by operation at the proxy. `awsutils stop` then `start` with the config listing everything under one key, %d warm-up and %d measured rounds; the naive loop (one StopInstances/StopDBInstance/StopDBCluster call per resource, in sequence, written in the bench) %d round(s). One more round of `awsutils stop`/`start` without the added latency shows the server's own floor. After every phase the bench checks each resource's state in moto.",
 		wl, b.cfg.Latency, b.cfg.Warmup, b.cfg.Reps, b.cfg.NaiveReps)
 
 	proxy, err := testbed.NewFaultProxy(m.Endpoint, testbed.Faults{Latency: b.cfg.Latency, Logf: log.New(io.Discard, "", 0).Printf})
@@ -282,6 +286,31 @@ func (b *bench) startStop(ctx context.Context) error {
 				}
 				b.add(row)
 				b.logStartStop(row)
+			}
+		}
+		// The same calls without the added latency show the server's own
+		// floor: moto answers one request at a time in Python, so a
+		// target below it cannot be reached here whatever the client does.
+		if b.cfg.Latency > 0 {
+			if err := proxy.SetFaults(testbed.Faults{}); err != nil {
+				return err
+			}
+			for _, action := range []string{"stop", "start"} {
+				proxy.ResetStats()
+				u, runErr := b.runner.Run(ctx, measure.Command{
+					Argv: []string{b.awsutils, action, "--config", confPath, configKey}, Env: env, Dir: dir,
+				})
+				row := b.startStopRow(wl, report.ToolAwsutils, action+NoLatency, b.cfg.Warmup, proxy.Stats())
+				row.Wall, row.CPU, row.MaxRSS = u.Wall.Seconds(), u.CPU.Seconds(), u.MaxRSS
+				row.Error = errString(runErr)
+				if runErr == nil {
+					row.Error = errString(checkFleet(ctx, direct, f, action))
+				}
+				b.add(row)
+				b.logStartStop(row)
+			}
+			if err := proxy.SetFaults(testbed.Faults{Latency: b.cfg.Latency}); err != nil {
+				return err
 			}
 		}
 	} else {

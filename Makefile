@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 PKGS := ./...
 
-.PHONY: all build tools lint test unit package cfnlint
+.PHONY: all build tools lint test unit package cfnlint demo
 
 all: build
 
@@ -39,6 +39,11 @@ package:
 # The CloudFormation template must pass cfn-lint with no errors or warnings.
 cfnlint: tools
 	.venv/bin/cfn-lint deploy/template.yaml
+
+# A full local demo of both jobs against moto server, through the CLI and
+# both Lambda functions under the Runtime Interface Emulator. No AWS account.
+demo: tools
+	$(GO) run ./internal/demo
 
 # Benchmarks side by side with s5cmd, the AWS CLI v2 and rclone, which
 # scripts/bench-peers.sh installs first: writes bench/results/<time>.csv,

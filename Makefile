@@ -7,8 +7,12 @@ PKGS := ./...
 
 all: build
 
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+
+# The CLI as ./awsutils, stamped with version and commit (`awsutils version`).
 build:
-	$(GO) build $(PKGS)
+	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o awsutils ./cmd/awsutils
 
 # Installs the test bed (moto server, versitygw, aws-lambda-rie, staticcheck,
 # cfn-lint) into .venv and .bin; a second run reuses them.

@@ -8,6 +8,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/awsutils/awsutils/internal/yamlerr"
+
 	"github.com/awsutils/awsutils/awsclient"
 )
 
@@ -51,7 +53,7 @@ func ParseConfig(name string, data []byte) (Config, error) {
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return Config{}, fmt.Errorf("%s: %w", name, err)
+		return Config{}, yamlerr.Syntax(name, err)
 	}
 	if len(doc.Content) == 0 {
 		return cfg, nil

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/awsutils/awsutils/internal/yamlerr"
 )
 
 // ConfigFile is the original name of the start/stop config file.
@@ -101,24 +103,13 @@ func Load(path string) (*Config, error) {
 	return Parse(path, data)
 }
 
-// yamlLine finds the line in the yaml package's error text ("yaml: line 3:
-// did not find expected key") so errors read file:line like the others.
-var yamlLine = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
-
 // Parse checks the content of a config file; name is used in errors, which
 // read "name:line: message".
 func Parse(name string, data []byte) (*Config, error) {
 	c := &Config{File: name}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		msg := err.Error()
-		if m := yamlLine.FindStringSubmatch(strings.SplitN(msg, "\n", 2)[0]); m != nil {
-			if m[1] != "" {
-				return nil, fmt.Errorf("%s:%s: malformed YAML: %s", name, m[1], m[2])
-			}
-			return nil, fmt.Errorf("%s: malformed YAML: %s", name, m[2])
-		}
-		return nil, fmt.Errorf("%s: malformed YAML: %w", name, err)
+		return nil, yamlerr.Syntax(name, err)
 	}
 	if len(doc.Content) == 0 || len(bytes.TrimSpace(data)) == 0 {
 		return nil, fmt.Errorf("%s: empty config: want region_name and at least one key listing resources", name)

@@ -1,10 +1,10 @@
 package s3upload
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 )
 
 // Result is what happened to one file.
@@ -100,42 +100,43 @@ func (r *Report) JSON(w io.Writer) error {
 // Text writes one line per file and a summary. With quiet, only files that
 // did not upload cleanly and the summary.
 func (r *Report) Text(w io.Writer, quiet bool) error {
-	var b strings.Builder
+	// Streamed rather than built in one string: a run over 100,000 files
+	// would otherwise hold its whole text in memory at the end.
+	b := bufio.NewWriterSize(w, 64<<10)
 	for _, f := range r.Files {
 		if quiet && (f.Result == Uploaded || f.Result == Removed) && f.Message == "" {
 			continue
 		}
-		fmt.Fprintf(&b, "%-8s %s", f.Result, f.Path)
+		fmt.Fprintf(b, "%-8s %s", f.Result, f.Path)
 		if f.Key != "" {
-			fmt.Fprintf(&b, " -> s3://%s/%s", r.Bucket, f.Key)
+			fmt.Fprintf(b, " -> s3://%s/%s", r.Bucket, f.Key)
 		}
 		if f.Message != "" {
-			fmt.Fprintf(&b, ": %s", f.Message)
+			fmt.Fprintf(b, ": %s", f.Message)
 		}
 		b.WriteByte('\n')
 	}
 	for _, w := range r.Warnings {
-		fmt.Fprintf(&b, "warning: %s\n", w)
+		fmt.Fprintf(b, "warning: %s\n", w)
 	}
 	t := r.Totals
-	fmt.Fprintf(&b, "%d files: %d uploaded, %d removed, %d kept, %d skipped, %d failed",
+	fmt.Fprintf(b, "%d files: %d uploaded, %d removed, %d kept, %d skipped, %d failed",
 		t.Files, t.Uploaded, t.Removed, t.Kept, t.Skipped, t.Failed)
 	if t.Excluded > 0 {
-		fmt.Fprintf(&b, ", %d excluded", t.Excluded)
+		fmt.Fprintf(b, ", %d excluded", t.Excluded)
 	}
 	if t.Remaining > 0 {
-		fmt.Fprintf(&b, ", %d remaining", t.Remaining)
+		fmt.Fprintf(b, ", %d remaining", t.Remaining)
 	}
-	fmt.Fprintf(&b, "; %s in %.2fs (%.1f MiB/s)", humanBytes(t.Bytes), t.Seconds, t.MiBPerSec)
+	fmt.Fprintf(b, "; %s in %.2fs (%.1f MiB/s)", humanBytes(t.Bytes), t.Seconds, t.MiBPerSec)
 	if r.DryRun {
 		b.WriteString(" [dry run]")
 	}
 	b.WriteByte('\n')
 	if r.Stopped != "" {
-		fmt.Fprintf(&b, "stopped: %s\n", r.Stopped)
+		fmt.Fprintf(b, "stopped: %s\n", r.Stopped)
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return b.Flush()
 }
 
 func humanBytes(n int64) string {

@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 PKGS := ./...
 
-.PHONY: all build tools lint test unit package cfnlint demo
+.PHONY: all build tools lint test unit package cfnlint demo soak fuzz
 
 all: build
 
@@ -64,3 +64,15 @@ bench:
 # smoke run as a Go test (bench/main_test.go).
 bench-smoke: tools
 	$(GO) run ./bench -smoke
+
+# Longer fault runs than CI's (AWSUTILS_SOAK=1: 10x the files and rounds);
+# see docs/RELIABILITY.md.
+soak: tools
+	AWSUTILS_INTEGRATION=1 AWSUTILS_SOAK=1 $(GO) test -count=1 -timeout 60m -run 'Fault|Kill|Signal|Chang|Throttl|Deadline' ./s3upload/ ./startstop/ ./cmd/awsutils/
+
+# Each fuzz target for FUZZTIME (default 60s); CI runs only their seeds.
+FUZZTIME ?= 60s
+fuzz:
+	@for t in $$($(GO) test -list '^Fuzz' ./... 2>/dev/null | grep -E '^(Fuzz|ok)' | awk '/^Fuzz/{f=f","$$1} /^ok/{if(f!="")print $$2":"substr(f,2); f=""}'); do \
+	  pkg=$${t%%:*}; for f in $$(echo $${t#*:} | tr ',' ' '); do echo "== $$pkg $$f"; \
+	  $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; done; done

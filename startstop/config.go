@@ -155,6 +155,11 @@ func parseKey(file string, k, v *yaml.Node) (Key, []string, error) {
 	if v.Kind != yaml.SequenceNode {
 		return key, nil, fmt.Errorf("%s:%d: %s: want a list of {type, ids} entries", file, v.Line, k.Value)
 	}
+	if len(v.Content) == 0 {
+		// Found by FuzzParse: an empty list would make a key that silently
+		// acts on nothing, which is almost surely a config mistake.
+		return key, nil, fmt.Errorf("%s:%d: %s: empty list (want at least one {type, ids} entry)", file, v.Line, k.Value)
+	}
 	var warns []string
 	// An id twice under one key would be acted on twice; warn and keep one.
 	first := map[string]int{}

@@ -1,0 +1,109 @@
+package startstop
+
+import (
+	"strings"
+	"testing"
+)
+
+// The original's example (../shared/SPEC.md) and its event and name forms
+// seed the corpora; the properties are: no panic, one-line errors, and
+// whatever parses is consistent.
+
+const originalYAML = `region_name: ap-northeast-1
+dev-env:                 # a "config key": any name
+  - type: ec2.instance
+    ids: [i-0123456789abcdef0, i-0fedcba9876543210]
+  - type: rds.db_cluster
+    ids: [my-aurora-cluster]
+  - type: rds.db_instance
+    ids: [my-postgres]
+batch-servers:
+  - type: ec2.instance
+    ids: [i-0aaaaaaaaaaaaaaaa]
+`
+
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{
+		originalYAML,
+		strings.Replace(originalYAML, "ec2.instance", "ec2.instanse", 1),
+		strings.Replace(originalYAML, "ids: [my-postgres]", "ids: []", 1),
+		"region_name: [x\n",
+		"region_name: eu-west-1\nk:\n  - type: ec2.instance\n    region: us-east-1\n    ids:\n      - i-01234567\n      - i-01234567\n",
+		"k: 1\n", "", "---\n- a\n", "k:\n  - {type: rds.db_instance, ids: [1, 2.5, true]}\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse("c.yml", data)
+		if err != nil {
+			if msg := err.Error(); strings.Contains(msg, "\n") || !strings.HasPrefix(msg, "c.yml") {
+				t.Fatalf("error is not one line naming the file: %q", msg)
+			}
+			return
+		}
+		if len(c.Keys) == 0 {
+			t.Fatal("parsed a config without keys")
+		}
+		for _, k := range c.Keys {
+			if k.Name == "" || k.Name == "region_name" || len(k.Groups) == 0 {
+				t.Fatalf("bad key %+v", k)
+			}
+			for _, g := range k.Groups {
+				if !g.Type.valid() || len(g.IDs) == 0 {
+					t.Fatalf("bad group %+v", g)
+				}
+				for _, id := range g.IDs {
+					if id == "" || (g.Type == EC2Instance && !ec2ID.MatchString(id)) {
+						t.Fatalf("bad id %q in %+v", id, g)
+					}
+				}
+			}
+		}
+	})
+}
+
+func FuzzParseEvent(f *testing.F) {
+	for _, s := range []string{
+		`{"action": "start", "configKey": "dev-env"}`,
+		`{"action": "stop", "configKey": ["dev-env", "batch-servers"]}`,
+		`{"version":"0","detail-type":"Scheduled Event","source":"aws.events","detail":{}}`,
+		`{"action": "restart", "configKey": "k"}`, `{"action": "stop", "configKey": []}`,
+		`{"action": 1}`, `[]`, `null`, `"x"`, `{`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := ParseEvent(data)
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error is not one line: %q", err)
+			}
+			return
+		}
+		if r.Action != Start && r.Action != Stop {
+			t.Fatalf("action %q", r.Action)
+		}
+		if len(r.Keys) == 0 {
+			t.Fatal("no keys")
+		}
+	})
+}
+
+func FuzzFromFunctionName(f *testing.F) {
+	for _, s := range []string{"ec2_start_dev-env", "ec2_stop_batch_servers", "ec2_stop_", "ec2_restart_x", "my-function", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		r, err := FromFunctionName(name)
+		if err != nil {
+			return
+		}
+		if len(r.Keys) != 1 || r.Keys[0] == "" {
+			t.Fatalf("%q: keys %q", name, r.Keys)
+		}
+		// The name is exactly the convention, so it round-trips.
+		if got := "ec2_" + string(r.Action) + "_" + r.Keys[0]; got != name {
+			t.Fatalf("%q parsed as %s, which names %q", name, r, got)
+		}
+	})
+}

@@ -1,0 +1,109 @@
+package startstop
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/awsutils/awsutils/awsclient"
+	"github.com/awsutils/awsutils/internal/testbed"
+)
+
+// TestRunUnderThrottling: 100 instances and one id that does not exist,
+// behind a proxy that throttles half of the EC2 and RDS calls
+// (RequestLimitExceeded / Throttling in each service's shape). The SDK's
+// retries carry the 100 to stopped; the bad id alone fails, by name.
+func TestRunUnderThrottling(t *testing.T) {
+	m := testbed.StartMoto(t)
+	direct := m.Config(t)
+	ec2c, rdsc := awsclient.EC2(direct), awsclient.RDS(direct)
+	ids := testbed.RunInstances(t, ec2c, 100)
+	testbed.CreateDBInstance(t, rdsc, "pg-throttled")
+	const bad = "i-0123456789abcdef0"
+	// Seeded, with a cap so that backoff keeps the test short while still
+	// throttling many calls, several of them more than once.
+	p := testbed.StartFaultProxy(t, m.Endpoint, testbed.Faults{Seed: 5, Throttle: 0.5, MaxFaults: 8, Logf: t.Logf})
+	cfg := p.Config(t, m.Env(), awsclient.Options{})
+	conf, err := Parse("faults.yml", []byte(fmt.Sprintf("region_name: %s\nk:\n  - type: ec2.instance\n    ids: [%s, %s]\n  - type: rds.db_instance\n    ids: [pg-throttled]\n",
+		testbed.Region, strings.Join(ids, ", "), bad)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(context.Background(), cfg, conf, Request{Action: Stop, Keys: []string{"k"}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := p.Stats()
+	t.Logf("%s; throttled %d of %d requests %v", rep.SummaryLine(), st.Injected(), st.Requests, st.FaultsByOp)
+	if st.Injected() == 0 {
+		t.Fatal("nothing was throttled: the test proved nothing")
+	}
+	if rep.Summary.Changed != 101 || rep.Summary.Failed != 1 {
+		t.Fatalf("want 101 changed and 1 failed: %s\n%+v", rep.SummaryLine(), rep.Results)
+	}
+	if err := rep.Err(); err == nil || !strings.Contains(err.Error(), bad) {
+		t.Errorf("Err() = %v, want it to name %s", err, bad)
+	}
+	b := &bed{ec2: ec2c, rds: rdsc}
+	for id, s := range b.ec2States(t, ids...) {
+		if s != "stopped" {
+			t.Errorf("%s is %s in moto", id, s)
+		}
+	}
+	if s := b.dbStatus(t, "pg-throttled"); s != "stopped" {
+		t.Errorf("pg-throttled is %s in moto", s)
+	}
+}
+
+// TestRunDeadlineNamesWhatWasNotReached: 50 ms per request and a deadline
+// too short for 30 DB instances one call each: every resource the report
+// calls changed is stopped in moto, every one it calls not reached is
+// untouched, and a call cut off in flight is reported as such ("state
+// unknown"): the report never claims what it cannot know.
+func TestRunDeadlineNamesWhatWasNotReached(t *testing.T) {
+	m := testbed.StartMoto(t)
+	direct := m.Config(t)
+	rdsc := awsclient.RDS(direct)
+	var dbs []string
+	for i := range 30 {
+		id := fmt.Sprintf("db-%02d", i)
+		testbed.CreateDBInstance(t, rdsc, id)
+		dbs = append(dbs, id)
+	}
+	p := testbed.StartFaultProxy(t, m.Endpoint, testbed.Faults{Latency: 50 * time.Millisecond, Logf: func(string, ...any) {}})
+	cfg := p.Config(t, m.Env(), awsclient.Options{})
+	conf, err := Parse("deadline.yml", []byte(fmt.Sprintf("region_name: %s\nk:\n  - type: rds.db_instance\n    ids: [%s]\n", testbed.Region, strings.Join(dbs, ", "))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	rep, err := Run(ctx, cfg, conf, Request{Action: Stop, Keys: []string{"k"}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &bed{rds: rdsc}
+	notReached, unknown := 0, 0
+	for _, r := range rep.Results {
+		status := b.dbStatus(t, r.ID)
+		switch {
+		case r.Outcome == Changed && status != "stopped":
+			t.Errorf("%s reported changed, moto has it %s", r.ID, status)
+		case r.Outcome == Failed && strings.Contains(r.Message, "not reached"):
+			notReached++
+			if status != "available" {
+				t.Errorf("%s reported not reached, moto has it %s", r.ID, status)
+			}
+		case r.Outcome == Failed && strings.Contains(r.Message, "state unknown"):
+			unknown++
+		case r.Outcome != Changed:
+			t.Errorf("%s: unexpected %s: %s", r.ID, r.Outcome, r.Message)
+		}
+	}
+	t.Logf("%s; %d not reached, %d cut off in flight", rep.SummaryLine(), notReached, unknown)
+	if rep.Summary.Changed == 0 || notReached+unknown == 0 {
+		t.Fatalf("want some but not all resources reached before the deadline: %s", rep.SummaryLine())
+	}
+}

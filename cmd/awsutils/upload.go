@@ -31,7 +31,7 @@ Globs (--include/--exclude, repeatable) match the path relative to SRC_DIR:
 a pattern with "/" matches the whole path ("logs/**/*.gz"), one without
 matches a file or folder name at any depth ("*.tmp"); "**" crosses folders.
 
-Exit status: 0 all done, 1 some file failed, 2 usage or config error.
+Exit status: 0 all done, 1 some file failed or was left by an interrupt, 2 usage or config error.
 
 flags:
 `
@@ -165,7 +165,10 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "awsutils upload: write report: %v\n", err)
 		return exitFailed
 	}
-	if !rep.OK() {
+	// Files left for later count as a failure here, unlike in the Lambda
+	// (where the next scheduled run continues): a person or cron job that
+	// interrupted the run must not read it as done.
+	if !rep.OK() || rep.Totals.Remaining > 0 {
 		return exitFailed
 	}
 	return exitOK

@@ -5,28 +5,15 @@ import (
 	"testing"
 )
 
-// The original's example (../shared/SPEC.md) and its event and name forms
-// seed the corpora; the properties are: no panic, one-line errors, and
+// The original's example (original, in config_test.go) and its event and
+// name forms seed the corpora; the properties are: no panic, one-line errors, and
 // whatever parses is consistent.
-
-const originalYAML = `region_name: ap-northeast-1
-dev-env:                 # a "config key": any name
-  - type: ec2.instance
-    ids: [i-0123456789abcdef0, i-0fedcba9876543210]
-  - type: rds.db_cluster
-    ids: [my-aurora-cluster]
-  - type: rds.db_instance
-    ids: [my-postgres]
-batch-servers:
-  - type: ec2.instance
-    ids: [i-0aaaaaaaaaaaaaaaa]
-`
 
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{
-		originalYAML,
-		strings.Replace(originalYAML, "ec2.instance", "ec2.instanse", 1),
-		strings.Replace(originalYAML, "ids: [my-postgres]", "ids: []", 1),
+		original,
+		strings.Replace(original, "ec2.instance", "ec2.instanse", 1),
+		strings.Replace(original, "ids: [my-postgres]", "ids: []", 1),
 		"region_name: [x\n",
 		"region_name: eu-west-1\nk:\n  - type: ec2.instance\n    region: us-east-1\n    ids:\n      - i-01234567\n      - i-01234567\n",
 		"k: 1\n", "", "---\n- a\n", "k:\n  - {type: rds.db_instance, ids: [1, 2.5, true]}\n",

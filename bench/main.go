@@ -23,6 +23,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/awsutils/awsutils/internal/testbed"
 	"log"
 	"os"
 	"os/signal"
@@ -190,22 +191,8 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("go.mod not found above %s: run the bench inside the awsutils module", dir)
-		}
-		dir = parent
-	}
-}
+// moduleRoot is where the bench finds the module's tools and writes docs.
+func moduleRoot() (string, error) { return testbed.Root() }
 
 // results names what a run wrote.
 type results struct {

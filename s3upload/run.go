@@ -19,7 +19,7 @@ import (
 const (
 	DefaultConcurrency        = 64
 	DefaultPartSize           = 8 << 20
-	DefaultMultipartThreshold = 16 << 20
+	DefaultMultipartThreshold = 100 << 20
 	DefaultPartConcurrency    = 4
 	DefaultLargeFiles         = 3
 	minPartSize               = 5 << 20
@@ -48,12 +48,13 @@ type Options struct {
 	// need more than 10,000 parts.
 	PartSize int64
 	// MultipartThreshold: files this large or larger go multipart
-	// (0: 16 MiB; never above S3's 5 GiB single-PUT limit).
+	// (0: 100 MiB; never above S3's 5 GiB single-PUT limit).
 	MultipartThreshold int64
 	// PartConcurrency is the number of parts in flight per large file (0: 4).
 	PartConcurrency int
 	// LargeFiles is the number of multipart uploads in flight (0: 3); with
-	// PartConcurrency and PartSize it bounds memory.
+	// PartConcurrency it bounds the connections large files take. Parts
+	// are read from the file as they are sent, never held in memory.
 	LargeFiles int
 
 	// Include and Exclude are globs on the path relative to Src; see the

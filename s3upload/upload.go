@@ -20,8 +20,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	tm "github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
-	tmtypes "github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
@@ -32,7 +30,6 @@ import (
 type uploader struct {
 	opts  *Options
 	s3    *s3.Client
-	tm    *tm.Client
 	large chan struct{} // semaphore over multipart uploads
 	bufs  sync.Pool
 
@@ -69,15 +66,6 @@ func newUploader(cfg aws.Config, opts *Options) *uploader {
 		s3:    client,
 		large: make(chan struct{}, opts.LargeFiles),
 	}
-	u.tm = tm.New(client, func(o *tm.Options) {
-		o.PartSizeBytes = opts.PartSize
-		o.MultipartUploadThreshold = opts.MultipartThreshold
-		o.Concurrency = opts.PartConcurrency
-		o.ChecksumAlgorithm = tmtypes.ChecksumAlgorithmCrc32
-		// Abort a failed multipart upload with a fresh context, so that
-		// even a cancelled or expired run leaves no orphaned parts.
-		o.FailTimeout = 20 * time.Second
-	})
 	u.bufs.New = func() any { b := make([]byte, bufSize); return &b }
 	return u
 }
@@ -222,6 +210,11 @@ func (u *uploader) file(ctx context.Context, it item) outcome {
 		o.uploaded = f.Size
 		msg, unverifiable := u.verify(ctx, key, f.Size, sum, confirmed)
 		switch {
+		case msg == errInterrupted:
+			// Stored but not verified: the next run checks it again.
+			f.Result, f.Message = Skipped, "interrupted ("+stopReason(ctx)+") after upload, before verification; source kept"
+			o.file, o.interrupted = f, true
+			return o
 		case unverifiable:
 			f.Result, f.Message = Uploaded, msg
 			if u.opts.RemoveSrc {
@@ -268,6 +261,10 @@ func (u *uploader) failed(ctx context.Context, f File, what string, err error) o
 	if ctx.Err() != nil && awsclient.Classify(err) == awsclient.KindCanceled {
 		f.Result, f.Message = Skipped, "interrupted ("+stopReason(ctx)+"); not uploaded"
 		return outcome{file: f, interrupted: true}
+	}
+	var pe *partError
+	if errors.As(err, &pe) {
+		what += fmt.Sprintf(" (part %d)", pe.num)
 	}
 	f.Result, f.Message = Failed, what+": "+awsclient.Message(err)
 	o := outcome{file: f}
@@ -349,75 +346,8 @@ func checkSum(sum, got string) (string, bool, error) {
 	return sum, true, nil
 }
 
-// hashingReader computes the CRC32 of what the transfer manager reads and,
-// at the end, puts it into the upload's input, so that
-// CompleteMultipartUpload carries the full-object checksum S3 checks the
-// assembled object against.
-type hashingReader struct {
-	r     io.Reader
-	h     hash.Hash32
-	n     int64
-	read  *atomic.Int64
-	onEOF func(sum string)
-	sum   string
-}
-
-func (r *hashingReader) Read(p []byte) (int, error) {
-	n, err := r.r.Read(p)
-	if n > 0 {
-		r.h.Write(p[:n])
-		r.n += int64(n)
-		r.read.Add(int64(n))
-	}
-	if err == io.EOF && r.sum == "" {
-		r.sum = encode(r.h)
-		r.onEOF(r.sum)
-	}
-	return n, err
-}
-
-// putLarge sends a file as a multipart upload through the transfer
-// manager: parts in parallel, part size grown to fit 10,000 parts, and a
-// FULL_OBJECT CRC32. On any failure the transfer manager aborts the upload.
-func (u *uploader) putLarge(ctx context.Context, f *os.File, key string, size int64) (string, bool, error) {
-	select {
-	case u.large <- struct{}{}:
-		defer func() { <-u.large }()
-	case <-ctx.Done():
-		return "", false, ctx.Err()
-	}
-	in := &tm.UploadObjectInput{
-		Bucket:            aws.String(u.opts.Bucket),
-		Key:               aws.String(key),
-		ContentLength:     aws.Int64(size),
-		ContentType:       contentType(key),
-		ChecksumAlgorithm: tmtypes.ChecksumAlgorithmCrc32,
-		ChecksumType:      tmtypes.ChecksumTypeFullObject,
-	}
-	hr := &hashingReader{
-		r: io.NewSectionReader(f, 0, size), h: crc32.NewIEEE(), read: &u.bytes,
-		onEOF: func(sum string) { in.ChecksumCRC32 = aws.String(sum) },
-	}
-	in.Body = hr
-	if u.opts.StorageClass != "" {
-		in.StorageClass = tmtypes.StorageClass(u.opts.StorageClass)
-	}
-	if u.opts.SSE != "" {
-		in.ServerSideEncryption = tmtypes.ServerSideEncryption(u.opts.SSE)
-	}
-	if u.opts.SSEKMSKeyID != "" {
-		in.SSEKMSKeyID = aws.String(u.opts.SSEKMSKeyID)
-	}
-	partSize := partSizeFor(size, u.opts.PartSize)
-	out, err := u.tm.UploadObject(ctx, in, func(o *tm.Options) { o.PartSizeBytes = partSize })
-	if err != nil {
-		return "", false, err
-	}
-	if hr.n != size || hr.sum == "" {
-		return "", false, fmt.Errorf("read %d of %d bytes: the file shrank during upload", hr.n, size)
-	}
-	return checkSum(hr.sum, aws.ToString(out.ChecksumCRC32))
-}
+// errInterrupted is verify's message when the run stopped during it.
+const errInterrupted = "\x00interrupted"
 
 // verify makes sure the stored object is what was read: its size and the
 // full-object CRC32 S3 reports. PUT and CompleteMultipartUpload responses
@@ -433,6 +363,9 @@ func (u *uploader) verify(ctx context.Context, key string, size int64, sum strin
 		Bucket: aws.String(u.opts.Bucket), Key: aws.String(key), ChecksumMode: s3types.ChecksumModeEnabled,
 	})
 	if err != nil {
+		if ctx.Err() != nil && awsclient.Classify(err) == awsclient.KindCanceled {
+			return errInterrupted, false
+		}
 		return "verify: " + awsclient.Message(err), false
 	}
 	if got := aws.ToInt64(h.ContentLength); got != size {

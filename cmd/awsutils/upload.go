@@ -62,6 +62,7 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		output   = fs.String("output", "text", "report format: text or json")
 		quiet    = fs.Bool("quiet", false, "no progress bar; text report lists only files that did not upload cleanly")
 		partSize = fs.String("part-size", "8MiB", "multipart part size (e.g. 16MiB); grown to stay within 10,000 parts")
+		mpThresh = fs.String("multipart-threshold", "100MiB", "files this large or larger go up in parts (5MiB to 5GiB)")
 	)
 	fs.BoolVar(&opts.RemoveSrc, "remove-src", false, "delete each source file once its object is verified and if it did not change")
 	fs.IntVar(&opts.Concurrency, "concurrency", s3upload.DefaultConcurrency, "files uploaded in parallel")
@@ -98,6 +99,12 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	if opts.PartSize, err = parseSize(*partSize); err != nil {
 		return usageErr("--part-size: %v", err)
+	}
+	if opts.MultipartThreshold, err = parseSize(*mpThresh); err != nil {
+		return usageErr("--multipart-threshold: %v", err)
+	}
+	if opts.MultipartThreshold < 5<<20 || opts.MultipartThreshold > 5<<30 {
+		return usageErr("--multipart-threshold %s: want 5MiB to 5GiB (S3's part and single-PUT limits)", *mpThresh)
 	}
 	if opts.Concurrency < 1 {
 		return usageErr("--concurrency must be at least 1")

@@ -177,6 +177,8 @@ func TestUploadCommandUsageErrors(t *testing.T) {
 		{"no bucket", []string{"upload", src, "s3:///x"}, "no bucket"},
 		{"bad output", []string{"upload", src, "s3://b", "--output", "xml"}, "--output"},
 		{"bad part size", []string{"upload", src, "s3://b", "--part-size", "1MiB"}, "part size"},
+		{"tiny multipart threshold", []string{"upload", src, "s3://b", "--multipart-threshold", "1MiB"}, "--multipart-threshold 1MiB: want 5MiB to 5GiB"},
+		{"multipart threshold not a size", []string{"upload", src, "s3://b", "--multipart-threshold", "big"}, `--multipart-threshold: "big" is not a size`},
 		{"bad glob", []string{"upload", src, "s3://b", "--exclude", "[x"}, "unclosed"},
 		{"unknown flag", []string{"upload", src, "s3://b", "--nope"}, "unknown flag"},
 		{"unknown config key", []string{"upload", src, "s3://b", "--config", badKey}, `bad.yml:2: unknown key "bucket"`},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // Result is what happened to one file.
@@ -52,8 +53,9 @@ type Report struct {
 	Prefix string `json:"prefix"`
 	DryRun bool   `json:"dryRun,omitempty"`
 	Files  []File `json:"files"`
-	// Omitted counts uploaded/removed files left out of Files by
-	// Options.ReportLimit; Totals still count them.
+	// Omitted counts files left out of Files: clean uploads beyond
+	// Options.ReportLimit, or, with Options.OnFile, every file that was
+	// neither failed nor kept. Totals still count them.
 	Omitted int    `json:"omitted,omitempty"`
 	Totals  Totals `json:"totals"`
 	// Stopped says why the run stopped before every file was done.
@@ -67,8 +69,9 @@ type Report struct {
 // the deadline are not failures.
 func (r *Report) OK() bool { return r.Totals.Failed == 0 }
 
-// add records f.
-func (r *Report) add(f File, limit int) {
+// add records f; streamed files (given to Options.OnFile) are listed only
+// when they need attention.
+func (r *Report) add(f File, limit int, streamed bool) {
 	r.Totals.Files++
 	switch f.Result {
 	case Uploaded:
@@ -81,6 +84,10 @@ func (r *Report) add(f File, limit int) {
 		r.Totals.Removed++
 	case Kept:
 		r.Totals.Kept++
+	}
+	if streamed && f.Result != Failed && f.Result != Kept {
+		r.Omitted++
+		return
 	}
 	if limit > 0 && (f.Result == Uploaded || f.Result == Removed) && f.Message == "" &&
 		r.Totals.Uploaded+r.Totals.Removed > limit {
@@ -104,18 +111,39 @@ func (r *Report) Text(w io.Writer, quiet bool) error {
 	// would otherwise hold its whole text in memory at the end.
 	b := bufio.NewWriterSize(w, 64<<10)
 	for _, f := range r.Files {
-		if quiet && (f.Result == Uploaded || f.Result == Removed) && f.Message == "" {
+		if quiet && f.Clean() {
 			continue
 		}
-		fmt.Fprintf(b, "%-8s %s", f.Result, f.Path)
-		if f.Key != "" {
-			fmt.Fprintf(b, " -> s3://%s/%s", r.Bucket, f.Key)
-		}
-		if f.Message != "" {
-			fmt.Fprintf(b, ": %s", f.Message)
-		}
-		b.WriteByte('\n')
+		b.WriteString(f.Line(r.Bucket))
 	}
+	if err := r.Summary(b); err != nil {
+		return err
+	}
+	return b.Flush()
+}
+
+// Clean reports whether f was uploaded (and removed, if asked) without a
+// remark: what a quiet report leaves out.
+func (f File) Clean() bool { return (f.Result == Uploaded || f.Result == Removed) && f.Message == "" }
+
+// Line is f as one line of the text report, newline included.
+func (f File) Line(bucket string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-8s %s", f.Result, f.Path)
+	if f.Key != "" {
+		fmt.Fprintf(&b, " -> s3://%s/%s", bucket, f.Key)
+	}
+	if f.Message != "" {
+		fmt.Fprintf(&b, ": %s", f.Message)
+	}
+	b.WriteByte('\n')
+	return b.String()
+}
+
+// Summary writes the warnings, the totals line and why the run stopped:
+// the text report's end.
+func (r *Report) Summary(w io.Writer) error {
+	b := bufio.NewWriter(w)
 	for _, w := range r.Warnings {
 		fmt.Fprintf(b, "warning: %s\n", w)
 	}

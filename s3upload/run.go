@@ -86,6 +86,12 @@ type Options struct {
 	// ReportLimit caps the cleanly uploaded/removed files listed in the
 	// report (0: all); failures and other results are always listed.
 	ReportLimit int
+
+	// OnFile, when set, receives every file's outcome as soon as it is
+	// known, from one goroutine at a time; Report.Files then keeps only
+	// the failed and kept files, so that memory does not grow with the
+	// number of files (the CLI streams its report this way).
+	OnFile func(File)
 }
 
 // Progress is a snapshot of a running upload.
@@ -281,7 +287,10 @@ func Run(ctx context.Context, cfg aws.Config, opts Options) (*Report, error) {
 			removedDirs[filepath.Dir(o.file.Path)] = true
 		}
 		rep.Totals.Bytes += o.uploaded
-		rep.add(o.file, opts.ReportLimit)
+		if opts.OnFile != nil {
+			opts.OnFile(o.file)
+		}
+		rep.add(o.file, opts.ReportLimit, opts.OnFile != nil)
 	}
 	u.listed.Store(true)
 	stopProgress()

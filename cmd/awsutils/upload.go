@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -156,6 +158,18 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 	}
 
+	// The report streams: each file's line (or JSON object) is written
+	// when the file is done, so memory stays flat however many files
+	// there are, and a long run shows its progress in its output.
+	out := &reportWriter{w: bufio.NewWriterSize(stdout, 64<<10), json: *output == "json", quiet: *quiet,
+		bucket: opts.Bucket, bar: bar}
+	if bar != nil {
+		out.flushEach = true
+	}
+	opts.OnFile = out.file
+	if out.json {
+		out.begin(opts)
+	}
 	rep, err := s3upload.Run(ctx, awsCfg, opts)
 	if bar != nil {
 		_ = bar.Finish()
@@ -163,12 +177,7 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	if *output == "json" {
-		err = rep.JSON(stdout)
-	} else {
-		err = rep.Text(stdout, *quiet)
-	}
-	if err != nil {
+	if err = out.end(rep); err != nil {
 		fmt.Fprintf(stderr, "awsutils upload: write report: %v\n", err)
 		return exitFailed
 	}
@@ -202,4 +211,85 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is not a size like 16MiB", s)
 	}
 	return n * mult, nil
+}
+
+// reportWriter writes the upload report as files finish: text lines, or
+// one JSON document whose "files" array is written element by element.
+type reportWriter struct {
+	w         *bufio.Writer
+	json      bool
+	quiet     bool
+	bucket    string
+	bar       *progressbar.ProgressBar
+	flushEach bool // a person watches: show each line at once
+	n         int  // files written to the JSON array
+	err       error
+}
+
+// begin writes the JSON document up to the files array; its fields mirror
+// s3upload.Report's.
+func (r *reportWriter) begin(opts s3upload.Options) {
+	head, _ := json.Marshal(struct {
+		Src    string `json:"src"`
+		Bucket string `json:"bucket"`
+		Prefix string `json:"prefix"`
+		DryRun bool   `json:"dryRun,omitempty"`
+	}{opts.Src, opts.Bucket, opts.Prefix, opts.DryRun})
+	r.w.Write(head[:len(head)-1])
+	r.w.WriteString(`,"files":[`)
+}
+
+func (r *reportWriter) file(f s3upload.File) {
+	if r.err != nil {
+		return
+	}
+	if r.json {
+		b, err := json.Marshal(f)
+		if err != nil {
+			r.err = err
+			return
+		}
+		if r.n > 0 {
+			r.w.WriteByte(',')
+		}
+		r.n++
+		r.w.WriteString("\n  ")
+		r.w.Write(b)
+		return
+	}
+	if r.quiet && f.Clean() {
+		return
+	}
+	if r.bar != nil {
+		_ = r.bar.Clear()
+	}
+	r.w.WriteString(f.Line(r.bucket))
+	if r.flushEach {
+		r.err = r.w.Flush()
+	}
+}
+
+// end writes the totals (text) or closes the JSON document.
+func (r *reportWriter) end(rep *s3upload.Report) error {
+	if r.err != nil {
+		return r.err
+	}
+	if !r.json {
+		if err := rep.Summary(r.w); err != nil {
+			return err
+		}
+		return r.w.Flush()
+	}
+	tail, err := json.Marshal(struct {
+		Totals   s3upload.Totals `json:"totals"`
+		Stopped  string          `json:"stopped,omitempty"`
+		Warnings []string        `json:"warnings,omitempty"`
+	}{rep.Totals, rep.Stopped, rep.Warnings})
+	if err != nil {
+		return err
+	}
+	r.w.WriteString("\n],")
+	r.w.Write(tail[1:])
+	r.w.WriteByte('\n')
+	return r.w.Flush()
 }

@@ -100,6 +100,16 @@ func TestUploadCommand(t *testing.T) {
 			if rep.Totals.Removed != len(cliTree) || rep.Totals.Failed != 0 {
 				t.Fatalf("totals %+v", rep.Totals)
 			}
+			// The streamed document lists every file, as s3upload.Report does.
+			if rep.Bucket != bucket || rep.Prefix != "pre/" || len(rep.Files) != len(cliTree) || rep.Omitted != 0 {
+				t.Fatalf("report head %q %q, %d files listed (omitted %d), want %d", rep.Bucket, rep.Prefix, len(rep.Files), rep.Omitted, len(cliTree))
+			}
+			for _, f := range rep.Files {
+				rel, _ := filepath.Rel(src, f.Path)
+				if f.Result != s3upload.Removed || f.Key != "pre/"+filepath.ToSlash(rel) || f.Size != int64(len(cliTree[filepath.ToSlash(rel)])) {
+					t.Errorf("report entry %+v", f)
+				}
+			}
 			got := bucketContents(t, cfg, bucket)
 			for rel, data := range cliTree {
 				if got["pre/"+rel] != data {
@@ -119,8 +129,12 @@ func TestUploadCommand(t *testing.T) {
 
 			// A second run with --skip-unchanged uploads nothing.
 			writeFiles(t, src, cliTree)
-			if code, stdout, stderr := runCLI(t, "upload", "--skip-unchanged", src, "s3://"+bucket+"/pre"); code != exitOK || !strings.Contains(stdout, "0 uploaded") {
+			code, stdout, stderr = runCLI(t, "upload", "--skip-unchanged", src, "s3://"+bucket+"/pre")
+			if code != exitOK || !strings.Contains(stdout, "0 uploaded") {
 				t.Fatalf("skip-unchanged: exit %d: %s %s", code, stdout, stderr)
+			}
+			if n := strings.Count(stdout, "skipped  "); n != len(cliTree) || !strings.Contains(stdout, "unchanged in S3") {
+				t.Fatalf("text report has %d skipped lines, want one per file (%d):\n%s", n, len(cliTree), stdout)
 			}
 		})
 	}

@@ -73,7 +73,11 @@ func Markdown(w io.Writer, meta Meta, rows []Row, csvPath string) error {
 	}
 
 	p("\n## Method\n\n")
-	p("- Server: versitygw (posix backend in a temporary folder, `--keep-alive`) on a free loopback port, started and stopped by the bench; client and server share the cores.\n")
+	storage := meta.ServerStorage
+	if storage == "" {
+		storage = "a temporary folder"
+	}
+	p("- Server: versitygw (posix backend in %s, `--keep-alive`) on a free loopback port, started and stopped by the bench; client and server share the cores. Each run's objects are deleted after they are verified.\n", storage)
 	p("- Each workload: %d warm-up round(s), then %d measured round(s). In each round every contender runs once, the order rotating from round to round, so no tool always runs first or last. Medians of the measured rounds are shown.\n", meta.Warmup, meta.Reps)
 	p("- Every run uploads into a fresh prefix; afterwards the bench lists it back (ListObjectsV2) and checks the object count and every object's size. A run that fails or does not verify is left out of the medians and counted in the *failed* column.\n")
 	p("- Removal runs (`--remove-src`, `s5cmd mv`) work on a fresh hard-linked copy of the tree; the bench checks that no source file is left.\n")

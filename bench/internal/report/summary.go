@@ -48,6 +48,9 @@ type Meta struct {
 	Scale     float64        `json:"scale"`
 	Seed      uint64         `json:"seed"`
 	Workloads []WorkloadInfo `json:"workloads"`
+	// ServerStorage is where versitygw kept the objects, e.g. "tmpfs
+	// (/dev/shm)".
+	ServerStorage string `json:"server_storage,omitempty"`
 	// StartStop describes the start/stop economy setup, empty if not run.
 	StartStop string `json:"startstop"`
 	// Notes are contenders or parts left out, and why.

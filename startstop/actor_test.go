@@ -2,6 +2,8 @@ package startstop
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -117,6 +119,11 @@ func (f *fakeEC2) change(ids []string, to string) ([]ec2types.InstanceStateChang
 		if f.reject[id] {
 			return nil, &smithy.GenericAPIError{Code: "IncorrectInstanceState", Message: "One or more instances are not in a valid state", Fault: smithy.FaultClient}
 		}
+		// As EC2 does: the whole call fails, naming the instance.
+		if refused := map[string][]string{"stopped": {"pending", "terminated"}, "running": {"stopping", "terminated"}}[to]; slices.Contains(refused, f.state[id]) {
+			return nil, &smithy.GenericAPIError{Code: "IncorrectInstanceState", Fault: smithy.FaultClient,
+				Message: fmt.Sprintf("This instance '%s' is not in a state from which it can be %s.", id, map[string]string{"stopped": "stopped", "running": "started"}[to])}
+		}
 	}
 	var ch []ec2types.InstanceStateChange
 	for _, id := range ids {
@@ -188,8 +195,9 @@ func TestEC2SplitIsolatesUnnamedBadID(t *testing.T) {
 			t.Errorf("%s: %+v, state %s", id, res[id], f.state[id])
 		}
 	}
-	// 1 full call, then one failing and one succeeding half per level.
-	if n := f.calls["StartInstances"]; n > 2*4+1 {
+	// The act-first call, 1 full call after the describe, then one failing
+	// and one succeeding half per level.
+	if n := f.calls["StartInstances"]; n > 2*4+2 {
 		t.Errorf("%d StartInstances calls to isolate one id among 16", n)
 	}
 }
@@ -276,6 +284,49 @@ func TestRDSRefusals(t *testing.T) {
 			got := r.report.Results[0]
 			if got.Outcome != tt.want || got.Message != tt.wantMsg {
 				t.Errorf("%s %q, want %s %q", got.Outcome, got.Message, tt.want, tt.wantMsg)
+			}
+		})
+	}
+}
+
+// Start/stop acts first and describes only a chunk whose call failed.
+func TestEC2ActsFirst(t *testing.T) {
+	tests := []struct {
+		name      string
+		action    Action
+		states    []string // of i-...a, i-...b, ...
+		want      []Outcome
+		msg       []string
+		calls     int // Start/StopInstances
+		describes int
+	}{
+		{"all can stop", Stop, []string{"running", "running", "running"}, []Outcome{Changed, Changed, Changed}, []string{"", "", ""}, 1, 0},
+		{"some already stopped", Stop, []string{"running", "stopped", "stopping"}, []Outcome{Changed, Unchanged, Unchanged}, []string{"", "already stopped", "already stopping"}, 1, 0},
+		{"one pending refuses the call", Stop, []string{"running", "pending", "running"}, []Outcome{Changed, Failed, Changed}, []string{"", "pending (starting)", ""}, 2, 1},
+		{"one terminated refuses the call", Start, []string{"stopped", "terminated"}, []Outcome{Changed, Failed}, []string{"", "terminated"}, 2, 1},
+		{"starting a stopping one", Start, []string{"stopping", "stopped"}, []Outcome{Failed, Changed}, []string{"is stopping", ""}, 2, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeEC2{state: map[string]string{}}
+			var ids []string
+			for i, st := range tt.states {
+				id := "i-" + strings.Repeat("0", 16) + string(rune('a'+i))
+				ids = append(ids, id)
+				f.state[id] = st
+			}
+			r := testRunner(tt.action, EC2Instance, Options{}, ids...)
+			r.ec2(context.Background(), f, Batch{Region: "r", Type: EC2Instance, IDs: ids})
+			r.finish(context.Background())
+			res := byID(r.report)
+			for i, id := range ids {
+				if res[id].Outcome != tt.want[i] || !strings.Contains(res[id].Message, tt.msg[i]) || res[id].Before != tt.states[i] {
+					t.Errorf("%s (was %s): %+v; want %s %q", id, tt.states[i], res[id], tt.want[i], tt.msg[i])
+				}
+			}
+			op := map[Action]string{Start: "StartInstances", Stop: "StopInstances"}[tt.action]
+			if f.calls[op] != tt.calls || f.calls["DescribeInstances"] != tt.describes {
+				t.Errorf("calls %v; want %d %s and %d DescribeInstances", f.calls, tt.calls, op, tt.describes)
 			}
 		})
 	}

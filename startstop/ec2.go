@@ -90,7 +90,43 @@ func (r *runner) describeEC2(ctx context.Context, c ec2API, ids []string) (map[s
 	}
 }
 
+// ec2Chunk starts or stops up to ec2Chunk instances.
+//
+// It acts first: Start/StopInstances is idempotent and answers each
+// instance's state before and after the call, which is all the report
+// needs, so when every instance can take the action one call does the
+// work of describe-then-act. Describing 1,000 instances costs moto 2.2 s
+// against 0.2 s for stopping them, and costs AWS a call per chunk. Only
+// when the call fails (an instance that does not exist, is pending or
+// stopping, or is terminated) does the chunk go the careful way: describe,
+// decide per instance, act on those that can.
 func (r *runner) ec2Chunk(ctx context.Context, c ec2API, region string, ids []string) {
+	if !r.opts.DryRun {
+		changes, err := r.ec2Call(ctx, c, ids)
+		if err == nil {
+			r.ec2Finish(ctx, c, region, r.ec2Changes(region, ids, changes, nil), false)
+			return
+		}
+		if awsclient.Classify(err) == awsclient.KindCanceled {
+			for _, id := range ids {
+				r.set(Result{Type: EC2Instance, ID: id, Region: region, Outcome: Failed, Message: failure(err, r.ec2Op())})
+			}
+			return
+		}
+	}
+	r.ec2Careful(ctx, c, region, ids)
+}
+
+func (r *runner) ec2Op() string {
+	if r.action == Start {
+		return "StartInstances"
+	}
+	return "StopInstances"
+}
+
+// ec2Careful describes ids, decides per instance and acts on those that
+// can take the action.
+func (r *runner) ec2Careful(ctx context.Context, c ec2API, region string, ids []string) {
 	result := func(id string) Result { return Result{Type: EC2Instance, ID: id, Region: region} }
 	states, err := r.describeEC2(ctx, c, ids)
 	denied := false
@@ -140,7 +176,12 @@ func (r *runner) ec2Chunk(ctx context.Context, c ec2API, region string, ids []st
 	if len(act) == 0 {
 		return
 	}
-	results := r.ec2Act(ctx, c, region, act, before)
+	r.ec2Finish(ctx, c, region, r.ec2Act(ctx, c, region, act, before), denied)
+}
+
+// ec2Finish records results, after waiting for the changed instances when
+// asked to.
+func (r *runner) ec2Finish(ctx context.Context, c ec2API, region string, results []Result, denied bool) {
 	if !r.opts.Wait || r.opts.DryRun {
 		for _, res := range results {
 			r.set(res)
@@ -244,30 +285,7 @@ func (r *runner) ec2Act(ctx context.Context, c ec2API, region string, ids []stri
 	for len(ids) > 0 {
 		changes, err := r.ec2Call(ctx, c, ids)
 		if err == nil {
-			got := map[string]bool{}
-			for _, ch := range changes {
-				id := aws.ToString(ch.InstanceId)
-				got[id] = true
-				res := result(id)
-				prev, cur := stateName(ch.PreviousState), stateName(ch.CurrentState)
-				if res.Before == "" {
-					res.Before = prev
-				}
-				res.After = cur
-				res.Outcome = Changed
-				if prev == cur {
-					res.Outcome, res.Message = Unchanged, "already "+cur
-				}
-				results = append(results, res)
-			}
-			for _, id := range ids {
-				if !got[id] {
-					res := result(id)
-					res.Outcome, res.Message = Failed, op+" returned no state for this instance"
-					results = append(results, res)
-				}
-			}
-			return results
+			return append(results, r.ec2Changes(region, ids, changes, before)...)
 		}
 		kind := awsclient.Classify(err)
 		if kind == awsclient.KindDryRunOK {
@@ -312,6 +330,38 @@ func (r *runner) ec2Act(ctx context.Context, c ec2API, region string, ids []stri
 			results = append(results, res)
 		}
 		return results
+	}
+	return results
+}
+
+// ec2Changes turns the state changes a Start/StopInstances call returned
+// for ids into results; before holds states described earlier, if any.
+func (r *runner) ec2Changes(region string, ids []string, changes []ec2types.InstanceStateChange, before map[string]string) []Result {
+	results := make([]Result, 0, len(ids))
+	got := map[string]bool{}
+	for _, ch := range changes {
+		id := aws.ToString(ch.InstanceId)
+		got[id] = true
+		res := Result{Type: EC2Instance, ID: id, Region: region, Before: before[id]}
+		prev, cur := stateName(ch.PreviousState), stateName(ch.CurrentState)
+		if res.Before == "" {
+			res.Before = prev
+		}
+		res.After, res.Outcome = cur, Changed
+		// The state at the time of the call decides, as a describe would
+		// have: already stopped is unchanged, terminated is a failure,
+		// whatever the call claims it moved to (moto "stops" a stopped or
+		// terminated instance; AWS answers stopped -> stopped or refuses).
+		if act, o, msg := decideEC2(r.action, prev); !act {
+			res.After, res.Outcome, res.Message = prev, o, msg
+		}
+		results = append(results, res)
+	}
+	for _, id := range ids {
+		if !got[id] {
+			results = append(results, Result{Type: EC2Instance, ID: id, Region: region, Before: before[id],
+				Outcome: Failed, Message: r.ec2Op() + " returned no state for this instance"})
+		}
 	}
 	return results
 }

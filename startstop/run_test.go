@@ -161,15 +161,21 @@ batch-servers:
 		t.Errorf("db instance %s", s)
 	}
 
-	// A second run finds everything stopped and calls nothing.
+	// A second run finds everything stopped: RDS is not called to stop
+	// anything, and EC2 gets its one idempotent StopInstances, whose
+	// answer (previous state stopped) is the report, instead of a describe.
 	b.proxy.Reset()
 	rep = run(t, b, conf, Stop, Options{}, "dev-env")
 	if !rep.OK() || rep.Summary.Unchanged != 4 {
 		t.Fatalf("second stop: %s\n%+v", rep.SummaryLine(), rep.Results)
 	}
 	wantOutcome(t, rep, "my-postgres", Unchanged, "already stopped")
-	if n := b.proxy.Count("ec2", "StopInstances") + b.proxy.Count("rds", "StopDBInstance") + b.proxy.Count("rds", "StopDBCluster"); n != 0 {
-		t.Errorf("second stop made %d stop calls: %v", n, b.proxy.Counts())
+	wantOutcome(t, rep, ids[0], Unchanged, "already stopped")
+	if n := b.proxy.Count("rds", "StopDBInstance") + b.proxy.Count("rds", "StopDBCluster"); n != 0 {
+		t.Errorf("second stop made %d RDS stop calls: %v", n, b.proxy.Counts())
+	}
+	if n, d := b.proxy.Count("ec2", "StopInstances"), b.proxy.Count("ec2", "DescribeInstances"); n != 1 || d != 0 {
+		t.Errorf("second stop: %d StopInstances and %d DescribeInstances calls, want 1 and 0: %v", n, d, b.proxy.Counts())
 	}
 
 	rep = run(t, b, conf, Start, Options{}, "dev-env", "batch-servers")

@@ -3,10 +3,13 @@
 // the config file of the original Python toolkit, unchanged.
 //
 // One call, Run, does a whole request: it plans (an unknown key fails
-// before anything is touched), describes each resource first, acts only on
-// those not already in or moving to the wanted state, batches EC2 calls,
-// runs RDS calls with bounded parallelism, and returns a Report with one
-// Result per resource. A bad id costs only itself, a DB instance that is a
+// before anything is touched), starts or stops EC2 instances in batches of
+// 200 whose answer (each instance's state before and after) is the report,
+// describes a batch only when the API refuses it (an instance pending,
+// stopping, terminated or missing) and then acts only on the instances
+// that can, describes RDS resources first and acts with bounded
+// parallelism on those not already in or moving to the wanted state, and
+// returns a Report with one Result per resource. A bad id costs only itself, a DB instance that is a
 // member of an Aurora cluster is reported as unsupported instead of
 // aborting the run, and when the role may not describe EC2 instances (the
 // original's IAM policy) the instances are started or stopped anyway.

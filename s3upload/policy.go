@@ -8,7 +8,7 @@ import (
 
 // Policy is the least-privilege IAM policy for uploading into
 // s3://bucket/prefix: PutObject and what the multipart path needs
-// (AbortMultipartUpload, ListMultipartUploadParts), GetObject for the
+// (AbortMultipartUpload), GetObject for the
 // HeadObject that verifies an object before its source is removed or
 // skipped, and ListBucket limited to the prefix, without which a HeadObject
 // of a missing key answers 403 instead of 404. No s3:DeleteObject: awsutils
@@ -27,7 +27,7 @@ func Policy(partition, bucket, prefix, kmsKey string) iam.Document {
 	doc := iam.New()
 	doc.Allow("ListPrefix", []string{"s3:ListBucket"}, []string{"arn:" + partition + ":s3:::" + bucket}, cond)
 	doc.Allow("WriteAndVerifyObjects", []string{
-		"s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
+		"s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload",
 	}, []string{objects}, nil)
 	if kmsKey != "" {
 		doc.Allow("EncryptWithKey", []string{"kms:GenerateDataKey", "kms:Decrypt"}, []string{kmsKey}, nil)

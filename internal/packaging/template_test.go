@@ -190,7 +190,7 @@ func TestTemplateRoles(t *testing.T) {
 			"elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite",
 			"kms:Decrypt", "kms:GenerateDataKey",
 			"logs:CreateLogStream", "logs:PutLogEvents",
-			"s3:AbortMultipartUpload", "s3:GetObject", "s3:ListBucket", "s3:ListMultipartUploadParts", "s3:PutObject",
+			"s3:AbortMultipartUpload", "s3:GetObject", "s3:ListBucket", "s3:PutObject",
 			"sqs:SendMessage",
 		}, []string{
 			"ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",

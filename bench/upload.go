@@ -2,10 +2,11 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
+	crand "crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -58,7 +59,7 @@ func startVersity(root, dataDir string) (*server, error) {
 		return nil, err
 	}
 	key := make([]byte, 20)
-	_, _ = rand.Read(key)
+	_, _ = crand.Read(key)
 	s := &server{accessKey: "BENCH" + strings.ToUpper(hex.EncodeToString(key[:6])), secretKey: hex.EncodeToString(key), dataDir: dataDir}
 	var lastErr error
 	for try := 0; try < 3; try++ {
@@ -323,14 +324,16 @@ func (b *bench) uploadWorkload(ctx context.Context, srv *server, client *s3.Clie
 	copyDir := filepath.Join(b.tmp, "copy")
 	rounds := b.cfg.Warmup + b.cfg.Reps
 	for round := range rounds {
-		// Rotate the order so that no contender always follows the same
-		// one (a server still flushing the previous run's bytes) or runs
-		// first.
-		for i := range cs {
+		// A fresh seeded order each round, so that no contender always
+		// runs first or always follows the same one. (Rotating the order
+		// keeps neighbours together: the PUT loop then always ran right
+		// after rclone and lost a third of its speed to it in every round.)
+		order := rand.New(rand.NewPCG(b.cfg.Seed, uint64(round))).Perm(len(cs))
+		for _, i := range order {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			c := cs[(i+round)%len(cs)]
+			c := cs[i]
 			prefix := fmt.Sprintf("%s/%s/r%d", wl, c.name, round)
 			src := tree.Root
 			if c.removes {

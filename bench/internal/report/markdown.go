@@ -78,7 +78,7 @@ func Markdown(w io.Writer, meta Meta, rows []Row, csvPath string) error {
 		storage = "a temporary folder"
 	}
 	p("- Server: versitygw (posix backend in %s, `--keep-alive`) on a free loopback port, started and stopped by the bench; client and server share the cores. Each run's objects are deleted after they are verified.\n", storage)
-	p("- Each workload: %d warm-up round(s), then %d measured round(s). In each round every contender runs once, the order rotating from round to round, so no tool always runs first or last. Medians of the measured rounds are shown.\n", meta.Warmup, meta.Reps)
+	p("- Each workload: %d warm-up round(s), then %d measured round(s). In each round every contender runs once, in a fresh seeded random order, so no tool always runs first or always follows the same one. Medians of the measured rounds are shown.\n", meta.Warmup, meta.Reps)
 	p("- Every run uploads into a fresh prefix; afterwards the bench lists it back (ListObjectsV2) and checks the object count and every object's size. A run that fails or does not verify is left out of the medians and counted in the *failed* column.\n")
 	p("- Removal runs (`--remove-src`, `s5cmd mv`) work on a fresh hard-linked copy of the tree; the bench checks that no source file is left.\n")
 	p("- Client CPU (user + system) and peak RSS are the child's own rusage, taken through a small launcher (`bench/rusage`): a child started straight from the Go harness would have the harness's RSS counted in its peak.\n")

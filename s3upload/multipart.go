@@ -60,15 +60,7 @@ func (u *uploader) putLarge(ctx context.Context, f *os.File, key string, size in
 		ChecksumAlgorithm: s3types.ChecksumAlgorithmCrc32,
 		ChecksumType:      s3types.ChecksumTypeFullObject,
 	}
-	if u.opts.StorageClass != "" {
-		create.StorageClass = s3types.StorageClass(u.opts.StorageClass)
-	}
-	if u.opts.SSE != "" {
-		create.ServerSideEncryption = s3types.ServerSideEncryption(u.opts.SSE)
-	}
-	if u.opts.SSEKMSKeyID != "" {
-		create.SSEKMSKeyId = aws.String(u.opts.SSEKMSKeyID)
-	}
+	create.StorageClass, create.ServerSideEncryption, create.SSEKMSKeyId = u.storage()
 	// The create is not cancelled with the run: a create the server
 	// carried out but whose answer the client dropped would leave an
 	// upload nobody can abort. It finishes, and a cancelled run aborts it.

@@ -107,3 +107,29 @@ func TestMultipartPartFailureAborts(t *testing.T) {
 	}
 	compare(t, objects(t, v.Config(t), bucket), "", map[string][]byte{"big.bin": big})
 }
+
+// TestStorageOptions: the storage class and server-side encryption reach
+// both single PUTs and multipart uploads (moto stores and reports both).
+func TestStorageOptions(t *testing.T) {
+	m := testbed.StartMoto(t)
+	cfg, bucket := m.Config(t), m.Bucket(t)
+	src := t.TempDir()
+	writeTree(t, src, map[string][]byte{"small.txt": []byte("x\n"), "large.bin": randBytes(6 << 20)})
+	rep, err := Run(context.Background(), cfg, Options{
+		Src: src, Bucket: bucket, StorageClass: "STANDARD_IA", SSE: "AES256",
+		MultipartThreshold: 5 << 20, PartSize: 5 << 20,
+	})
+	if err != nil || !rep.OK() || rep.Totals.Uploaded != 2 {
+		t.Fatalf("%v, totals %+v, files %+v", err, rep.Totals, rep.Files)
+	}
+	c := awsclient.S3(cfg)
+	for _, key := range []string{"small.txt", "large.bin"} {
+		h, err := c.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.StorageClass != "STANDARD_IA" || h.ServerSideEncryption != "AES256" {
+			t.Errorf("%s: storage class %q, encryption %q; want STANDARD_IA, AES256", key, h.StorageClass, h.ServerSideEncryption)
+		}
+	}
+}

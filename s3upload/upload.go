@@ -318,21 +318,23 @@ func (u *uploader) putSmall(ctx context.Context, f *os.File, key string, size in
 		ChecksumAlgorithm: s3types.ChecksumAlgorithmCrc32,
 		ChecksumCRC32:     aws.String(sum),
 	}
-	if u.opts.StorageClass != "" {
-		in.StorageClass = s3types.StorageClass(u.opts.StorageClass)
-	}
-	if u.opts.SSE != "" {
-		in.ServerSideEncryption = s3types.ServerSideEncryption(u.opts.SSE)
-	}
-	if u.opts.SSEKMSKeyID != "" {
-		in.SSEKMSKeyId = aws.String(u.opts.SSEKMSKeyID)
-	}
+	in.StorageClass, in.ServerSideEncryption, in.SSEKMSKeyId = u.storage()
 	out, err := u.s3.PutObject(ctx, in)
 	if err != nil {
 		return "", false, err
 	}
 	u.bytes.Add(size)
 	return checkSum(sum, aws.ToString(out.ChecksumCRC32))
+}
+
+// storage is how new objects are stored: the options' storage class and
+// encryption, each empty (nil) for the bucket's default.
+func (u *uploader) storage() (s3types.StorageClass, s3types.ServerSideEncryption, *string) {
+	var kmsKey *string
+	if u.opts.SSEKMSKeyID != "" {
+		kmsKey = aws.String(u.opts.SSEKMSKeyID)
+	}
+	return s3types.StorageClass(u.opts.StorageClass), s3types.ServerSideEncryption(u.opts.SSE), kmsKey
 }
 
 // checkSum compares the CRC32 read with the one S3 returned, if any.

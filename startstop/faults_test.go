@@ -24,7 +24,7 @@ func TestRunUnderThrottling(t *testing.T) {
 	const bad = "i-0123456789abcdef0"
 	// Seeded, with a cap so that backoff keeps the test short while still
 	// throttling many calls, several of them more than once.
-	p := testbed.StartFaultProxy(t, m.Endpoint, testbed.Faults{Seed: 5, Throttle: 0.5, MaxFaults: 8, Logf: t.Logf})
+	p := testbed.StartFaultProxy(t, m.Endpoint, testbed.Faults{Seed: 3, Throttle: 0.5, MaxFaults: 8, Logf: t.Logf})
 	cfg := p.Config(t, m.Env(), awsclient.Options{})
 	conf, err := Parse("faults.yml", []byte(fmt.Sprintf("region_name: %s\nk:\n  - type: ec2.instance\n    ids: [%s, %s]\n  - type: rds.db_instance\n    ids: [pg-throttled]\n",
 		testbed.Region, strings.Join(ids, ", "), bad)))

@@ -208,9 +208,8 @@ func (u *uploader) file(ctx context.Context, it item) outcome {
 			return u.failed(ctx, f, "upload", err)
 		}
 		o.uploaded = f.Size
-		msg, unverifiable := u.verify(ctx, key, f.Size, sum, confirmed)
-		switch {
-		case msg == errInterrupted:
+		switch c, msg := u.verify(ctx, key, f.Size, sum, confirmed); c {
+		case cutShort:
 			// Stored but not verified: the next run checks it again.
 			f.Result, f.Message = Skipped, "interrupted ("+stopReason(ctx)+") after upload, before verification; source kept"
 			o.file, o.interrupted = f, true
@@ -222,7 +221,7 @@ func (u *uploader) file(ctx context.Context, it item) outcome {
 			}
 			o.file = f
 			return o
-		case msg != "":
+		case mismatch:
 			f.Result, f.Message = Failed, msg
 			o.file = f
 			return o
@@ -348,39 +347,45 @@ func checkSum(sum, got string) (string, bool, error) {
 	return sum, true, nil
 }
 
-// errInterrupted is verify's message when the run stopped during it.
-const errInterrupted = "\x00interrupted"
+// check is what verify found.
+type check int
+
+const (
+	verified     check = iota
+	mismatch           // the object differs, or S3 could not be asked
+	unverifiable       // S3 reports no checksum to compare
+	cutShort           // the run stopped while asking
+)
 
 // verify makes sure the stored object is what was read: its size and the
 // full-object CRC32 S3 reports. PUT and CompleteMultipartUpload responses
 // usually carry the checksum (checked in put*), which is enough to keep a
 // source; removing it asks HeadObject as well, which also catches a
-// concurrent overwrite of the key. It returns a failure message, or with
-// unverifiable the reason S3 cannot confirm the object.
-func (u *uploader) verify(ctx context.Context, key string, size int64, sum string, confirmed bool) (msg string, unverifiable bool) {
+// concurrent overwrite of the key. The message says why when not verified.
+func (u *uploader) verify(ctx context.Context, key string, size int64, sum string, confirmed bool) (check, string) {
 	if confirmed && !u.opts.RemoveSrc {
-		return "", false
+		return verified, ""
 	}
 	h, err := u.s3.HeadObject(ctx, &s3.HeadObjectInput{
 		Bucket: aws.String(u.opts.Bucket), Key: aws.String(key), ChecksumMode: s3types.ChecksumModeEnabled,
 	})
 	if err != nil {
 		if ctx.Err() != nil && awsclient.Classify(err) == awsclient.KindCanceled {
-			return errInterrupted, false
+			return cutShort, ""
 		}
-		return "verify: " + awsclient.Message(err), false
+		return mismatch, "verify: " + awsclient.Message(err)
 	}
 	if got := aws.ToInt64(h.ContentLength); got != size {
-		return fmt.Sprintf("verify: S3 holds %d bytes, the file had %d", got, size), false
+		return mismatch, fmt.Sprintf("verify: S3 holds %d bytes, the file had %d", got, size)
 	}
 	got := aws.ToString(h.ChecksumCRC32)
 	if got == "" {
-		return "not verified: S3 reports no CRC32 for the object", true
+		return unverifiable, "not verified: S3 reports no CRC32 for the object"
 	}
 	if got != sum {
-		return fmt.Sprintf("verify: S3 reports CRC32 %s, the file read had %s", got, sum), false
+		return mismatch, fmt.Sprintf("verify: S3 reports CRC32 %s, the file read had %s", got, sum)
 	}
-	return "", false
+	return verified, ""
 }
 
 // unchanged reports whether key already holds the file: same size and a

@@ -163,9 +163,6 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	// there are, and a long run shows its progress in its output.
 	out := &reportWriter{w: bufio.NewWriterSize(stdout, 64<<10), json: *output == "json", quiet: *quiet,
 		bucket: opts.Bucket, bar: bar}
-	if bar != nil {
-		out.flushEach = true
-	}
 	opts.OnFile = out.file
 	if out.json {
 		out.begin(opts)
@@ -216,14 +213,13 @@ func parseSize(s string) (int64, error) {
 // reportWriter writes the upload report as files finish: text lines, or
 // one JSON document whose "files" array is written element by element.
 type reportWriter struct {
-	w         *bufio.Writer
-	json      bool
-	quiet     bool
-	bucket    string
-	bar       *progressbar.ProgressBar
-	flushEach bool // a person watches: show each line at once
-	n         int  // files written to the JSON array
-	err       error
+	w      *bufio.Writer
+	json   bool
+	quiet  bool
+	bucket string
+	bar    *progressbar.ProgressBar // set when a person watches: each line shows at once
+	n      int                      // files written to the JSON array
+	err    error
 }
 
 // begin writes the JSON document up to the files array; its fields mirror
@@ -264,7 +260,7 @@ func (r *reportWriter) file(f s3upload.File) {
 		_ = r.bar.Clear()
 	}
 	r.w.WriteString(f.Line(r.bucket))
-	if r.flushEach {
+	if r.bar != nil {
 		r.err = r.w.Flush()
 	}
 }

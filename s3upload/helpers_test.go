@@ -82,6 +82,15 @@ func sampleTree() map[string][]byte {
 	}
 }
 
+// treeBytes is the size of all files of a tree written by writeTree.
+func treeBytes(files map[string][]byte) int64 {
+	var n int64
+	for _, b := range files {
+		n += int64(len(b))
+	}
+	return n
+}
+
 // objects returns every object in bucket with its content.
 func objects(t *testing.T, cfg aws.Config, bucket string) map[string][]byte {
 	t.Helper()

@@ -42,11 +42,7 @@ func TestMultipartStraightFromFile(t *testing.T) {
 		if !rep.OK() || rep.Totals.Removed != len(files) {
 			t.Fatalf("totals %+v, files %+v", rep.Totals, rep.Files)
 		}
-		var want int64
-		for _, b := range files {
-			want += int64(len(b))
-		}
-		if rep.Totals.Bytes != want {
+		if want := treeBytes(files); rep.Totals.Bytes != want {
 			t.Errorf("report says %d bytes uploaded, the files hold %d", rep.Totals.Bytes, want)
 		}
 		compare(t, objects(t, s.cfg, s.bucket), "mp", files)

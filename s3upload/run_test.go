@@ -32,11 +32,7 @@ func TestUploadTree(t *testing.T) {
 		if !rep.OK() || rep.Totals.Uploaded != len(files) || rep.Totals.Files != len(files) {
 			t.Fatalf("report %+v", rep.Totals)
 		}
-		var size int64
-		for _, d := range files {
-			size += int64(len(d))
-		}
-		if rep.Totals.Bytes != size {
+		if size := treeBytes(files); rep.Totals.Bytes != size {
 			t.Errorf("bytes %d, want %d", rep.Totals.Bytes, size)
 		}
 		compare(t, objects(t, s.cfg, s.bucket), "backup/2024", files)

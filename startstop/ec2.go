@@ -274,10 +274,7 @@ func badIDs(err error, batch []string) []string {
 // them (named in the message) or split in halves (not named), so one bad
 // id costs only itself.
 func (r *runner) ec2Act(ctx context.Context, c ec2API, region string, ids []string, before map[string]string) []Result {
-	op := "StartInstances"
-	if r.action == Stop {
-		op = "StopInstances"
-	}
+	op := r.ec2Op()
 	result := func(id string) Result {
 		return Result{Type: EC2Instance, ID: id, Region: region, Before: before[id]}
 	}

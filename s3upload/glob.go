@@ -22,7 +22,8 @@ func compileGlob(p string) (glob, error) {
 	anchored := strings.Contains(strings.TrimSuffix(p, "/"), "/")
 	p = strings.TrimPrefix(strings.TrimSuffix(p, "/"), "/")
 	var b strings.Builder
-	b.WriteString("^")
+	// (?s): a name may hold any byte but "/", a newline included.
+	b.WriteString("(?s)^")
 	if !anchored {
 		b.WriteString("(?:.*/)?")
 	}

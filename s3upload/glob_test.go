@@ -26,6 +26,23 @@ func TestGlob(t *testing.T) {
 		{"[!ab].txt", "b.txt", false},
 		{"ファイル*", "d/ファイル 1.txt", true},
 		{"x+y(1).txt", "x+y(1).txt", true},
+		// Any byte but "/" is part of a name, a newline included.
+		{"*.tmp", "a\nb/secret.tmp", true},
+		{"*.tmp", "dir/new\nline.tmp", true},
+		{"cache/**", "cache/sub\ndir/f.bin", true},
+		{"cache", "cache\n/f.bin", false},
+		{"a?b", "a\nb", true},
+		{"*", "\n", true},
+		{"**/x", "a\n/b\n/x", true},
+		{`back\\slash*`, `back\slash.txt`, true},
+		{"*.txt", "tab\tname.txt", true},
+		{"*%41*", "x%41y", true},
+		{"a+b#c", "a+b#c", true},
+		{`q\?`, "q?", true},
+		{`q\?`, "qx", false},
+		{"trailing *", "d/trailing space ", true},
+		{"caf\u00e9*", "cafe\u0301.txt", false}, // NFC and NFD are different names
+		{"cafe\u0301*", "cafe\u0301.txt", true},
 	}
 	for _, tt := range tests {
 		g, err := compileGlob(tt.pattern)

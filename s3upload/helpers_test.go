@@ -191,3 +191,11 @@ func configVia(t *testing.T, s target, endpoint string) aws.Config {
 	}
 	return cfg
 }
+
+// setHook sets testHook for the life of t. Tests that set it must not run
+// in parallel with each other.
+func setHook(t *testing.T, fn func(at stage, name string)) {
+	t.Helper()
+	testHook = fn
+	t.Cleanup(func() { testHook = nil })
+}

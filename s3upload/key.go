@@ -3,6 +3,7 @@ package s3upload
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"unicode/utf8"
 )
@@ -11,13 +12,16 @@ import (
 const maxKeyLen = 1024
 
 // Key is THE object key for the file at rel (a path relative to the source
-// folder, with "/" or the OS separator) under prefix: prefix + "/" + rel, or
-// rel alone when prefix is empty. Trailing slashes of prefix never produce
-// "//". Paths that could name something outside the source folder (absolute,
-// "..", ".") or that S3 cannot store (empty segments, invalid UTF-8, too
-// long) are refused, so a key is never built from them.
+// folder, its folders separated by "/" or the OS separator) under prefix:
+// prefix + "/" + rel, or rel alone when prefix is empty. Every other byte is
+// part of a name and kept as it is: on Linux a backslash is an ordinary
+// name byte, so distinct files never share a key. Trailing slashes of
+// prefix never produce "//". Paths that could name something outside the
+// source folder (absolute, "..", ".") or that S3 cannot store (empty
+// segments, invalid UTF-8, too long) are refused, so a key is never built
+// from them.
 func Key(prefix, rel string) (string, error) {
-	rel = strings.ReplaceAll(rel, `\`, "/")
+	rel = filepath.ToSlash(rel)
 	if rel == "" {
 		return "", errors.New("empty relative path")
 	}

@@ -46,12 +46,12 @@ func (e *partError) Unwrap() error { return e.err }
 // workers send them while the next is read, from the page cache the read
 // just filled. CompleteMultipartUpload carries the FULL_OBJECT CRC32, which
 // S3 checks against the assembled object. Any failure aborts the upload.
-func (u *uploader) putLarge(ctx context.Context, f *os.File, key string, size int64) (string, bool, error) {
+func (u *uploader) putLarge(ctx context.Context, f *os.File, key string, size int64) (stored, error) {
 	select {
 	case u.large <- struct{}{}:
 		defer func() { <-u.large }()
 	case <-ctx.Done():
-		return "", false, ctx.Err()
+		return stored{}, ctx.Err()
 	}
 	create := &s3.CreateMultipartUploadInput{
 		Bucket:            aws.String(u.opts.Bucket),
@@ -68,11 +68,11 @@ func (u *uploader) putLarge(ctx context.Context, f *os.File, key string, size in
 	mpu, err := u.s3.CreateMultipartUpload(cctx, create)
 	ccancel()
 	if err != nil {
-		return "", false, err
+		return stored{}, err
 	}
 	id := mpu.UploadId
 	if err := ctx.Err(); err != nil {
-		return "", false, u.abort(ctx, key, id, err)
+		return stored{}, u.abort(ctx, key, id, err)
 	}
 
 	parts, sum, err := u.sendParts(ctx, f, key, id, size)
@@ -85,10 +85,10 @@ func (u *uploader) putLarge(ctx context.Context, f *os.File, key string, size in
 			ChecksumType:    s3types.ChecksumTypeFullObject,
 		})
 		if err == nil {
-			return checkSum(sum, aws.ToString(out.ChecksumCRC32))
+			return checkSum(sum, aws.ToString(out.ChecksumCRC32), out.VersionId)
 		}
 	}
-	return "", false, u.abort(ctx, key, id, err)
+	return stored{}, u.abort(ctx, key, id, err)
 }
 
 // abort ends a failed multipart upload with a fresh context, so that even a
@@ -124,7 +124,7 @@ func (u *uploader) sendParts(ctx context.Context, f *os.File, key string, id *st
 				out, err := u.s3.UploadPart(ctx, &s3.UploadPartInput{
 					Bucket: aws.String(u.opts.Bucket), Key: aws.String(key), UploadId: id,
 					PartNumber:        aws.Int32(p.num),
-					Body:              io.NewSectionReader(f, p.off, p.size),
+					Body:              &body{SectionReader: io.NewSectionReader(f, p.off, p.size), base: p.off, size: size, stop: cancel},
 					ContentLength:     aws.Int64(p.size),
 					ChecksumAlgorithm: s3types.ChecksumAlgorithmCrc32,
 					ChecksumCRC32:     aws.String(p.sum),
@@ -153,7 +153,7 @@ func (u *uploader) sendParts(ctx context.Context, f *os.File, key string, id *st
 		h := crc32.NewIEEE()
 		got, err := io.CopyBuffer(io.MultiWriter(h, whole), io.NewSectionReader(f, p.off, p.size), *bp)
 		if err == nil && got != p.size {
-			err = fmt.Errorf("read %d of %d bytes: the file shrank during upload", off+got, size)
+			err = &shrunkError{size: size, at: off + got}
 		}
 		if err != nil {
 			readErr = err

@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -186,13 +183,14 @@ func Run(ctx context.Context, cfg aws.Config, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	w, err := newWalker(opts.Src, flt, opts.FollowSymlinks)
+	w, err := newWalker(opts.Src, flt, opts.FollowSymlinks, opts.RemoveSrc && opts.PruneEmptyDirs && !opts.DryRun)
 	if err != nil {
 		return nil, fmt.Errorf("%w: source folder %s: %s", ErrInvalid, opts.Src, errMsg(err))
 	}
+	defer w.close()
 	start := time.Now()
 	rep := &Report{Src: opts.Src, Bucket: opts.Bucket, Prefix: opts.Prefix, DryRun: opts.DryRun, Files: []File{}}
-	u := newUploader(cfg, &opts)
+	u := newUploader(cfg, &opts, w)
 
 	// Transfers run under workCtx, which ends half a margin before the
 	// deadline so that aborting a multipart upload still has time.
@@ -217,7 +215,9 @@ func Run(ctx context.Context, cfg aws.Config, opts Options) (*Report, error) {
 		go func() {
 			defer wg.Done()
 			for it := range jobs {
-				results <- u.file(workCtx, it)
+				o := u.file(workCtx, it)
+				it.done()
+				results <- o
 			}
 		}()
 	}
@@ -262,6 +262,7 @@ func Run(ctx context.Context, cfg aws.Config, opts Options) (*Report, error) {
 			if it.skip == "" && it.fail == "" {
 				remaining.Add(1)
 			}
+			it.done()
 		}
 	}()
 	go func() {
@@ -270,7 +271,6 @@ func Run(ctx context.Context, cfg aws.Config, opts Options) (*Report, error) {
 	}()
 
 	stopProgress := u.startProgress()
-	removedDirs := map[string]bool{}
 	for o := range results {
 		u.done.Add(1)
 		if o.interrupted {
@@ -283,9 +283,6 @@ func Run(ctx context.Context, cfg aws.Config, opts Options) (*Report, error) {
 				close(fatalC)
 			})
 		}
-		if o.file.Result == Removed && opts.PruneEmptyDirs {
-			removedDirs[filepath.Dir(o.file.Path)] = true
-		}
 		rep.Totals.Bytes += o.uploaded
 		if opts.OnFile != nil {
 			opts.OnFile(o.file)
@@ -295,10 +292,8 @@ func Run(ctx context.Context, cfg aws.Config, opts Options) (*Report, error) {
 	u.listed.Store(true)
 	stopProgress()
 
-	if len(removedDirs) > 0 {
-		rep.Warnings = append(rep.Warnings, prune(opts.Src, removedDirs)...)
-	}
-	rep.Totals.Excluded = w.excluded
+	rep.Warnings = append(rep.Warnings, w.pruner.taken()...)
+	rep.Totals.Excluded = w.excluded.Load()
 	rep.Totals.Remaining = int(remaining.Load())
 	if s := fatal.Load(); s != nil {
 		rep.Stopped = "stopped after an error every file would hit: " + *s
@@ -313,33 +308,4 @@ func Run(ctx context.Context, cfg aws.Config, opts Options) (*Report, error) {
 		rep.Totals.MiBPerSec = float64(rep.Totals.Bytes) / (1 << 20) / rep.Totals.Seconds
 	}
 	return rep, nil
-}
-
-// prune removes the folders that held removed files, and their parents,
-// while they are empty, stopping at src, which it never removes.
-func prune(src string, dirs map[string]bool) []string {
-	src = filepath.Clean(src)
-	list := make([]string, 0, len(dirs))
-	for d := range dirs {
-		list = append(list, filepath.Clean(d))
-	}
-	// Deepest first, so children go before their parents.
-	sort.Slice(list, func(i, j int) bool {
-		return strings.Count(list[i], string(filepath.Separator)) > strings.Count(list[j], string(filepath.Separator))
-	})
-	var warnings []string
-	gone := map[string]bool{}
-	for _, d := range list {
-		for d != src && strings.HasPrefix(d, src+string(filepath.Separator)) && !gone[d] {
-			if err := os.Remove(d); err != nil {
-				if !errors.Is(err, os.ErrNotExist) && !isNotEmpty(err) {
-					warnings = append(warnings, fmt.Sprintf("prune %s: %s", d, errMsg(err)))
-				}
-				break
-			}
-			gone[d] = true
-			d = filepath.Dir(d)
-		}
-	}
-	return warnings
 }

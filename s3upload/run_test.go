@@ -75,8 +75,8 @@ func TestRemoveSrcRemovesExactlyTheVerifiedFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 		appended := filepath.Join(src, "grow", "appended.log")
-		testHookVerified = func(path string) {
-			if path == appended {
+		setHook(t, func(at stage, path string) {
+			if at == atVerified && path == appended {
 				f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
 				if err != nil {
 					t.Error(err)
@@ -85,8 +85,7 @@ func TestRemoveSrcRemovesExactlyTheVerifiedFiles(t *testing.T) {
 				_, _ = f.WriteString("line 2\n")
 				f.Close()
 			}
-		}
-		t.Cleanup(func() { testHookVerified = nil })
+		})
 
 		rep, err := Run(context.Background(), s.cfg, Options{
 			Src: src, Bucket: s.bucket, RemoveSrc: true, PruneEmptyDirs: true,

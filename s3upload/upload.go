@@ -29,6 +29,8 @@ import (
 // uploader does one file at a time per worker; its counters feed Progress.
 type uploader struct {
 	opts  *Options
+	walk  *walker
+	keys  *claims
 	s3    *s3.Client
 	large chan struct{} // semaphore over multipart uploads
 	bufs  sync.Pool
@@ -54,7 +56,7 @@ type outcome struct {
 
 const bufSize = 256 << 10
 
-func newUploader(cfg aws.Config, opts *Options) *uploader {
+func newUploader(cfg aws.Config, opts *Options, w *walker) *uploader {
 	// An unsigned payload spares a SHA-256 pass over every body: integrity
 	// comes from the CRC32 checksum S3 verifies. Over plain http (local
 	// servers) it is also what lets a body be sent without signing it.
@@ -63,6 +65,8 @@ func newUploader(cfg aws.Config, opts *Options) *uploader {
 	})
 	u := &uploader{
 		opts:  opts,
+		walk:  w,
+		keys:  newClaims(),
 		s3:    client,
 		large: make(chan struct{}, opts.LargeFiles),
 	}
@@ -76,12 +80,7 @@ func (u *uploader) noteFound(it item) {
 		return
 	}
 	u.nFound.Add(1)
-	if u.opts.Progress == nil {
-		return
-	}
-	if fi, err := os.Stat(it.open); err == nil {
-		u.foundBytes.Add(fi.Size())
-	}
+	u.foundBytes.Add(it.size)
 }
 
 func (u *uploader) snapshot() Progress {
@@ -120,17 +119,24 @@ func (u *uploader) startProgress() func() {
 	}
 }
 
-// testHookVerified, when set by a test, runs after a file's object is
-// verified and before the file is checked for changes, so a test can change
-// the file at exactly that moment.
-var testHookVerified func(path string)
+// stage is a moment in a file's upload at which a test can change the
+// file, its folder or its object (testHook).
+type stage int
 
-// fingerprint is what must not change between reading a file and removing
-// it.
-type fingerprint struct {
-	size         int64
-	mtime, ctime time.Time
-	dev, ino     uint64
+const (
+	atOpen     stage = iota // listed, about to be opened (a file or folder; name is its path)
+	atSummed                // its CRC32 read, before the PUT (name is the key)
+	atStored                // its object stored, before it is verified (name is the key)
+	atVerified              // verified, before it is checked for changes (name is the path)
+)
+
+// testHook, set by tests only, runs at each stage.
+var testHook func(at stage, name string)
+
+func hook(at stage, name string) {
+	if testHook != nil {
+		testHook(at, name)
+	}
 }
 
 func (u *uploader) file(ctx context.Context, it item) outcome {
@@ -149,19 +155,25 @@ func (u *uploader) file(ctx context.Context, it item) outcome {
 		return outcome{file: f}
 	}
 	f.Key = key
+	switch u.keys.claim(key, it.id) {
+	case claimedBySame:
+		f.Result, f.Message = Skipped, "listed twice; handled once"
+		return outcome{file: f}
+	case claimedByOther:
+		f.Result, f.Message = Failed, "another file of this run has the same key; not uploaded, source kept"
+		return outcome{file: f}
+	}
 	if ctx.Err() != nil {
 		f.Result, f.Message = Skipped, "not started: "+stopReason(ctx)
 		return outcome{file: f, interrupted: true}
 	}
 	if u.opts.DryRun {
-		if fi, err := os.Stat(it.open); err == nil {
-			f.Size = fi.Size()
-		}
+		f.Size = it.size
 		f.Result, f.Message = Skipped, "dry run: would upload"
 		return outcome{file: f}
 	}
 
-	fh, err := os.Open(it.open)
+	fh, skip, err := u.walk.open(it)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			f.Result, f.Message = Skipped, "vanished before it was read"
@@ -170,14 +182,14 @@ func (u *uploader) file(ctx context.Context, it item) outcome {
 		f.Result, f.Message = Failed, "open: "+errMsg(err)
 		return outcome{file: f}
 	}
+	if skip != "" {
+		f.Result, f.Message = Skipped, skip
+		return outcome{file: f}
+	}
 	defer fh.Close()
 	fi, err := fh.Stat()
 	if err != nil {
 		f.Result, f.Message = Failed, "stat: "+errMsg(err)
-		return outcome{file: f}
-	}
-	if !fi.Mode().IsRegular() {
-		f.Result, f.Message = Skipped, "not a regular file ("+kindOf(fi.Mode().Type())+"); skipped"
 		return outcome{file: f}
 	}
 	before := fingerprintOf(fi)
@@ -196,19 +208,19 @@ func (u *uploader) file(ctx context.Context, it item) outcome {
 		}
 	}
 	if !verified {
-		var sum string
-		var confirmed bool
+		var put stored
 		var err error
 		if f.Size >= u.opts.MultipartThreshold {
-			sum, confirmed, err = u.putLarge(ctx, fh, key, f.Size)
+			put, err = u.putLarge(ctx, fh, key, f.Size)
 		} else {
-			sum, confirmed, err = u.putSmall(ctx, fh, key, f.Size)
+			put, err = u.putSmall(ctx, fh, key, f.Size)
 		}
 		if err != nil {
 			return u.failed(ctx, f, "upload", err)
 		}
 		o.uploaded = f.Size
-		switch c, msg := u.verify(ctx, key, f.Size, sum, confirmed); c {
+		hook(atStored, key)
+		switch c, msg := u.verify(ctx, key, f.Size, put); c {
 		case cutShort:
 			// Stored but not verified: the next run checks it again.
 			f.Result, f.Message = Skipped, "interrupted ("+stopReason(ctx)+") after upload, before verification; source kept"
@@ -228,24 +240,13 @@ func (u *uploader) file(ctx context.Context, it item) outcome {
 		}
 		f.Result = Uploaded
 	}
-	if testHookVerified != nil {
-		testHookVerified(it.path)
-	}
+	hook(atVerified, it.path)
 	if !u.opts.RemoveSrc {
 		o.file = f
 		return o
 	}
 	o.file = u.remove(it, f, before)
 	return o
-}
-
-func fingerprintOf(fi fs.FileInfo) fingerprint {
-	fp := fingerprint{size: fi.Size(), mtime: fi.ModTime()}
-	if st, ok := statT(fi); ok {
-		fp.dev, fp.ino = uint64(st.Dev), uint64(st.Ino)
-		fp.ctime = time.Unix(int64(st.Ctim.Sec), int64(st.Ctim.Nsec))
-	}
-	return fp
 }
 
 func stopReason(ctx context.Context) string {
@@ -284,6 +285,44 @@ func contentType(name string) *string {
 
 func encode(h hash.Hash) string { return base64.StdEncoding.EncodeToString(h.Sum(nil)) }
 
+// shrunkError is a file that ended before the size it had when it was
+// opened. It is final: retrying would send a body that can no longer match.
+type shrunkError struct{ size, at int64 }
+
+func (e *shrunkError) Error() string {
+	return fmt.Sprintf("the file shrank while it was read: it had %d bytes, it ended at %d", e.size, e.at)
+}
+
+// body is a section of a file sent as a request body. A read that ends
+// before the section does cancels the request's context with a
+// *shrunkError, so that the SDK stops at once instead of retrying a body
+// that can no longer be complete.
+type body struct {
+	*io.SectionReader
+	base, size int64 // the section's offset in the file, and the file's size
+	stop       context.CancelCauseFunc
+}
+
+func (b *body) Read(p []byte) (int, error) {
+	n, err := b.SectionReader.Read(p)
+	if err == io.EOF {
+		if pos, _ := b.Seek(0, io.SeekCurrent); pos < b.Size() {
+			err = &shrunkError{size: b.size, at: b.base + pos}
+			b.stop(err)
+		}
+	}
+	return n, err
+}
+
+// shrunk returns the *shrunkError that stopped ctx, if one did, else err.
+func shrunk(ctx context.Context, err error) error {
+	var se *shrunkError
+	if errors.As(context.Cause(ctx), &se) {
+		return se
+	}
+	return err
+}
+
 // crcOf is the CRC32 of the first size bytes of f, read with a pooled
 // buffer.
 func (u *uploader) crcOf(f *os.File, size int64) (string, error) {
@@ -295,23 +334,35 @@ func (u *uploader) crcOf(f *os.File, size int64) (string, error) {
 		return "", err
 	}
 	if n != size {
-		return "", fmt.Errorf("file shrank from %d to %d bytes while read", size, n)
+		return "", &shrunkError{size: size, at: n}
 	}
 	return encode(h), nil
+}
+
+// stored is what a PUT or multipart upload answered: the CRC32 read from
+// the file, whether S3's response confirmed it, and the object's version
+// (in a versioned bucket).
+type stored struct {
+	sum       string
+	confirmed bool
+	version   *string
 }
 
 // putSmall sends a file in one PUT straight from disk, with the CRC32 it
 // read first; S3 recomputes it on receipt and refuses the object
 // (BadDigest) if the bytes differ.
-func (u *uploader) putSmall(ctx context.Context, f *os.File, key string, size int64) (sum string, confirmed bool, err error) {
-	sum, err = u.crcOf(f, size)
+func (u *uploader) putSmall(ctx context.Context, f *os.File, key string, size int64) (stored, error) {
+	sum, err := u.crcOf(f, size)
 	if err != nil {
-		return "", false, err
+		return stored{}, err
 	}
+	hook(atSummed, key)
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
 	in := &s3.PutObjectInput{
 		Bucket:            aws.String(u.opts.Bucket),
 		Key:               aws.String(key),
-		Body:              io.NewSectionReader(f, 0, size),
+		Body:              &body{SectionReader: io.NewSectionReader(f, 0, size), size: size, stop: stop},
 		ContentLength:     aws.Int64(size),
 		ContentType:       contentType(key),
 		ChecksumAlgorithm: s3types.ChecksumAlgorithmCrc32,
@@ -320,10 +371,10 @@ func (u *uploader) putSmall(ctx context.Context, f *os.File, key string, size in
 	in.StorageClass, in.ServerSideEncryption, in.SSEKMSKeyId = u.storage()
 	out, err := u.s3.PutObject(ctx, in)
 	if err != nil {
-		return "", false, err
+		return stored{}, shrunk(ctx, err)
 	}
 	u.bytes.Add(size)
-	return checkSum(sum, aws.ToString(out.ChecksumCRC32))
+	return checkSum(sum, aws.ToString(out.ChecksumCRC32), out.VersionId)
 }
 
 // storage is how new objects are stored: the options' storage class and
@@ -337,14 +388,20 @@ func (u *uploader) storage() (s3types.StorageClass, s3types.ServerSideEncryption
 }
 
 // checkSum compares the CRC32 read with the one S3 returned, if any.
-func checkSum(sum, got string) (string, bool, error) {
+func checkSum(sum, got string, version *string) (stored, error) {
+	// "null" is the version of an object written while versioning was off
+	// or suspended: a later PUT replaces it, so asking for it protects
+	// nothing (and moto refuses the question).
+	if v := aws.ToString(version); v == "" || v == "null" {
+		version = nil
+	}
 	if got == "" {
-		return sum, false, nil
+		return stored{sum: sum, version: version}, nil
 	}
 	if got != sum {
-		return "", false, fmt.Errorf("checksum mismatch: sent CRC32 %s, S3 stored %s", sum, got)
+		return stored{}, fmt.Errorf("checksum mismatch: sent CRC32 %s, S3 stored %s", sum, got)
 	}
-	return sum, true, nil
+	return stored{sum: sum, confirmed: true, version: version}, nil
 }
 
 // check is what verify found.
@@ -360,14 +417,18 @@ const (
 // verify makes sure the stored object is what was read: its size and the
 // full-object CRC32 S3 reports. PUT and CompleteMultipartUpload responses
 // usually carry the checksum (checked in put*), which is enough to keep a
-// source; removing it asks HeadObject as well, which also catches a
-// concurrent overwrite of the key. The message says why when not verified.
-func (u *uploader) verify(ctx context.Context, key string, size int64, sum string, confirmed bool) (check, string) {
-	if confirmed && !u.opts.RemoveSrc {
+// source. Removing it asks HeadObject as well, just before the decision,
+// so that the object must still hold this file's bytes then: an overwrite
+// of the key since the PUT keeps the file. In a versioned bucket the HEAD
+// asks for the version this run wrote, which no later overwrite changes.
+// The message says why when not verified.
+func (u *uploader) verify(ctx context.Context, key string, size int64, put stored) (check, string) {
+	if put.confirmed && !u.opts.RemoveSrc {
 		return verified, ""
 	}
 	h, err := u.s3.HeadObject(ctx, &s3.HeadObjectInput{
-		Bucket: aws.String(u.opts.Bucket), Key: aws.String(key), ChecksumMode: s3types.ChecksumModeEnabled,
+		Bucket: aws.String(u.opts.Bucket), Key: aws.String(key), VersionId: put.version,
+		ChecksumMode: s3types.ChecksumModeEnabled,
 	})
 	if err != nil {
 		if ctx.Err() != nil && awsclient.Classify(err) == awsclient.KindCanceled {
@@ -382,8 +443,8 @@ func (u *uploader) verify(ctx context.Context, key string, size int64, sum strin
 	if got == "" {
 		return unverifiable, "not verified: S3 reports no CRC32 for the object"
 	}
-	if got != sum {
-		return mismatch, fmt.Sprintf("verify: S3 reports CRC32 %s, the file read had %s", got, sum)
+	if got != put.sum {
+		return mismatch, fmt.Sprintf("verify: S3 reports CRC32 %s, the file read had %s", got, put.sum)
 	}
 	return verified, ""
 }

@@ -8,7 +8,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/awsutils/awsutils/internal/yamlerr"
+	"github.com/awsutils/awsutils/internal/yamlnode"
 
 	"github.com/awsutils/awsutils/awsclient"
 )
@@ -32,7 +32,7 @@ func LoadConfig(path string) (cfg Config, warnings []string, err error) {
 	if err != nil {
 		return Config{}, nil, fmt.Errorf("read config: %w", err)
 	}
-	cfg, err = ParseConfig(path, data)
+	cfg, warnings, err = parseConfig(path, data)
 	if err != nil {
 		return Config{}, nil, err
 	}
@@ -47,28 +47,49 @@ func LoadConfig(path string) (cfg Config, warnings []string, err error) {
 // ParseConfig parses the content of an aws_s3_upload.yml; name is used in
 // errors, which say file:line.
 func ParseConfig(name string, data []byte) (Config, error) {
+	cfg, _, err := parseConfig(name, data)
+	return cfg, err
+}
+
+// parseConfig reads the file as the original's PyYAML safe_load did
+// (anchors, aliases, merge keys; see internal/yamlnode). A key that is not
+// a setting but holds an anchor is there for others to use, so it is
+// ignored with a warning; any other unknown key is an error.
+func parseConfig(name string, data []byte) (Config, []string, error) {
 	cfg := Config{Path: name}
 	if len(bytes.TrimSpace(data)) == 0 {
-		return cfg, nil
+		return cfg, nil, nil
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return Config{}, yamlerr.Syntax(name, err)
+	doc, err := yamlnode.Parse(name, data)
+	if err != nil {
+		return Config{}, nil, err
 	}
-	if len(doc.Content) == 0 {
-		return cfg, nil
+	if doc.Root == nil {
+		return cfg, nil, nil
 	}
-	root := doc.Content[0]
+	root := yamlnode.Resolve(doc.Root)
 	if root.Kind != yaml.MappingNode {
-		return Config{}, fmt.Errorf("%s:%d: want a mapping of region_name, access_key_id, secret_access_key", name, root.Line)
+		return Config{}, nil, fmt.Errorf("%s:%d: want a mapping of region_name, access_key_id, secret_access_key", name, root.Line)
 	}
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(root.Content); i += 2 {
-		k, v := root.Content[i], root.Content[i+1]
-		if seen[k.Value] {
-			return Config{}, fmt.Errorf("%s:%d: key %q given twice", name, k.Line, k.Value)
+		k := root.Content[i]
+		if yamlnode.IsMerge(k) {
+			continue
 		}
-		seen[k.Value] = true
+		kv := yamlnode.Resolve(k).Value
+		if seen[kv] {
+			return Config{}, nil, fmt.Errorf("%s:%d: key %q given twice", name, k.Line, kv)
+		}
+		seen[kv] = true
+	}
+	pairs, err := doc.Pairs(root)
+	if err != nil {
+		return Config{}, nil, err
+	}
+	var warnings []string
+	for _, p := range pairs {
+		k, v := yamlnode.Resolve(p.Key), yamlnode.Resolve(p.Value)
 		var dst *string
 		switch k.Value {
 		case "region_name":
@@ -78,20 +99,40 @@ func ParseConfig(name string, data []byte) (Config, error) {
 		case "secret_access_key":
 			dst = &cfg.SecretAccessKey
 		default:
-			return Config{}, fmt.Errorf("%s:%d: unknown key %q (want region_name, access_key_id, secret_access_key)", name, k.Line, k.Value)
+			if holdsAnchor(p.Value) {
+				warnings = append(warnings, fmt.Sprintf("%s:%d: %s: not a setting (it holds anchors); ignored", name, p.Key.Line, k.Value))
+				continue
+			}
+			return Config{}, nil, fmt.Errorf("%s:%d: unknown key %q (want region_name, access_key_id, secret_access_key)", name, p.Key.Line, k.Value)
 		}
-		if v.Kind != yaml.ScalarNode || (v.Tag != "!!str" && v.Tag != "!!null") {
+		if tag := yamlnode.Tag(v); v.Kind != yaml.ScalarNode || (tag != "!!str" && tag != "!!null") {
 			// Never echo the value: it may be the secret.
-			return Config{}, fmt.Errorf("%s:%d: %s must be a string", name, v.Line, k.Value)
+			return Config{}, nil, fmt.Errorf("%s:%d: %s must be a string", name, p.Value.Line, k.Value)
 		}
-		if v.Tag == "!!str" {
+		if yamlnode.Tag(v) == "!!str" {
 			*dst = v.Value
 		}
 	}
 	if (cfg.AccessKeyID == "") != (cfg.SecretAccessKey == "") {
-		return Config{}, fmt.Errorf("%s: access_key_id and secret_access_key must be given together", name)
+		return Config{}, nil, fmt.Errorf("%s: access_key_id and secret_access_key must be given together", name)
 	}
-	return cfg, nil
+	return cfg, warnings, nil
+}
+
+// holdsAnchor says whether v, or an entry of it, is anchored.
+func holdsAnchor(v *yaml.Node) bool {
+	if v.Kind == yaml.AliasNode {
+		return false
+	}
+	if v.Anchor != "" {
+		return true
+	}
+	for _, c := range v.Content {
+		if c.Kind != yaml.AliasNode && c.Anchor != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // ClientOptions are the awsclient options this config asks for.

@@ -26,6 +26,7 @@ func TestMain(m *testing.M) { os.Exit(testbed.Main(m)) }
 
 // target is one S3 server with a fresh bucket.
 type target struct {
+	name     string
 	cfg      aws.Config
 	bucket   string
 	endpoint string
@@ -39,10 +40,10 @@ func eachServer(t *testing.T, fn func(t *testing.T, s target)) {
 			var s target
 			if name == "moto" {
 				m := testbed.StartMoto(t)
-				s = target{cfg: m.Config(t), bucket: m.Bucket(t), endpoint: m.Endpoint, env: m.Env()}
+				s = target{name: name, cfg: m.Config(t), bucket: m.Bucket(t), endpoint: m.Endpoint, env: m.Env()}
 			} else {
 				v := testbed.StartVersity(t)
-				s = target{cfg: v.Config(t), bucket: v.Bucket(t), endpoint: v.Endpoint, env: v.Env()}
+				s = target{name: name, cfg: v.Config(t), bucket: v.Bucket(t), endpoint: v.Endpoint, env: v.Env()}
 			}
 			fn(t, s)
 		})

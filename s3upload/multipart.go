@@ -160,6 +160,9 @@ func (u *uploader) sendParts(ctx context.Context, f *os.File, key string, id *st
 			break
 		}
 		p.sum = encode(h)
+		if i == 0 {
+			hook(atSummed, key)
+		}
 		select {
 		case todo <- p:
 		case <-ctx.Done():

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Result is what happened to one file.
@@ -129,15 +132,25 @@ func (f File) Clean() bool { return (f.Result == Uploaded || f.Result == Removed
 // Line is f as one line of the text report, newline included.
 func (f File) Line(bucket string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-8s %s", f.Result, f.Path)
+	fmt.Fprintf(&b, "%-8s %s", f.Result, lineSafe(f.Path))
 	if f.Key != "" {
-		fmt.Fprintf(&b, " -> s3://%s/%s", bucket, f.Key)
+		fmt.Fprintf(&b, " -> %s", lineSafe("s3://"+bucket+"/"+f.Key))
 	}
 	if f.Message != "" {
 		fmt.Fprintf(&b, ": %s", f.Message)
 	}
 	b.WriteByte('\n')
 	return b.String()
+}
+
+// lineSafe quotes a name that holds a control character (a newline would
+// split the line) or invalid UTF-8, as Go quotes strings; other names are
+// shown as they are.
+func lineSafe(s string) string {
+	if !utf8.ValidString(s) || strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		return strconv.Quote(s)
+	}
+	return s
 }
 
 // Summary writes the warnings, the totals line and why the run stopped:

@@ -55,6 +55,10 @@ func TestTextLines(t *testing.T) {
 		{File{Path: "/d/a.txt", Key: "p/a.txt", Result: Removed}, "removed  /d/a.txt -> s3://b/p/a.txt\n"},
 		{File{Path: "/d/l", Result: Skipped, Message: "symlink; skipped"}, "skipped  /d/l: symlink; skipped\n"},
 		{File{Path: "/d/x", Key: "x", Result: Failed, Message: "upload: AccessDenied"}, "failed   /d/x -> s3://b/x: upload: AccessDenied\n"},
+		// A name with a newline or a tab stays on one line, quoted.
+		{File{Path: "/d/a\nb", Key: "p/a\nb", Result: Uploaded}, `uploaded "/d/a\nb" -> "s3://b/p/a\nb"` + "\n"},
+		{File{Path: "/d/t\tx", Result: Skipped, Message: "m"}, `skipped  "/d/t\tx": m` + "\n"},
+		{File{Path: `/d/back\slash`, Key: `back\slash`, Result: Uploaded}, `uploaded /d/back\slash -> s3://b/back\slash` + "\n"},
 	}
 	for _, tt := range tests {
 		if got := tt.f.Line("b"); got != tt.want {

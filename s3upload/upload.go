@@ -125,7 +125,7 @@ type stage int
 
 const (
 	atOpen     stage = iota // listed, about to be opened (a file or folder; name is its path)
-	atSummed                // its CRC32 read, before the PUT (name is the key)
+	atSummed                // its CRC32 (multipart: its first part's) read, before it is sent (name is the key)
 	atStored                // its object stored, before it is verified (name is the key)
 	atVerified              // verified, before it is checked for changes (name is the path)
 )

@@ -42,6 +42,13 @@ func TestFilesThatChangeAreKept(t *testing.T) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var vanished atomic.Int32
+	// writes counts each writer's completed writes, so that the test can
+	// wait for one to land while its file is in flight instead of hoping
+	// the scheduler runs the writer in time.
+	writes := map[string]*atomic.Int64{}
+	for _, rel := range changing {
+		writes[rel] = new(atomic.Int64)
+	}
 	for i, rel := range changing {
 		wg.Add(1)
 		go func() {
@@ -72,10 +79,20 @@ func TestFilesThatChangeAreKept(t *testing.T) {
 					t.Errorf("writer of %s: %v (deleted while being written?)", rel, err)
 					return
 				}
+				writes[rel].Add(1)
 			}
 		}()
 	}
-	time.Sleep(20 * time.Millisecond) // every writer has written once
+	// Once a changing file is stored (read more than 100 ms earlier, the
+	// proxy's latency, so that even a coarse file clock has moved on), its
+	// writer writes at least once more before the removal decision.
+	setHook(t, func(at stage, key string) {
+		if w, ok := writes[key]; ok && at == atStored {
+			for n := w.Load(); w.Load() == n && vanished.Load() == 0; {
+				time.Sleep(time.Millisecond)
+			}
+		}
+	})
 	rep, err := Run(context.Background(), cfg, Options{Src: src, Bucket: bucket, RemoveSrc: true, Concurrency: 4})
 	close(stop)
 	wg.Wait()

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/awsutils/awsutils/awsclient"
 	"github.com/awsutils/awsutils/internal/testbed"
@@ -57,11 +56,13 @@ func TestRunUnderThrottling(t *testing.T) {
 	}
 }
 
-// TestRunDeadlineNamesWhatWasNotReached: 50 ms per request and a deadline
-// too short for 30 DB instances one call each: every resource the report
-// calls changed is stopped in moto, every one it calls not reached is
-// untouched, and a call cut off in flight is reported as such ("state
-// unknown"): the report never claims what it cannot know.
+// TestRunDeadlineNamesWhatWasNotReached: the deadline passes with 10 of
+// 30 DB instances stopped, 4 stop calls in flight (the proxy holds them)
+// and 16 not yet made. Every resource the report calls changed is stopped
+// in moto, every one it calls not reached is untouched, and a call cut off
+// in flight is reported as such ("state unknown"): the report never claims
+// what it cannot know. The proxy lets exactly 10 stop calls through and
+// holds the rest, so the split is the same on any machine.
 func TestRunDeadlineNamesWhatWasNotReached(t *testing.T) {
 	m := testbed.StartMoto(t)
 	direct := m.Config(t)
@@ -72,38 +73,68 @@ func TestRunDeadlineNamesWhatWasNotReached(t *testing.T) {
 		testbed.CreateDBInstance(t, rdsc, id)
 		dbs = append(dbs, id)
 	}
-	p := testbed.StartFaultProxy(t, m.Endpoint, testbed.Faults{Latency: 50 * time.Millisecond, Logf: func(string, ...any) {}})
+	p := testbed.StartFaultProxy(t, m.Endpoint, testbed.Faults{})
 	cfg := p.Config(t, m.Env(), awsclient.Options{})
 	conf, err := Parse("deadline.yml", []byte(fmt.Sprintf("region_name: %s\nk:\n  - type: rds.db_instance\n    ids: [%s]\n", testbed.Region, strings.Join(dbs, ", "))))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	rep, err := Run(ctx, cfg, conf, Request{Action: Stop, Keys: []string{"k"}}, Options{})
-	if err != nil {
+	const concurrency, reached, inFlight = 4, 10, 4
+	gate := p.Hold(testbed.IsOp("StopDBInstance"))
+	gate.ReleaseN(reached)
+	ctx, expire := testbed.ManualDeadline(t.Context())
+	done := make(chan *Report, 1)
+	go func() {
+		rep, err := Run(ctx, cfg, conf, Request{Action: Stop, Keys: []string{"k"}}, Options{Concurrency: concurrency})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- rep
+	}()
+	wait := waitCtx(t)
+	// Every call slot taken by a held call means the 10 let through have
+	// been answered.
+	if err := gate.WaitHeld(wait, inFlight); err != nil {
 		t.Fatal(err)
 	}
+	expire()
+	rep := <-done
+	if rep == nil {
+		t.FailNow()
+	}
+	if err := gate.Wait(wait, func(c testbed.GateCounts) bool { return c.Abandoned == inFlight }); err != nil {
+		t.Fatal(err)
+	}
+	if c := gate.Counts(); c.Arrived != reached+inFlight || c.Passed != reached {
+		t.Errorf("gate %+v, want %d passed and %d given up", c, reached, inFlight)
+	}
+
 	b := &bed{rds: rdsc}
 	notReached, unknown := 0, 0
 	for _, r := range rep.Results {
 		status := b.dbStatus(t, r.ID)
 		switch {
-		case r.Outcome == Changed && status != "stopped":
-			t.Errorf("%s reported changed, moto has it %s", r.ID, status)
-		case r.Outcome == Failed && strings.Contains(r.Message, "not reached"):
+		case r.Outcome == Changed:
+			if status != "stopped" {
+				t.Errorf("%s reported changed, moto has it %s", r.ID, status)
+			}
+		case r.Outcome == Failed && r.Message == "not reached before deadline":
 			notReached++
 			if status != "available" {
 				t.Errorf("%s reported not reached, moto has it %s", r.ID, status)
 			}
-		case r.Outcome == Failed && strings.Contains(r.Message, "state unknown"):
+		case r.Outcome == Failed && r.Message == "deadline reached during StopDBInstance; state unknown":
 			unknown++
-		case r.Outcome != Changed:
+			// Here it is known: the proxy never forwarded the call.
+			if status != "available" {
+				t.Errorf("%s was cut off in flight, moto has it %s", r.ID, status)
+			}
+		default:
 			t.Errorf("%s: unexpected %s: %s", r.ID, r.Outcome, r.Message)
 		}
 	}
 	t.Logf("%s; %d not reached, %d cut off in flight", rep.SummaryLine(), notReached, unknown)
-	if rep.Summary.Changed == 0 || notReached+unknown == 0 {
-		t.Fatalf("want some but not all resources reached before the deadline: %s", rep.SummaryLine())
+	if rep.Summary.Changed != reached || unknown != inFlight || notReached != len(dbs)-reached-inFlight {
+		t.Fatalf("want %d changed, %d cut off in flight, %d not reached: %s", reached, inFlight, len(dbs)-reached-inFlight, rep.SummaryLine())
 	}
 }

@@ -169,19 +169,28 @@ func (r *runner) batch(ctx context.Context, i int, b Batch) {
 }
 
 // call runs one AWS call to svc ("ec2", "rds") within the concurrency bound.
+// A call that ctx ended before it was made fails with a notCalledError.
 func (r *runner) call(ctx context.Context, svc string, f func() error) error {
 	sem := r.sem[svc]
 	select {
 	case sem <- struct{}{}:
 	case <-ctx.Done():
-		return ctx.Err()
+		return &notCalledError{ctx.Err()}
 	}
 	defer func() { <-sem }()
 	if err := ctx.Err(); err != nil {
-		return err
+		return &notCalledError{err}
 	}
 	return f()
 }
+
+// notCalledError is the context's error for a call that was never made:
+// unlike a call cut off in flight, its resource's state is known to be
+// untouched.
+type notCalledError struct{ err error }
+
+func (e *notCalledError) Error() string { return e.err.Error() }
+func (e *notCalledError) Unwrap() error { return e.err }
 
 // set records a final result; the first one for a resource wins.
 func (r *runner) set(res Result) {
@@ -213,12 +222,7 @@ func (r *runner) note(s string) {
 
 // finish reports every resource without a result as not reached.
 func (r *runner) finish(ctx context.Context) {
-	msg := "not reached before deadline"
-	if errors.Is(ctx.Err(), context.Canceled) {
-		msg = "not reached: canceled"
-	} else if ctx.Err() == nil {
-		msg = "not reached"
-	}
+	msg := notReached(ctx.Err())
 	r.mu.Lock()
 	var missing []Result
 	for i, d := range r.done {
@@ -235,9 +239,24 @@ func (r *runner) finish(ctx context.Context) {
 	r.report.summarize()
 }
 
+// notReached is the message for a resource no call reached, given why the
+// run's context ended (nil: it did not).
+func notReached(ctxErr error) string {
+	switch {
+	case ctxErr == nil:
+		return "not reached"
+	case errors.Is(ctxErr, context.Canceled):
+		return "not reached: canceled"
+	}
+	return "not reached before deadline"
+}
+
 // failure turns an error from a call into a result message, with the
 // deadline case said plainly.
 func failure(err error, during string) string {
+	if nc := (*notCalledError)(nil); errors.As(err, &nc) {
+		return notReached(nc.err)
+	}
 	if awsclient.Classify(err) == awsclient.KindCanceled {
 		if errors.Is(err, context.Canceled) {
 			return fmt.Sprintf("canceled during %s; state unknown", during)

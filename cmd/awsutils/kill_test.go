@@ -21,21 +21,23 @@ import (
 	"github.com/awsutils/awsutils/internal/testbed"
 )
 
-// killBed is versitygw behind a latency proxy, a built awsutils binary and
-// a tree of files whose original bytes the test keeps.
+// killBed is versitygw behind a proxy that can hold requests, a built
+// awsutils binary and a tree of files whose original bytes the test keeps.
 type killBed struct {
 	bin, src, bucket string
 	env              []string
 	direct           *s3.Client
+	proxy            *testbed.FaultProxy
 	originals        map[string][]byte
 }
 
-func newKillBed(t *testing.T, latency time.Duration, small, large int, largeSize int) *killBed {
+func newKillBed(t *testing.T, small, large int, largeSize int) *killBed {
 	t.Helper()
 	v := testbed.StartVersity(t)
 	b := &killBed{bucket: v.Bucket(t), src: t.TempDir(), originals: map[string][]byte{}}
 	b.direct = awsclient.S3(v.Config(t))
-	p := testbed.StartFaultProxy(t, v.Endpoint, testbed.Faults{Latency: latency, Logf: func(string, ...any) {}})
+	p := testbed.StartFaultProxy(t, v.Endpoint, testbed.Faults{Logf: func(string, ...any) {}})
+	b.proxy = p
 	b.env = os.Environ()
 	for k, val := range p.Env(v.Env()) {
 		b.env = append(b.env, k+"="+val)
@@ -114,22 +116,62 @@ func (b *killBed) openMultipart(t *testing.T) int {
 	return len(out.Uploads)
 }
 
+// waitCtx bounds a wait for a state the run must reach on its own; it only
+// turns a hang into a failure.
+func waitCtx(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// until waits for gate's condition while cmd runs; a run that ends first
+// fails the test, since the moment the test wanted never came.
+func until(t *testing.T, cmd *exec.Cmd, out *bytes.Buffer, exited <-chan error, wait func(context.Context) error, what string) {
+	t.Helper()
+	ctx := waitCtx(t)
+	reached := make(chan error, 1)
+	go func() { reached <- wait(ctx) }()
+	select {
+	case err := <-reached:
+		if err != nil {
+			_ = cmd.Process.Kill()
+			t.Fatalf("waiting for %s: %v\n%s", what, err, out.String())
+		}
+	case err := <-exited:
+		t.Fatalf("the run ended (%v) before %s:\n%s", err, what, out.String())
+	}
+}
+
 // TestKillAndRerun kills `awsutils upload --remove-src` with SIGKILL at
-// seeded random moments: after each kill no file is lost, and a final
-// rerun completes with every file stored and removed.
+// seeded random points: after a seeded number of S3 requests, with the next
+// one held by the proxy, so the kill always lands mid-run with calls in
+// flight. After each kill no file is lost, and a final rerun completes
+// with every file stored and removed.
 func TestKillAndRerun(t *testing.T) {
-	b := newKillBed(t, 40*time.Millisecond, 600, 2, 12<<20)
+	b := newKillBed(t, 600, 2, 12<<20)
 	rng := rand.New(rand.NewPCG(42, 1))
 	kills := 0
 	for i := range 3 {
 		var out bytes.Buffer
+		gate := b.proxy.Hold(nil)
+		after := 100 + rng.IntN(300)
+		gate.ReleaseN(after)
 		cmd := b.start(t, &out)
-		after := time.Duration(100+rng.IntN(300)) * time.Millisecond
-		time.Sleep(after)
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		until(t, cmd, &out, exited, func(ctx context.Context) error { return gate.WaitHeld(ctx, 1) },
+			fmt.Sprintf("request %d", after+1))
 		_ = cmd.Process.Signal(syscall.SIGKILL)
-		_ = cmd.Wait()
-		left := b.noneLost(t, fmt.Sprintf("kill %d after %s", i+1, after))
-		t.Logf("kill %d after %s: %d of %d files still on disk, none lost", i+1, after, left, len(b.originals))
+		<-exited
+		// What the dead process left held is given up, never forwarded;
+		// then the gate opens for the next run.
+		if err := gate.Wait(waitCtx(t), func(c testbed.GateCounts) bool { return c.Held == 0 }); err != nil {
+			t.Fatal(err)
+		}
+		gate.Release()
+		left := b.noneLost(t, fmt.Sprintf("kill %d after %d requests", i+1, after))
+		t.Logf("kill %d after %d requests: %d of %d files still on disk, none lost", i+1, after, left, len(b.originals))
 		kills++
 	}
 	var out bytes.Buffer
@@ -148,19 +190,20 @@ func TestKillAndRerun(t *testing.T) {
 func TestSignalsStopCleanly(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
-			b := newKillBed(t, 150*time.Millisecond, 20, 2, 30<<20)
+			b := newKillBed(t, 20, 2, 30<<20)
+			// Signal while a part is in flight: the proxy holds every part,
+			// so the run cannot have finished the multipart upload first.
+			gate := b.proxy.Hold(testbed.IsOp("UploadPart"))
+			defer gate.Release()
 			var out bytes.Buffer
 			cmd := b.start(t, &out)
-			// Signal as soon as a multipart upload is open: a fixed sleep
-			// can miss it, as the parts go fast from the page cache.
-			for deadline := time.Now().Add(30 * time.Second); b.openMultipart(t) == 0; time.Sleep(10 * time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatalf("no multipart upload opened in 30 s:\n%s", out.String())
-				}
-			}
-			_ = cmd.Process.Signal(sig)
 			done := make(chan error, 1)
 			go func() { done <- cmd.Wait() }()
+			until(t, cmd, &out, done, func(ctx context.Context) error { return gate.WaitHeld(ctx, 1) }, "a part in flight")
+			if n := b.openMultipart(t); n == 0 {
+				t.Fatal("a part is in flight but no multipart upload is open")
+			}
+			_ = cmd.Process.Signal(sig)
 			select {
 			case err := <-done:
 				if err == nil {

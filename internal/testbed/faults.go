@@ -169,6 +169,10 @@ type Stats struct {
 	FaultsByOp map[string]int
 	// Delayed counts requests held back by Latency.
 	Delayed int
+	// Services counts requests by service ("ec2", "rds", "s3", "sts", ...).
+	Services map[string]int
+	// Denied counts requests a Denial answered.
+	Denied int
 }
 
 // Injected is the number of faults injected, of every kind.
@@ -181,7 +185,7 @@ func (s Stats) Injected() int {
 }
 
 func newStats() Stats {
-	return Stats{Ops: map[string]int{}, Faults: map[Fault]int{}, FaultsByOp: map[string]int{}}
+	return Stats{Ops: map[string]int{}, Faults: map[Fault]int{}, FaultsByOp: map[string]int{}, Services: map[string]int{}}
 }
 
 func (s Stats) clone() Stats {
@@ -189,6 +193,7 @@ func (s Stats) clone() Stats {
 	c.Ops = maps(s.Ops)
 	c.Faults = maps(s.Faults)
 	c.FaultsByOp = maps(s.FaultsByOp)
+	c.Services = maps(s.Services)
 	return c
 }
 
@@ -218,11 +223,16 @@ type FaultProxy struct {
 	rp     *httputil.ReverseProxy
 	tr     *http.Transport
 
-	mu     sync.Mutex
-	d      *decider
-	logf   func(string, ...any)
-	stats  Stats
-	events []Event
+	mu      sync.Mutex
+	d       *decider
+	logf    func(string, ...any)
+	stats   Stats
+	events  []Event
+	gates   []*Gate
+	denials []*denial
+	// done is closed by Close, so that held requests are dropped.
+	done      chan struct{}
+	closeOnce sync.Once
 
 	// logMu keeps log lines from being written after Close, when the test
 	// that owns t.Logf may have ended.
@@ -263,7 +273,7 @@ func NewFaultProxy(target string, f Faults) (*FaultProxy, error) {
 	if logf == nil {
 		logf = log.Printf
 	}
-	p := &FaultProxy{target: u, d: newDecider(f), logf: logf, stats: newStats()}
+	p := &FaultProxy{target: u, d: newDecider(f), logf: logf, stats: newStats(), done: make(chan struct{})}
 	p.tr = &http.Transport{
 		Proxy: nil,
 		DialContext: (&net.Dialer{
@@ -320,6 +330,7 @@ func (p *FaultProxy) Close() error {
 	p.logMu.Lock()
 	p.closed = true
 	p.logMu.Unlock()
+	p.closeOnce.Do(func() { close(p.done) })
 	err := p.srv.Close()
 	p.tr.CloseIdleConnections()
 	return err
@@ -421,23 +432,30 @@ type bufferPool struct{}
 func (bufferPool) Get() []byte  { return *copyBuffers.Get().(*[]byte) }
 func (bufferPool) Put(b []byte) { copyBuffers.Put(&b) }
 
-type opKey struct{}
+type reqKey struct{}
+
+// reqInfo is what the proxy derived for a request before matching it.
+type reqInfo struct {
+	service, op string
+	form        url.Values
+}
 
 // Operation is the API operation a FaultProxy derived for r, for use in
-// Faults.Match: the Action of an EC2 or RDS query request, or an S3
-// operation name derived from the method and query (PutObject, UploadPart,
-// ListObjectsV2, ...).
+// Faults.Match, Hold, Watch and Denial.Match: the Action of an EC2, RDS or
+// STS query request, or an S3 operation name derived from the method and
+// query (PutObject, UploadPart, ListObjectsV2, ...).
 func Operation(r *http.Request) string {
-	s, _ := r.Context().Value(opKey{}).(string)
-	return s
+	info, _ := r.Context().Value(reqKey{}).(reqInfo)
+	return info.op
 }
 
 // maxFormBody bounds the query-API body the proxy reads to find Action; EC2
 // and RDS bodies are a few KiB at most.
 const maxFormBody = 1 << 20
 
-// ServeHTTP counts r, decides its fault if it is a candidate, and then
-// answers with the fault or forwards r to the server.
+// ServeHTTP counts r, holds it at the gates that match it, answers it
+// with a denial or decides its fault if it is a candidate, and then answers
+// with the fault or forwards r to the server.
 func (p *FaultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	form, err := bufferForm(r)
 	if err != nil {
@@ -445,13 +463,26 @@ func (p *FaultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	service, op := describe(r, form)
-	r = r.WithContext(context.WithValue(r.Context(), opKey{}, op))
+	r = r.WithContext(context.WithValue(r.Context(), reqKey{}, reqInfo{service: service, op: op, form: form}))
 
 	p.mu.Lock()
 	p.stats.Requests++
 	p.stats.Ops[op]++
+	p.stats.Services[service]++
 	d := p.d
+	gates, denials := p.gates, p.denials
 	p.mu.Unlock()
+
+	body := &heldBody{r: r}
+	defer body.discard()
+	for _, g := range gates {
+		if !g.wait(r, body) {
+			return
+		}
+	}
+	if p.answerDenied(w, r, denials, service, op, form) || p.answerDecode(w, r, service, op, form) {
+		return
+	}
 
 	if (len(d.f.Only) > 0 && !slices.Contains(d.f.Only, op)) || (d.f.Match != nil && !d.f.Match(r)) {
 		p.rp.ServeHTTP(w, r)
@@ -563,17 +594,8 @@ func describe(r *http.Request, form url.Values) (service, op string) {
 }
 
 func scopeService(auth string) string {
-	_, cred, ok := strings.Cut(auth, "Credential=")
-	if !ok {
-		return ""
-	}
-	cred, _, _ = strings.Cut(cred, ",")
-	// AKID/20240101/us-east-1/ec2/aws4_request
-	parts := strings.Split(strings.TrimSpace(cred), "/")
-	if len(parts) != 5 {
-		return ""
-	}
-	return parts[3]
+	_, service := scope(auth)
+	return service
 }
 
 // bucketSub names the bucket-level subresources the jobs and tests use, as

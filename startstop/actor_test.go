@@ -77,13 +77,41 @@ func TestDecideRDS(t *testing.T) {
 
 // fakeEC2 keeps instance states; ids in reject fail any call that contains
 // them with an error that does not name them, so only splitting isolates
-// them. fallBack instances go back to stopped after a start.
+// them. fallBack instances go back to stopped after a start. ids in deny
+// the role may not start or stop: as EC2 does, a call naming any of them is
+// refused with UnauthorizedOperation, which names them only in its encoded
+// message (also in plain text with plainDenial); denyDescribe refuses
+// every describe.
 type fakeEC2 struct {
-	mu       sync.Mutex
-	state    map[string]string
-	reject   map[string]bool
-	fallBack map[string]bool
-	calls    map[string]int
+	mu           sync.Mutex
+	state        map[string]string
+	reject       map[string]bool
+	fallBack     map[string]bool
+	deny         map[string]bool
+	plainDenial  bool
+	denyDescribe bool
+	calls        map[string]int
+}
+
+const notAuthorized = "You are not authorized to perform this operation. "
+
+// fakeEncoded stands for the encoded authorization message of a refusal of
+// id; fakeDecode reads it back.
+func fakeEncoded(id string) string { return "enc_" + strings.ReplaceAll(id, "-", "_") }
+
+func (f *fakeEC2) denied(op string, ids []string) error {
+	for _, id := range ids {
+		if f.deny[id] {
+			msg := notAuthorized
+			if f.plainDenial {
+				msg += "User: arn:aws:sts::123456789012:assumed-role/r/s is not authorized to perform: ec2:" + op +
+					" on resource: arn:aws:ec2:r:123456789012:instance/" + id + " because no identity-based policy allows the ec2:" + op + " action. "
+			}
+			return &smithy.GenericAPIError{Code: "UnauthorizedOperation", Fault: smithy.FaultClient,
+				Message: msg + "Encoded authorization failure message: " + fakeEncoded(id)}
+		}
+	}
+	return nil
 }
 
 func (f *fakeEC2) count(op string) {
@@ -97,6 +125,9 @@ func (f *fakeEC2) count(op string) {
 
 func (f *fakeEC2) DescribeInstances(_ context.Context, in *ec2.DescribeInstancesInput, _ ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error) {
 	f.count("DescribeInstances")
+	if f.denyDescribe {
+		return nil, &smithy.GenericAPIError{Code: "UnauthorizedOperation", Message: notAuthorized, Fault: smithy.FaultClient}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var insts []ec2types.Instance
@@ -112,9 +143,16 @@ func (f *fakeEC2) DescribeInstances(_ context.Context, in *ec2.DescribeInstances
 	return &ec2.DescribeInstancesOutput{Reservations: []ec2types.Reservation{{Instances: insts}}}, nil
 }
 
-func (f *fakeEC2) change(ids []string, to string) ([]ec2types.InstanceStateChange, error) {
+func (f *fakeEC2) change(ids []string, to string, dry *bool) ([]ec2types.InstanceStateChange, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	// Permissions first, as EC2 checks them (a dry run checks nothing else).
+	if err := f.denied(map[string]string{"running": "StartInstances", "stopped": "StopInstances"}[to], ids); err != nil {
+		return nil, err
+	}
+	if aws.ToBool(dry) {
+		return nil, &smithy.GenericAPIError{Code: "DryRunOperation", Message: "Request would have succeeded, but DryRun flag is set.", Fault: smithy.FaultClient}
+	}
 	for _, id := range ids {
 		if f.reject[id] {
 			return nil, &smithy.GenericAPIError{Code: "IncorrectInstanceState", Message: "One or more instances are not in a valid state", Fault: smithy.FaultClient}
@@ -141,7 +179,7 @@ func (f *fakeEC2) change(ids []string, to string) ([]ec2types.InstanceStateChang
 
 func (f *fakeEC2) StartInstances(_ context.Context, in *ec2.StartInstancesInput, _ ...func(*ec2.Options)) (*ec2.StartInstancesOutput, error) {
 	f.count("StartInstances")
-	ch, err := f.change(in.InstanceIds, "running")
+	ch, err := f.change(in.InstanceIds, "running", in.DryRun)
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +188,7 @@ func (f *fakeEC2) StartInstances(_ context.Context, in *ec2.StartInstancesInput,
 
 func (f *fakeEC2) StopInstances(_ context.Context, in *ec2.StopInstancesInput, _ ...func(*ec2.Options)) (*ec2.StopInstancesOutput, error) {
 	f.count("StopInstances")
-	ch, err := f.change(in.InstanceIds, "stopped")
+	ch, err := f.change(in.InstanceIds, "stopped", in.DryRun)
 	if err != nil {
 		return nil, err
 	}
@@ -330,4 +368,144 @@ func TestEC2ActsFirst(t *testing.T) {
 			}
 		})
 	}
+}
+
+// fakeDecode answers as STS DecodeAuthorizationMessage does for the
+// fake's encoded messages.
+func fakeDecode(_ context.Context, region, encoded string) (string, error) {
+	id := strings.ReplaceAll(strings.TrimPrefix(encoded, "enc_"), "_", "-")
+	return `{"allowed":false,"explicitDeny":false,"matchedStatements":{"items":[]},"failures":{"items":[]},` +
+		`"context":{"principal":{"id":"AROAEXAMPLE:s","arn":"arn:aws:sts::123456789012:assumed-role/r/s"},` +
+		`"action":"ec2:StopInstances","resource":"arn:aws:ec2:` + region + `:123456789012:instance/` + id + `",` +
+		`"conditions":{"items":[{"key":"aws:SourceIp","values":{"items":[{"value":"192.0.2.1"}]}}]}}}`, nil
+}
+
+func refuseDecode(context.Context, string, string) (string, error) {
+	return "", &smithy.GenericAPIError{Code: "AccessDenied", Fault: smithy.FaultClient,
+		Message: "User: arn:aws:sts::123456789012:assumed-role/r/s is not authorized to perform: sts:DecodeAuthorizationMessage"}
+}
+
+func fakeIDs(n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("i-%017x", i+1)
+	}
+	return ids
+}
+
+// Instances the role may not touch fail alone, with the reason; the others
+// are acted on, in few calls.
+func TestEC2PermissionDeniedIsolated(t *testing.T) {
+	decoded := func(id string) string {
+		return "StopInstances: UnauthorizedOperation: arn:aws:sts::123456789012:assumed-role/r/s is not authorized to perform ec2:StopInstances on arn:aws:ec2:r:123456789012:instance/" +
+			id + ": no policy allows it (decoded authorization message)"
+	}
+	raw := func(id string) string {
+		return "StopInstances: UnauthorizedOperation: " + notAuthorized + "Encoded authorization failure message: " + fakeEncoded(id)
+	}
+	ids := fakeIDs(200)
+	tests := []struct {
+		name         string
+		n            int   // instances, all running
+		deny         []int // indexes of the ones the role may not stop
+		plain        bool
+		denyDescribe bool
+		decode       func(context.Context, string, string) (string, error)
+		dryRun       bool
+		wantMsg      func(id string) string
+		calls        int // StopInstances, exactly: the halves are always the same
+		describes    int
+		notes        []string
+	}{
+		{name: "one of three, decoded", n: 3, deny: []int{1}, decode: fakeDecode, wantMsg: decoded, calls: 5, describes: 1},
+		{name: "one of three, decode refused", n: 3, deny: []int{1}, decode: refuseDecode, wantMsg: raw, calls: 5, describes: 1,
+			notes: []string{"sts:DecodeAuthorizationMessage is not allowed"}},
+		{name: "describe refused too (the original role)", n: 3, deny: []int{1}, denyDescribe: true, decode: refuseDecode, wantMsg: raw, calls: 5, describes: 1,
+			notes: []string{"ec2:DescribeInstances is not allowed", "sts:DecodeAuthorizationMessage is not allowed"}},
+		{name: "named in plain text", n: 3, deny: []int{1}, plain: true, decode: fakeDecode, wantMsg: decoded, calls: 2, describes: 1},
+		{name: "first and last of three", n: 3, deny: []int{0, 2}, decode: fakeDecode, wantMsg: decoded, calls: 5, describes: 1},
+		// The act-first call, then two calls per split on the way down to
+		// each of the two (the first split is shared).
+		{name: "two of 200", n: 200, deny: []int{17, 150}, decode: fakeDecode, wantMsg: decoded, calls: 29, describes: 1},
+		{name: "dry run", n: 3, deny: []int{1}, decode: fakeDecode, dryRun: true, wantMsg: decoded, calls: 5, describes: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeEC2{state: map[string]string{}, deny: map[string]bool{}, plainDenial: tt.plain, denyDescribe: tt.denyDescribe}
+			for _, id := range ids[:tt.n] {
+				f.state[id] = "running"
+			}
+			for _, i := range tt.deny {
+				f.deny[ids[i]] = true
+			}
+			r := testRunner(Stop, EC2Instance, Options{DryRun: tt.dryRun}, ids[:tt.n]...)
+			r.decode = tt.decode
+			r.ec2(context.Background(), f, Batch{Region: "r", Type: EC2Instance, IDs: ids[:tt.n]})
+			r.finish(context.Background())
+			res := byID(r.report)
+			for _, id := range ids[:tt.n] {
+				got := res[id]
+				switch {
+				case f.deny[id]:
+					if got.Outcome != Failed || got.Message != tt.wantMsg(id) || f.state[id] != "running" {
+						t.Errorf("%s (denied): %s %q, state %s; want failed %q", id, got.Outcome, got.Message, f.state[id], tt.wantMsg(id))
+					}
+				case tt.dryRun:
+					if got.Outcome != Planned || f.state[id] != "running" {
+						t.Errorf("%s: %+v, state %s; want planned", id, got, f.state[id])
+					}
+				default:
+					if got.Outcome != Changed || f.state[id] != "stopped" {
+						t.Errorf("%s: %+v, state %s; want changed", id, got, f.state[id])
+					}
+				}
+			}
+			if n := f.calls["StopInstances"]; n != tt.calls || f.calls["DescribeInstances"] != tt.describes {
+				t.Errorf("calls %v; want %d StopInstances and %d DescribeInstances", f.calls, tt.calls, tt.describes)
+			}
+			if len(r.report.Notes) != len(tt.notes) {
+				t.Errorf("notes %q, want %q", r.report.Notes, tt.notes)
+			}
+			for i, n := range tt.notes {
+				if i < len(r.report.Notes) && !strings.Contains(r.report.Notes[i], n) {
+					t.Errorf("note %q, want it to contain %q", r.report.Notes[i], n)
+				}
+			}
+			for _, n := range r.report.Notes {
+				if strings.Contains(n, "192.0.2.1") {
+					t.Errorf("a condition of the decoded message reached the report: %q", n)
+				}
+			}
+		})
+	}
+}
+
+// A role that may touch none of 200 instances costs a bounded number of
+// calls, and every instance fails saying it was refused.
+func TestEC2PermissionDeniedEverywhereIsBounded(t *testing.T) {
+	ids := fakeIDs(200)
+	f := &fakeEC2{state: map[string]string{}, deny: map[string]bool{}}
+	for _, id := range ids {
+		f.state[id], f.deny[id] = "running", true
+	}
+	r := testRunner(Stop, EC2Instance, Options{}, ids...)
+	r.decode = fakeDecode
+	r.ec2(context.Background(), f, Batch{Region: "r", Type: EC2Instance, IDs: ids})
+	r.finish(context.Background())
+	cut := 0
+	for _, res := range r.report.Results {
+		if res.Outcome != Failed || !strings.Contains(res.Message, "not authorized to perform ec2:StopInstances") {
+			t.Errorf("%s: %s %q", res.ID, res.Outcome, res.Message)
+		}
+		if strings.Contains(res.Message, "not split further after 64 calls") {
+			cut++
+		}
+	}
+	if n := f.calls["StopInstances"]; n > 1+ec2SplitCalls {
+		t.Errorf("%d StopInstances calls, want at most %d", n, 1+ec2SplitCalls)
+	}
+	if cut == 0 {
+		t.Error("no instance says its batch was not split further")
+	}
+	t.Logf("calls %v; %d of 200 failed as part of a batch not split further", f.calls, cut)
 }

@@ -9,7 +9,10 @@
 // stopping, terminated or missing) and then acts only on the instances
 // that can, describes RDS resources first and acts with bounded
 // parallelism on those not already in or moving to the wanted state, and
-// returns a Report with one Result per resource. A bad id costs only itself, a DB instance that is a
+// returns a Report with one Result per resource. A bad id costs only
+// itself, and so does an instance the role may not touch (a refused batch
+// is split until it is alone, and its reason decoded when STS lets the role
+// decode it), a DB instance that is a
 // member of an Aurora cluster is reported as unsupported instead of
 // aborting the run, and when the role may not describe EC2 instances (the
 // original's IAM policy) the instances are started or stopped anyway.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"sync"
+	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -98,9 +99,10 @@ func (r *runner) describeEC2(ctx context.Context, c ec2API, ids []string) (map[s
 // work of describe-then-act. Describing 1,000 instances costs moto 2.2 s
 // against 0.2 s for stopping them, and costs AWS a call per chunk. Only
 // when the call fails (an instance that does not exist, is pending or
-// stopping, or is terminated) does the chunk go the careful way: describe,
-// decide per instance, act on those that can.
+// stopping, or is terminated, or one the role may not touch) does the chunk
+// go the careful way: describe, decide per instance, act on those that can.
 func (r *runner) ec2Chunk(ctx context.Context, c ec2API, region string, ids []string) {
+	var refused error
 	if !r.opts.DryRun {
 		changes, err := r.ec2Call(ctx, c, ids)
 		if err == nil {
@@ -113,8 +115,9 @@ func (r *runner) ec2Chunk(ctx context.Context, c ec2API, region string, ids []st
 			}
 			return
 		}
+		refused = err
 	}
-	r.ec2Careful(ctx, c, region, ids)
+	r.ec2Careful(ctx, c, region, ids, refused)
 }
 
 func (r *runner) ec2Op() string {
@@ -125,8 +128,9 @@ func (r *runner) ec2Op() string {
 }
 
 // ec2Careful describes ids, decides per instance and acts on those that
-// can take the action.
-func (r *runner) ec2Careful(ctx context.Context, c ec2API, region string, ids []string) {
+// can take the action. refused is how the act-first call on ids failed, if
+// it was made.
+func (r *runner) ec2Careful(ctx context.Context, c ec2API, region string, ids []string, refused error) {
 	result := func(id string) Result { return Result{Type: EC2Instance, ID: id, Region: region} }
 	states, err := r.describeEC2(ctx, c, ids)
 	denied := false
@@ -176,7 +180,14 @@ func (r *runner) ec2Careful(ctx context.Context, c ec2API, region string, ids []
 	if len(act) == 0 {
 		return
 	}
-	r.ec2Finish(ctx, c, region, r.ec2Act(ctx, c, region, act, before), denied)
+	// A permission refusal does not depend on the instances' states: when
+	// every id is still to be acted on, the same call would be refused
+	// again, so its answer is used instead of a second call.
+	var known error
+	if len(act) == len(ids) && awsclient.Classify(refused) == awsclient.KindAccessDenied {
+		known = refused
+	}
+	r.ec2Finish(ctx, c, region, r.ec2Act(ctx, c, region, act, before, known), denied)
 }
 
 // ec2Finish records results, after waiting for the changed instances when
@@ -252,15 +263,30 @@ func decideEC2(a Action, st string) (act bool, o Outcome, msg string) {
 // IDs 'i-1, i-2' do not exist" or "Invalid id: \"i-x\"".
 var instanceIDs = regexp.MustCompile(`i-[0-9A-Za-z]+`)
 
+// refusedIDs finds the instances a permission refusal names: only as the
+// resource ("... on resource: arn:aws:ec2:r:a:instance/i-x ..."), since the
+// caller's own ARN may hold an instance id too (the role session of an EC2
+// instance is named after it).
+var refusedIDs = regexp.MustCompile(`:instance/(i-[0-9A-Za-z]+)`)
+
 // badIDs are the ids of batch that err's message names.
 func badIDs(err error, batch []string) []string {
 	in := map[string]bool{}
 	for _, id := range batch {
 		in[id] = true
 	}
+	msg := awsclient.Message(err)
+	var found []string
+	if awsclient.Classify(err) == awsclient.KindAccessDenied {
+		for _, m := range refusedIDs.FindAllStringSubmatch(msg, -1) {
+			found = append(found, m[1])
+		}
+	} else {
+		found = instanceIDs.FindAllString(msg, -1)
+	}
 	var bad []string
 	seen := map[string]bool{}
-	for _, id := range instanceIDs.FindAllString(awsclient.Message(err), -1) {
+	for _, id := range found {
 		if in[id] && !seen[id] {
 			seen[id] = true
 			bad = append(bad, id)
@@ -269,25 +295,57 @@ func badIDs(err error, batch []string) []string {
 	return bad
 }
 
+// ec2SplitCalls bounds the calls one chunk may make to isolate the ids
+// that make a call fail. An id whose error does not name it costs about
+// 2·log2(n) calls to find by splitting; a role that may touch none of 200
+// instances would cost 400, so past this bound what is still refused fails
+// together, with the message saying so.
+const ec2SplitCalls = 64
+
 // ec2Act starts or stops ids in one call. When the call fails because of
 // some of the ids, those are failed and the call is made again without
-// them (named in the message) or split in halves (not named), so one bad
-// id costs only itself.
-func (r *runner) ec2Act(ctx context.Context, c ec2API, region string, ids []string, before map[string]string) []Result {
+// them (named in the message) or split in halves (not named, as in EC2's
+// UnauthorizedOperation, which only the encoded message explains), so one
+// bad id costs only itself. known, if set, is the answer to that call,
+// already made.
+func (r *runner) ec2Act(ctx context.Context, c ec2API, region string, ids []string, before map[string]string, known error) []Result {
+	a := &ec2Acter{r: r, c: c, region: region, before: before}
+	a.budget.Store(ec2SplitCalls)
+	return a.act(ctx, ids, known)
+}
+
+// ec2Acter is one ec2Act: the halves of a split batch run concurrently
+// (within the EC2 concurrency bound) and share the call budget.
+type ec2Acter struct {
+	r      *runner
+	c      ec2API
+	region string
+	before map[string]string
+	budget atomic.Int32
+}
+
+func (a *ec2Acter) result(id string) Result {
+	return Result{Type: EC2Instance, ID: id, Region: a.region, Before: a.before[id]}
+}
+
+func (a *ec2Acter) act(ctx context.Context, ids []string, known error) []Result {
+	r := a.r
 	op := r.ec2Op()
-	result := func(id string) Result {
-		return Result{Type: EC2Instance, ID: id, Region: region, Before: before[id]}
-	}
 	var results []Result
 	for len(ids) > 0 {
-		changes, err := r.ec2Call(ctx, c, ids)
+		var changes []ec2types.InstanceStateChange
+		err := known
+		if known == nil {
+			changes, err = r.ec2Call(ctx, a.c, ids)
+		}
+		known = nil
 		if err == nil {
-			return append(results, r.ec2Changes(region, ids, changes, before)...)
+			return append(results, r.ec2Changes(a.region, ids, changes, a.before)...)
 		}
 		kind := awsclient.Classify(err)
 		if kind == awsclient.KindDryRunOK {
 			for _, id := range ids {
-				res := result(id)
+				res := a.result(id)
 				res.After, res.Outcome, res.Message = target(EC2Instance, r.action), Planned, "dry run: "+op+" would succeed"
 				results = append(results, res)
 			}
@@ -296,13 +354,16 @@ func (r *runner) ec2Act(ctx context.Context, c ec2API, region string, ids []stri
 		if kind != awsclient.KindCanceled {
 			if bad := badIDs(err, ids); len(bad) > 0 {
 				msg := op + ": " + awsclient.Message(err)
-				if kind == awsclient.KindNotFound {
-					msg = "instance not found in " + region + " (" + awsclient.Code(err) + ")"
+				switch kind {
+				case awsclient.KindNotFound:
+					msg = "instance not found in " + a.region + " (" + awsclient.Code(err) + ")"
+				case awsclient.KindAccessDenied:
+					msg = r.deniedMessage(ctx, a.region, op, err)
 				}
 				isBad := map[string]bool{}
 				for _, id := range bad {
 					isBad[id] = true
-					res := result(id)
+					res := a.result(id)
 					res.Outcome, res.Message = Failed, msg
 					results = append(results, res)
 				}
@@ -315,20 +376,49 @@ func (r *runner) ec2Act(ctx context.Context, c ec2API, region string, ids []stri
 				ids = rest
 				continue
 			}
-			if len(ids) > 1 && (kind == awsclient.KindNotFound || kind == awsclient.KindInvalidInput || kind == awsclient.KindWrongState) {
-				half := len(ids) / 2
-				results = append(results, r.ec2Act(ctx, c, region, ids[:half], before)...)
-				return append(results, r.ec2Act(ctx, c, region, ids[half:], before)...)
+			splittable := kind == awsclient.KindNotFound || kind == awsclient.KindInvalidInput ||
+				kind == awsclient.KindWrongState || kind == awsclient.KindAccessDenied
+			if len(ids) > 1 && splittable {
+				if a.budget.Add(-2) >= 0 {
+					return append(results, a.split(ctx, ids)...)
+				}
+				msg := failure(err, op)
+				if kind == awsclient.KindAccessDenied {
+					msg = r.deniedMessage(ctx, a.region, op, err)
+				}
+				msg += fmt.Sprintf(" (refused for a batch of %d instances; not split further after %d calls)", len(ids), ec2SplitCalls)
+				for _, id := range ids {
+					res := a.result(id)
+					res.Outcome, res.Message = Failed, msg
+					results = append(results, res)
+				}
+				return results
+			}
+			if kind == awsclient.KindAccessDenied {
+				res := a.result(ids[0])
+				res.Outcome, res.Message = Failed, r.deniedMessage(ctx, a.region, op, err)
+				return append(results, res)
 			}
 		}
 		for _, id := range ids {
-			res := result(id)
+			res := a.result(id)
 			res.Outcome, res.Message = Failed, failure(err, op)
 			results = append(results, res)
 		}
 		return results
 	}
 	return results
+}
+
+// split acts on the halves of ids at the same time.
+func (a *ec2Acter) split(ctx context.Context, ids []string) []Result {
+	half := len(ids) / 2
+	var second []Result
+	var wg sync.WaitGroup
+	wg.Go(func() { second = a.act(ctx, ids[half:], nil) })
+	first := a.act(ctx, ids[:half], nil)
+	wg.Wait()
+	return append(first, second...)
 }
 
 // ec2Changes turns the state changes a Start/StopInstances call returned

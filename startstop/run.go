@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -132,6 +133,12 @@ type runner struct {
 	done   []bool
 	noted  map[string]bool
 	cbMu   sync.Mutex
+
+	// decode asks what an encoded authorization failure message says
+	// (r.stsDecode, or a fake in unit tests); decodeRefused is set once STS
+	// refused to.
+	decode        func(ctx context.Context, region, encoded string) (string, error)
+	decodeRefused atomic.Bool
 }
 
 func newRunner(cfg aws.Config, plan *Plan, opts Options) *runner {
@@ -149,6 +156,7 @@ func newRunner(cfg aws.Config, plan *Plan, opts Options) *runner {
 		}
 	}
 	r.done = make([]bool, len(r.report.Results))
+	r.decode = r.stsDecode
 	return r
 }
 

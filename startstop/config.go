@@ -12,7 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/awsutils/awsutils/internal/yamlerr"
+	"github.com/awsutils/awsutils/internal/yamlnode"
 )
 
 // ConfigFile is the original name of the start/stop config file.
@@ -68,8 +68,19 @@ type Config struct {
 	// Keys in file order.
 	Keys []Key
 	// Warnings are problems that do not stop a run, such as an id listed
-	// twice under one key (it is acted on once).
+	// twice under one key (it is acted on once) or a top-level key that is
+	// not a list of groups (ignored).
 	Warnings []string
+	// skipped are the top-level keys whose value is not a list of {type,
+	// ids} entries, such as one that only holds anchors for other keys. The
+	// original only ever read the keys it was asked for, so such a key is
+	// an error only when asked for (see Lookup).
+	skipped []skippedKey
+}
+
+type skippedKey struct {
+	name string
+	err  error // what asking for it says
 }
 
 // Key returns the key named name.
@@ -80,6 +91,21 @@ func (c *Config) Key(name string) (Key, bool) {
 		}
 	}
 	return Key{}, false
+}
+
+// Lookup returns the key a request names. A key the file does not have is
+// an *UnknownKeyError; a top-level key Parse ignored because it is not a
+// list of {type, ids} entries gives that error, with its file and line.
+func (c *Config) Lookup(name string) (Key, error) {
+	if k, ok := c.Key(name); ok {
+		return k, nil
+	}
+	for _, s := range c.skipped {
+		if s.name == name {
+			return Key{}, s.err
+		}
+	}
+	return Key{}, &UnknownKeyError{File: c.File, Key: name, Known: c.KeyNames()}
 }
 
 // KeyNames are the config keys in file order.
@@ -104,37 +130,68 @@ func Load(path string) (*Config, error) {
 }
 
 // Parse checks the content of a config file; name is used in errors, which
-// read "name:line: message".
+// read "name:line: message". The file means what PyYAML's safe_load, which
+// the original used, makes of it: anchors, aliases and merge keys (<<)
+// work, and plain yes/no/on/off are booleans (see internal/yamlnode).
 func Parse(name string, data []byte) (*Config, error) {
 	c := &Config{File: name}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, yamlerr.Syntax(name, err)
+	doc, err := yamlnode.Parse(name, data)
+	if err != nil {
+		return nil, err
 	}
-	if len(doc.Content) == 0 || len(bytes.TrimSpace(data)) == 0 {
+	if doc.Root == nil || len(bytes.TrimSpace(data)) == 0 {
 		return nil, fmt.Errorf("%s: empty config: want region_name and at least one key listing resources", name)
 	}
-	root := doc.Content[0]
+	root := yamlnode.Resolve(doc.Root)
 	if root.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("%s:%d: want a mapping of region_name and config keys", name, root.Line)
 	}
+	// A key written twice is most likely a copy-paste slip, so it is
+	// refused rather than the later one silently winning as in PyYAML. A
+	// key written here still wins silently over one a merge key brings in.
 	seen := map[string]int{}
 	for i := 0; i+1 < len(root.Content); i += 2 {
-		k, v := root.Content[i], root.Content[i+1]
-		if prev, ok := seen[k.Value]; ok {
-			return nil, fmt.Errorf("%s:%d: key %q given twice (first on line %d)", name, k.Line, k.Value, prev)
+		k := root.Content[i]
+		if yamlnode.IsMerge(k) {
+			continue
 		}
-		seen[k.Value] = k.Line
+		kv := yamlnode.Resolve(k).Value
+		if prev, ok := seen[kv]; ok {
+			return nil, fmt.Errorf("%s:%d: key %q given twice (first on line %d)", name, k.Line, kv, prev)
+		}
+		seen[kv] = k.Line
+	}
+	pairs, err := doc.Pairs(root)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range pairs {
+		k := yamlnode.Resolve(p.Key)
 		if k.Value == "region_name" {
-			if v.Kind != yaml.ScalarNode || (v.Tag != "!!str" && v.Tag != "!!null") {
-				return nil, fmt.Errorf("%s:%d: region_name: want a region name such as ap-northeast-1", name, v.Line)
+			v := yamlnode.Resolve(p.Value)
+			tag := yamlnode.Tag(v)
+			if v.Kind != yaml.ScalarNode || (tag != "!!str" && tag != "!!null") {
+				return nil, fmt.Errorf("%s:%d: region_name: want a region name such as ap-northeast-1", name, p.Value.Line)
 			}
-			if v.Tag == "!!str" {
+			if tag == "!!str" {
 				c.Region = strings.TrimSpace(v.Value)
 			}
 			continue
 		}
-		key, warns, err := parseKey(name, k, v)
+		if k.Value == "" {
+			return nil, fmt.Errorf("%s:%d: empty key name", name, p.Key.Line)
+		}
+		shaped, err := groupShaped(doc, p.Value)
+		if err != nil {
+			return nil, err
+		}
+		key, warns, err := parseKey(doc, p.Key, p.Value)
+		if !shaped {
+			c.skipped = append(c.skipped, skippedKey{name: k.Value, err: err})
+			c.Warnings = append(c.Warnings, fmt.Sprintf("%s:%d: %s: not a list of {type, ids} entries; ignored (asking for this key is an error)",
+				name, p.Key.Line, k.Value))
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -142,29 +199,58 @@ func Parse(name string, data []byte) (*Config, error) {
 		c.Warnings = append(c.Warnings, warns...)
 	}
 	if len(c.Keys) == 0 {
+		if len(c.skipped) > 0 {
+			// Nothing could be asked for: say why the first key is not one.
+			return nil, c.skipped[0].err
+		}
 		return nil, fmt.Errorf("%s: no config keys: want at least one key listing resources besides region_name", name)
 	}
 	return c, nil
 }
 
-func parseKey(file string, k, v *yaml.Node) (Key, []string, error) {
-	key := Key{Name: k.Value, Line: k.Line}
-	if k.Value == "" {
-		return key, nil, fmt.Errorf("%s:%d: empty key name", file, k.Line)
+// groupShaped says whether v looks like a config key's value, a list with
+// mappings in it: such a key is checked in full even when no one asks for
+// it, while anything else (a list of ids, a mapping of defaults) is taken
+// for a key that holds anchors for others.
+func groupShaped(doc *yamlnode.Doc, v *yaml.Node) (bool, error) {
+	if yamlnode.Resolve(v).Kind != yaml.SequenceNode {
+		return false, nil
 	}
-	if v.Kind != yaml.SequenceNode {
-		return key, nil, fmt.Errorf("%s:%d: %s: want a list of {type, ids} entries", file, v.Line, k.Value)
+	items, err := doc.Items(v)
+	if err != nil {
+		return false, err
 	}
-	if len(v.Content) == 0 {
+	for _, g := range items {
+		if yamlnode.Resolve(g).Kind == yaml.MappingNode {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// parseKey reads the groups of the key k; k and v are the nodes as written,
+// so an alias's line is where it is used.
+func parseKey(doc *yamlnode.Doc, k, v *yaml.Node) (Key, []string, error) {
+	file := doc.File
+	name := yamlnode.Resolve(k).Value
+	key := Key{Name: name, Line: k.Line}
+	if yamlnode.Resolve(v).Kind != yaml.SequenceNode {
+		return key, nil, fmt.Errorf("%s:%d: %s: want a list of {type, ids} entries", file, v.Line, name)
+	}
+	items, err := doc.Items(v)
+	if err != nil {
+		return key, nil, err
+	}
+	if len(items) == 0 {
 		// Found by FuzzParse: an empty list would make a key that silently
 		// acts on nothing, which is almost surely a config mistake.
-		return key, nil, fmt.Errorf("%s:%d: %s: empty list (want at least one {type, ids} entry)", file, v.Line, k.Value)
+		return key, nil, fmt.Errorf("%s:%d: %s: empty list (want at least one {type, ids} entry)", file, v.Line, name)
 	}
 	var warns []string
 	// An id twice under one key would be acted on twice; warn and keep one.
 	first := map[string]int{}
-	for _, g := range v.Content {
-		group, err := parseGroup(file, k.Value, g)
+	for _, g := range items {
+		group, err := parseGroup(doc, name, g)
 		if err != nil {
 			return key, nil, err
 		}
@@ -173,11 +259,16 @@ func parseKey(file string, k, v *yaml.Node) (Key, []string, error) {
 			dk := string(group.Type) + "\x00" + group.Region + "\x00" + id
 			if line, ok := first[dk]; ok {
 				warns = append(warns, fmt.Sprintf("%s:%d: %s: %s %s is listed twice (first on line %d); acting on it once",
-					file, g.Line, k.Value, group.Type, id, line))
+					file, g.Line, name, group.Type, id, line))
 				continue
 			}
 			first[dk] = g.Line
 			ids = append(ids, id)
+		}
+		if len(ids) == 0 {
+			// Every id was listed before (e.g. one group aliased twice):
+			// an empty group would make an empty batch.
+			continue
 		}
 		group.IDs = ids
 		key.Groups = append(key.Groups, group)
@@ -193,35 +284,43 @@ func validTypes() string {
 	return strings.Join(s, ", ")
 }
 
-func parseGroup(file, key string, g *yaml.Node) (Group, error) {
+// parseGroup reads one {type, ids} entry, merge keys included: a field
+// written in the entry wins over a merged one, as in PyYAML.
+func parseGroup(doc *yamlnode.Doc, key string, g *yaml.Node) (Group, error) {
+	file := doc.File
 	group := Group{Line: g.Line}
-	if g.Kind != yaml.MappingNode {
+	if yamlnode.Resolve(g).Kind != yaml.MappingNode {
 		return group, fmt.Errorf("%s:%d: %s: want an entry with type and ids", file, g.Line, key)
 	}
+	pairs, err := doc.Pairs(g)
+	if err != nil {
+		return group, err
+	}
 	var haveType, haveIDs bool
-	for i := 0; i+1 < len(g.Content); i += 2 {
-		f, v := g.Content[i], g.Content[i+1]
+	var idLines []int
+	for _, p := range pairs {
+		f, v := yamlnode.Resolve(p.Key), yamlnode.Resolve(p.Value)
 		switch f.Value {
 		case "type":
 			haveType = true
 			if v.Kind != yaml.ScalarNode || !Type(v.Value).valid() {
-				return group, fmt.Errorf("%s:%d: %s: type: unknown type %q (want one of %s)", file, v.Line, key, v.Value, validTypes())
+				return group, fmt.Errorf("%s:%d: %s: type: unknown type %q (want one of %s)", file, p.Value.Line, key, v.Value, validTypes())
 			}
 			group.Type = Type(v.Value)
 		case "ids":
 			haveIDs = true
-			ids, err := parseIDs(file, key, v)
+			ids, lines, err := parseIDs(doc, key, p.Value)
 			if err != nil {
 				return group, err
 			}
-			group.IDs = ids
+			group.IDs, idLines = ids, lines
 		case "region":
-			if v.Kind != yaml.ScalarNode || v.Tag != "!!str" || strings.TrimSpace(v.Value) == "" {
-				return group, fmt.Errorf("%s:%d: %s: region: want a region name such as eu-west-1", file, v.Line, key)
+			if v.Kind != yaml.ScalarNode || yamlnode.Tag(v) != "!!str" || strings.TrimSpace(v.Value) == "" {
+				return group, fmt.Errorf("%s:%d: %s: region: want a region name such as eu-west-1", file, p.Value.Line, key)
 			}
 			group.Region = strings.TrimSpace(v.Value)
 		default:
-			return group, fmt.Errorf("%s:%d: %s: unknown field %q (want type, ids and optionally region)", file, f.Line, key, f.Value)
+			return group, fmt.Errorf("%s:%d: %s: unknown field %q (want type, ids and optionally region)", file, p.Key.Line, key, f.Value)
 		}
 	}
 	if !haveType {
@@ -234,58 +333,62 @@ func parseGroup(file, key string, g *yaml.Node) (Group, error) {
 		for i, id := range group.IDs {
 			if !ec2ID.MatchString(id) {
 				return group, fmt.Errorf("%s:%d: %s: ids: %q is not an EC2 instance id (want i- and 8 or 17 hex digits)",
-					file, g.Content[idsIndex(g)].Content[i].Line, key, id)
+					file, idLines[i], key, id)
 			}
 		}
 	}
 	return group, nil
 }
 
-// idsIndex is the index of the ids value in a group mapping; parseGroup
-// only calls it after finding ids.
-func idsIndex(g *yaml.Node) int {
-	for i := 0; i+1 < len(g.Content); i += 2 {
-		if g.Content[i].Value == "ids" {
-			return i + 1
-		}
-	}
-	return 1
-}
-
-func parseIDs(file, key string, v *yaml.Node) ([]string, error) {
+// parseIDs reads an ids list and the line of each id.
+func parseIDs(doc *yamlnode.Doc, key string, v *yaml.Node) ([]string, []int, error) {
+	file := doc.File
 	var nodes []*yaml.Node
-	switch v.Kind {
+	switch rv := yamlnode.Resolve(v); rv.Kind {
 	case yaml.SequenceNode:
-		nodes = v.Content
+		items, err := doc.Items(v)
+		if err != nil {
+			return nil, nil, err
+		}
+		nodes = items
 	case yaml.ScalarNode:
 		// A single id written without brackets is a common slip; a list is
 		// what the original reads, so say so rather than guess.
-		if v.Tag == "!!null" {
-			return nil, fmt.Errorf("%s:%d: %s: ids: empty (want a list of resource ids)", file, v.Line, key)
+		if yamlnode.Tag(rv) == "!!null" {
+			return nil, nil, fmt.Errorf("%s:%d: %s: ids: empty (want a list of resource ids)", file, v.Line, key)
 		}
-		return nil, fmt.Errorf("%s:%d: %s: ids: want a list, e.g. [%s]", file, v.Line, key, v.Value)
+		return nil, nil, fmt.Errorf("%s:%d: %s: ids: want a list, e.g. [%s]", file, v.Line, key, rv.Value)
 	default:
-		return nil, fmt.Errorf("%s:%d: %s: ids: want a list of resource ids", file, v.Line, key)
+		return nil, nil, fmt.Errorf("%s:%d: %s: ids: want a list of resource ids", file, v.Line, key)
 	}
 	if len(nodes) == 0 {
-		return nil, fmt.Errorf("%s:%d: %s: ids: empty (want at least one resource id)", file, v.Line, key)
+		return nil, nil, fmt.Errorf("%s:%d: %s: ids: empty (want at least one resource id)", file, v.Line, key)
 	}
 	ids := make([]string, 0, len(nodes))
+	lines := make([]int, 0, len(nodes))
 	for _, n := range nodes {
-		if n.Kind != yaml.ScalarNode || n.Tag != "!!str" {
-			what := n.Value
-			if n.Kind != yaml.ScalarNode {
-				what = "a " + kindName(n.Kind)
+		rn := yamlnode.Resolve(n)
+		if tag := yamlnode.Tag(rn); rn.Kind != yaml.ScalarNode || tag != "!!str" {
+			what := rn.Value
+			if rn.Kind != yaml.ScalarNode {
+				what = "a " + kindName(rn.Kind)
 			}
-			return nil, fmt.Errorf("%s:%d: %s: ids: %s is not a string id", file, n.Line, key, what)
+			hint := ""
+			if tag == "!!bool" {
+				// The original's PyYAML read it as true or false, which no
+				// AWS call takes as an id.
+				hint = fmt.Sprintf(" (YAML 1.1 reads it as a boolean; quote it: '%s')", rn.Value)
+			}
+			return nil, nil, fmt.Errorf("%s:%d: %s: ids: %s is not a string id%s", file, n.Line, key, what, hint)
 		}
-		id := strings.TrimSpace(n.Value)
+		id := strings.TrimSpace(rn.Value)
 		if id == "" {
-			return nil, fmt.Errorf("%s:%d: %s: ids: empty id", file, n.Line, key)
+			return nil, nil, fmt.Errorf("%s:%d: %s: ids: empty id", file, n.Line, key)
 		}
 		ids = append(ids, id)
+		lines = append(lines, n.Line)
 	}
-	return ids, nil
+	return ids, lines, nil
 }
 
 func kindName(k yaml.Kind) string {
@@ -294,8 +397,6 @@ func kindName(k yaml.Kind) string {
 		return "mapping"
 	case yaml.SequenceNode:
 		return "list"
-	case yaml.AliasNode:
-		return "alias"
 	}
 	return "value"
 }

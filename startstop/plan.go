@@ -34,7 +34,8 @@ func (p *Plan) Len() int {
 // NewPlan resolves req against conf. region is used for groups without a
 // region of their own; it is the caller's choice between a --region flag,
 // the file's region_name and the environment. An unknown key is an
-// *UnknownKeyError listing the keys that exist.
+// *UnknownKeyError listing the keys that exist; a key the config ignored
+// (not a list of groups) gives its own error (see Config.Lookup).
 func NewPlan(conf *Config, req Request, region string) (*Plan, error) {
 	if _, err := ParseAction(string(req.Action)); err != nil {
 		return nil, err
@@ -54,9 +55,9 @@ func NewPlan(conf *Config, req Request, region string) (*Plan, error) {
 			continue
 		}
 		from["\x00key\x00"+name] = name
-		key, ok := conf.Key(name)
-		if !ok {
-			return nil, &UnknownKeyError{File: conf.File, Key: name, Known: conf.KeyNames()}
+		key, err := conf.Lookup(name)
+		if err != nil {
+			return nil, err
 		}
 		for _, g := range key.Groups {
 			r := ref{region: g.Region, typ: g.Type}

@@ -217,3 +217,88 @@ func TestStartStopCommandHelp(t *testing.T) {
 		t.Errorf("exit %d\n%s", code, out)
 	}
 }
+
+// keptConfig is an aws_resource_start_stop.yml as people wrote them for the
+// Python version, which read it with PyYAML: helper keys that only hold
+// anchors, id lists and single ids through aliases, groups through merge
+// keys, a whole group reused under another key. %[1]s is the region,
+// %[2]s to %[4]s instance ids.
+const keptConfig = `region_name: %[1]s
+x-web: &web [%[2]s, %[3]s]
+.ec2: &ec2
+  type: ec2.instance
+.rds: &rds {type: rds.db_instance, region: %[1]s}
+dev-env:
+  - <<: *ec2
+    ids: *web
+  - &pg
+    <<: *rds
+    ids: [my-postgres]
+batch_servers:
+  - <<: [*ec2, *rds]
+    ids: [&batch %[4]s]
+everything:
+  - <<: *ec2
+    ids: [*batch, %[2]s, %[3]s]
+  - *pg
+`
+
+// A kept config with anchors, aliases, merge keys and helper keys works
+// through the CLI: the helper keys are one warning line each, and asking
+// for one is a config error naming its line.
+func TestStartStopCommandKeptYAML(t *testing.T) {
+	m := testbed.StartMoto(t)
+	cfg := m.Config(t)
+	ec2c, rdsc := awsclient.EC2(cfg), awsclient.RDS(cfg)
+	ids := testbed.RunInstances(t, ec2c, 3)
+	testbed.CreateDBInstance(t, rdsc, "my-postgres")
+	path := writeConfig(t, fmt.Sprintf(keptConfig, testbed.Region, ids[0], ids[1], ids[2]))
+
+	code, out, errs := startstopCLI(t, "stop", "--config", path, "dev-env")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	if !strings.Contains(out, "stop dev-env: 3 changed of 3 resources in ") {
+		t.Errorf("summary:\n%s", out)
+	}
+	for _, w := range []string{path + ":2: x-web: ", path + ":3: .ec2: ", path + ":5: .rds: "} {
+		if n := strings.Count(out, "note: "+w+"not a list of {type, ids} entries; ignored"); n != 1 {
+			t.Errorf("%d notes for %q, want 1:\n%s", n, w, out)
+		}
+	}
+	if st := instanceStates(t, ec2c, ids...); st[ids[0]] != "stopped" || st[ids[1]] != "stopped" || st[ids[2]] != "running" {
+		t.Errorf("states after stop dev-env: %v", st)
+	}
+
+	// batch_servers merges [*ec2, *rds]: the earlier mapping's type wins.
+	code, out, errs = startstopCLI(t, "stop", "--config", path, "--output", "json", "batch_servers")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	var rep startstop.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 1 || rep.Results[0].Type != startstop.EC2Instance || rep.Results[0].ID != ids[2] || rep.Results[0].Outcome != startstop.Changed {
+		t.Errorf("batch_servers: %+v", rep.Results)
+	}
+
+	code, out, errs = startstopCLI(t, "start", "--config", path, "everything")
+	if code != exitOK || !strings.Contains(out, "start everything: 4 changed of 4 resources in ") {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	if st := instanceStates(t, ec2c, ids...); st[ids[0]] != "running" || st[ids[1]] != "running" || st[ids[2]] != "running" {
+		t.Errorf("states after start everything: %v", st)
+	}
+
+	code, out, errs = startstopCLI(t, "stop", "--config", path, "x-web")
+	if code != exitUsage || out != "" {
+		t.Errorf("stop x-web: exit %d, stdout %q", code, out)
+	}
+	if want := "awsutils stop: " + path + ":2: x-web: want an entry with type and ids\n"; errs != want {
+		t.Errorf("stop x-web: stderr %q, want %q", errs, want)
+	}
+	if st := instanceStates(t, ec2c, ids...); st[ids[0]] != "running" {
+		t.Errorf("asking for a helper key touched an instance: %v", st)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -282,6 +283,70 @@ func TestLambdaFailedResourceFailsInvocation(t *testing.T) {
 	}
 	if got := f.states(t); got[0] != "stopped" {
 		t.Errorf("the valid instance was not stopped: %v", got)
+	}
+}
+
+// A person who keeps the aws_resource_start_stop.yml of the Python version,
+// which uses anchors, aliases, merge keys and helper keys, and replaces only
+// the zip: the file at the function's root, the original function names
+// and events.
+func TestLambdaKeptYAML(t *testing.T) {
+	f := setup(t)
+	root := t.TempDir()
+	conf := fmt.Sprintf(`region_name: %s
+x-app-servers: &app [%s, %s]
+.ec2: &ec2 {type: ec2.instance}
+dev-env:
+  - <<: *ec2
+    ids: *app
+  - &aurora {type: rds.db_cluster, ids: [my-aurora-cluster]}
+  - {type: rds.db_instance, ids: [&pg my-postgres]}
+batch_servers:
+  - <<: *ec2
+    ids: [%s]
+  - *aurora
+  - type: rds.db_instance
+    ids: [*pg]
+`, testbed.Region, f.ids[0], f.ids[1], f.ids[2])
+	if err := os.WriteFile(filepath.Join(root, startstop.ConfigFile), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const scheduled = `{"version":"0","id":"89d1a02d","detail-type":"Scheduled Event","source":"aws.events","time":"2026-01-01T00:00:00Z","region":"us-east-1","resources":["arn:aws:events:us-east-1:123456789012:rule/stop"],"detail":{}}`
+	atRoot := map[string]string{"AWSUTILS_CONFIG": "", "LAMBDA_TASK_ROOT": root}
+
+	l := f.lambda(t, atRoot)
+	rep := report(t, l, `{"action": "stop", "configKey": "dev-env"}`)
+	if rep.Summary.Changed != 4 || rep.Summary.Total != 4 {
+		t.Fatalf("stop dev-env: %+v", rep)
+	}
+	if got := f.states(t); !reflect.DeepEqual(got, []string{"stopped", "stopped", "running"}) {
+		t.Errorf("states %v", got)
+	}
+	warning := filepath.Join(root, startstop.ConfigFile) + ":2: x-app-servers: not a list of {type, ids} entries; ignored"
+	if !slices.ContainsFunc(rep.Notes, func(n string) bool { return strings.HasPrefix(n, warning) }) {
+		t.Errorf("notes %q lack %q", rep.Notes, warning)
+	}
+	if !strings.Contains(l.Log(), warning) {
+		t.Errorf("log lacks %q:\n%s", warning, l.Log())
+	}
+
+	// A helper key asked for is a config error naming its line.
+	_, err := l.Invoke(context.Background(), `{"action": "start", "configKey": ".ec2"}`)
+	var fe *testbed.FunctionError
+	if want := filepath.Join(root, startstop.ConfigFile) + ":3: .ec2: want a list of {type, ids} entries"; !errors.As(err, &fe) || fe.Type != "BadConfig" || fe.Message != want {
+		t.Errorf("configKey .ec2: %v, want BadConfig %q", err, want)
+	}
+	l.Close()
+
+	// The function-name form; the aliased group and id are acted on again
+	// (unchanged) along with the instance.
+	stop := f.lambda(t, map[string]string{"AWS_LAMBDA_FUNCTION_NAME": "ec2_stop_batch_servers", "AWSUTILS_CONFIG": "", "LAMBDA_TASK_ROOT": root})
+	rep = report(t, stop, scheduled)
+	if rep.Action != startstop.Stop || rep.Summary.Total != 3 || rep.Summary.Changed != 1 || rep.Summary.Unchanged != 2 {
+		t.Fatalf("ec2_stop_batch_servers: %+v", rep)
+	}
+	if got := f.states(t); !reflect.DeepEqual(got, []string{"stopped", "stopped", "stopped"}) {
+		t.Errorf("states %v", got)
 	}
 }
 

@@ -87,7 +87,11 @@ func (d *Doc) checkAnchors() (int, error) {
 			first[x.Anchor] = x.Line
 		}
 		if x.Kind != yaml.AliasNode {
-			stack = append(stack, x.Content...)
+			// In reverse, so nodes are met in document order and the
+			// error names the later anchor.
+			for i := len(x.Content) - 1; i >= 0; i-- {
+				stack = append(stack, x.Content[i])
+			}
 		}
 	}
 	return n, nil

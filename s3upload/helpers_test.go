@@ -5,15 +5,9 @@ import (
 	"context"
 	"crypto/rand"
 	"io"
-	"log"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -156,41 +150,6 @@ func byResult(rep *Report) map[Result][]string {
 		m[f.Result] = append(m[f.Result], f.Path)
 	}
 	return m
-}
-
-// slowProxy forwards to endpoint after delay(r) and returns its URL. A
-// request whose client gives up during the delay is never forwarded.
-func slowProxy(t *testing.T, endpoint string, delay func(r *http.Request) time.Duration) string {
-	t.Helper()
-	u, err := url.Parse(endpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rp := httputil.NewSingleHostReverseProxy(u)
-	rp.ErrorLog = log.New(io.Discard, "", 0)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if d := delay(r); d > 0 {
-			select {
-			case <-time.After(d):
-			case <-r.Context().Done():
-				return
-			}
-		}
-		rp.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
-
-// configVia is an aws.Config for s that talks through endpoint.
-func configVia(t *testing.T, s target, endpoint string) aws.Config {
-	t.Helper()
-	t.Setenv("AWS_ENDPOINT_URL", endpoint)
-	cfg, err := awsclient.Load(context.Background(), awsclient.Options{MaxAttempts: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
 }
 
 // setHook sets testHook for the life of t. Tests that set it must not run

@@ -3,7 +3,6 @@ package s3upload
 import (
 	"context"
 	"errors"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -294,35 +293,11 @@ func TestDryRunTouchesNothing(t *testing.T) {
 	})
 }
 
+// TestDeadline reaches the deadline while requests are held at the proxy,
+// so what is done and what remains never depends on the machine's speed.
 func TestDeadline(t *testing.T) {
-	t.Run("small files", func(t *testing.T) {
-		m := testbed.StartMoto(t)
-		s := target{cfg: m.Config(t), bucket: m.Bucket(t)}
-		cfg := configVia(t, s, slowProxy(t, m.Endpoint, func(r *http.Request) time.Duration {
-			if r.Method == http.MethodPut {
-				return 300 * time.Millisecond
-			}
-			return 0
-		}))
-		src := t.TempDir()
-		files := map[string][]byte{}
-		for i := range 40 {
-			files[filepath.Join("d", string(rune('a'+i%26))+strings.Repeat("x", i/26)+".txt")] = []byte("data")
-		}
-		writeTree(t, src, files)
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		rep, err := Run(ctx, cfg, Options{Src: src, Bucket: s.bucket, RemoveSrc: true, Concurrency: 4, DeadlineMargin: time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if rep.Totals.Removed == 0 || rep.Totals.Remaining == 0 || rep.Totals.Failed != 0 ||
-			rep.Totals.Removed+rep.Totals.Remaining != len(files) {
-			t.Fatalf("totals %+v, stopped %q", rep.Totals, rep.Stopped)
-		}
-		if got := objects(t, s.cfg, s.bucket); len(got) != rep.Totals.Removed {
-			t.Errorf("bucket holds %d objects, %d removed", len(got), rep.Totals.Removed)
-		}
+	// countLeft counts the regular files under src.
+	countLeft := func(src string) int {
 		var left int
 		_ = filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
 			if err == nil && info.Mode().IsRegular() {
@@ -330,22 +305,92 @@ func TestDeadline(t *testing.T) {
 			}
 			return nil
 		})
-		if left != rep.Totals.Remaining {
+		return left
+	}
+	smallFiles := func(t *testing.T) (string, int) {
+		src := t.TempDir()
+		files := map[string][]byte{}
+		for i := range 40 {
+			files[filepath.Join("d", string(rune('a'+i%26))+strings.Repeat("x", i/26)+".txt")] = []byte("data")
+		}
+		writeTree(t, src, files)
+		return src, len(files)
+	}
+	t.Run("small files", func(t *testing.T) {
+		m := testbed.StartMoto(t)
+		bucket := m.Bucket(t)
+		p := testbed.StartFaultProxy(t, m.Endpoint, testbed.Faults{})
+		cfg := p.Config(t, m.Env(), awsclient.Options{})
+		const passed = 6
+		gate := p.Hold(testbed.IsOp("PutObject"))
+		gate.ReleaseN(passed)
+		src, total := smallFiles(t)
+		ctx, expire := testbed.ManualDeadline(context.Background())
+		defer expire()
+		var removed int
+		rep, err := Run(ctx, cfg, Options{Src: src, Bucket: bucket, RemoveSrc: true, Concurrency: 4, DeadlineMargin: time.Second,
+			OnFile: func(f File) {
+				if f.Result == Removed {
+					if removed++; removed == passed {
+						// The next four files are in flight, held: the
+						// deadline passes now.
+						go func() {
+							if err := gate.WaitHeld(context.Background(), 4); err != nil {
+								t.Error(err)
+							}
+							expire()
+						}()
+					}
+				}
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Totals.Removed != passed || rep.Totals.Remaining != total-passed || rep.Totals.Failed != 0 {
+			t.Fatalf("totals %+v, stopped %q", rep.Totals, rep.Stopped)
+		}
+		if got := objects(t, m.Config(t), bucket); len(got) != passed {
+			t.Errorf("bucket holds %d objects, %d removed", len(got), passed)
+		}
+		if left := countLeft(src); left != rep.Totals.Remaining {
 			t.Errorf("%d files left, report says %d remain", left, rep.Totals.Remaining)
+		}
+	})
+	t.Run("no file starts within the margin", func(t *testing.T) {
+		m := testbed.StartMoto(t)
+		bucket := m.Bucket(t)
+		p := testbed.StartFaultProxy(t, m.Endpoint, testbed.Faults{})
+		cfg := p.Config(t, m.Env(), awsclient.Options{})
+		p.Hold(testbed.IsOp("PutObject")) // nothing can finish: whatever the timing, every file remains
+		src, total := smallFiles(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		rep, err := Run(ctx, cfg, Options{Src: src, Bucket: bucket, RemoveSrc: true, Concurrency: 4, DeadlineMargin: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Totals.Remaining != total || rep.Totals.Failed != 0 || !strings.Contains(rep.Stopped, "deadline") {
+			t.Fatalf("totals %+v, stopped %q", rep.Totals, rep.Stopped)
+		}
+		if left := countLeft(src); left != total {
+			t.Errorf("%d files left of %d", left, total)
 		}
 	})
 	t.Run("multipart in flight", func(t *testing.T) {
 		eachServer(t, func(t *testing.T, s target) {
-			cfg := configVia(t, s, slowProxy(t, s.endpoint, func(r *http.Request) time.Duration {
-				if r.URL.Query().Has("partNumber") {
-					return 5 * time.Second
-				}
-				return 0
-			}))
+			p := testbed.StartFaultProxy(t, s.endpoint, testbed.Faults{})
+			cfg := p.Config(t, s.env, awsclient.Options{})
+			gate := p.Hold(testbed.IsOp("UploadPart"))
 			src := t.TempDir()
 			writeTree(t, src, map[string][]byte{"big.bin": randBytes(11 << 20)})
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
+			ctx, expire := testbed.ManualDeadline(context.Background())
+			defer expire()
+			go func() {
+				if err := gate.WaitHeld(context.Background(), 1); err != nil {
+					t.Error(err)
+				}
+				expire()
+			}()
 			rep, err := Run(ctx, cfg, Options{Src: src, Bucket: s.bucket, RemoveSrc: true, DeadlineMargin: time.Second,
 				MultipartThreshold: 5 << 20, PartSize: 5 << 20})
 			if err != nil {

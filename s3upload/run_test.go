@@ -346,14 +346,18 @@ func TestDeadline(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rep.Totals.Removed != passed || rep.Totals.Remaining != total-passed || rep.Totals.Failed != 0 {
-			t.Fatalf("totals %+v, stopped %q", rep.Totals, rep.Stopped)
+		// The deadline also ends the listing, so the report may know of
+		// fewer remaining files than the disk holds, and then says so.
+		tot := rep.Totals
+		if tot.Removed != passed || tot.Remaining < 4 || tot.Remaining > total-passed || tot.Failed != 0 ||
+			(tot.Remaining < total-passed && !strings.Contains(rep.Stopped, "at least")) {
+			t.Fatalf("totals %+v, stopped %q", tot, rep.Stopped)
 		}
 		if got := objects(t, m.Config(t), bucket); len(got) != passed {
 			t.Errorf("bucket holds %d objects, %d removed", len(got), passed)
 		}
-		if left := countLeft(src); left != rep.Totals.Remaining {
-			t.Errorf("%d files left, report says %d remain", left, rep.Totals.Remaining)
+		if left := countLeft(src); left != total-passed {
+			t.Errorf("%d files left, want %d", left, total-passed)
 		}
 	})
 	t.Run("no file starts within the margin", func(t *testing.T) {

@@ -5,18 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log"
 	"log/slog"
 	"maps"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -211,27 +205,19 @@ func TestFunctionConfigError(t *testing.T) {
 	}
 }
 
-// TestFunctionDeadline runs the function with a 3-second timeout against a
-// server slowed by a proxy: it must stop in time, report how many files
-// remain, and leave exactly those files.
+// TestFunctionDeadline runs the function with a 6-second timeout while the
+// proxy lets exactly 4 PutObject calls through and holds the rest: the
+// function must stop in time, report the 4 files removed and how many
+// remain, and leave exactly those files. Nothing depends on speed but that
+// 4 small files fit in the 4.8 seconds before the function's margin.
 func TestFunctionDeadline(t *testing.T) {
 	bootstrap := testbed.BuildBootstrap(t, "./cmd/s3upload-lambda")
 	m := testbed.StartMoto(t)
 	cfg, bucket := m.Config(t), m.Bucket(t)
-	u, _ := url.Parse(m.Endpoint)
-	rp := httputil.NewSingleHostReverseProxy(u)
-	rp.ErrorLog = log.New(io.Discard, "", 0)
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPut {
-			select {
-			case <-time.After(250 * time.Millisecond):
-			case <-r.Context().Done():
-				return
-			}
-		}
-		rp.ServeHTTP(w, r)
-	}))
-	defer proxy.Close()
+	proxy := testbed.StartFaultProxy(t, m.Endpoint, testbed.Faults{})
+	const passed = 4
+	gate := proxy.Hold(testbed.IsOp("PutObject"))
+	gate.ReleaseN(passed)
 
 	src := t.TempDir()
 	files := map[string]string{}
@@ -239,9 +225,8 @@ func TestFunctionDeadline(t *testing.T) {
 		files[filepath.Join("d", strings.Repeat("f", 1+i%5)+string(rune('a'+i/5))+".txt")] = "data"
 	}
 	writeFiles(t, src, files)
-	env := maps.Clone(m.Env())
-	env["AWS_ENDPOINT_URL"] = proxy.URL
-	env["AWS_LAMBDA_FUNCTION_TIMEOUT"] = "3"
+	env := proxy.Env(m.Env())
+	env["AWS_LAMBDA_FUNCTION_TIMEOUT"] = "6"
 	env["UPLOAD_CONCURRENCY"] = "2"
 	fn := testbed.StartLambda(t, bootstrap, env)
 	payload, err := fn.Invoke(context.Background(), map[string]any{"srcDir": src, "bucket": bucket, "removeSrc": true})
@@ -253,7 +238,7 @@ func TestFunctionDeadline(t *testing.T) {
 		t.Fatalf("payload %s: %v", payload, err)
 	}
 	tot := rep.Totals
-	if tot.Remaining == 0 || tot.Removed == 0 || tot.Removed+tot.Remaining != len(files) || tot.Failed != 0 {
+	if tot.Removed != passed || tot.Remaining != len(files)-passed || tot.Failed != 0 {
 		t.Fatalf("totals %+v, stopped %q", tot, rep.Stopped)
 	}
 	if n := countFiles(t, src); n != tot.Remaining {
@@ -268,6 +253,7 @@ func TestFunctionDeadline(t *testing.T) {
 	}
 
 	// The next run picks up the rest.
+	gate.Release()
 	payload, err = fn.Invoke(context.Background(), map[string]any{"srcDir": src, "bucket": bucket, "removeSrc": true})
 	if err != nil {
 		t.Fatal(err)

@@ -75,6 +75,9 @@ func TestOddNamesRoundTrip(t *testing.T) {
 			if left, _ := os.ReadDir(src); len(left) != 0 {
 				t.Errorf("source not emptied: %d entries left", len(left))
 			}
+			if n := openUnder(t, src); n != 0 {
+				t.Errorf("%d descriptors under the source folder still open after the run", n)
+			}
 		}
 	})
 }
@@ -246,6 +249,9 @@ func TestSwapsAfterListing(t *testing.T) {
 						t.Errorf("outside file %s: %q, %v", rel, b, err)
 					}
 				}
+				if n := openUnder(t, tr.src); n != 0 {
+					t.Errorf("%d descriptors under the source folder still open after the run", n)
+				}
 				if tc.gone != "" {
 					if _, err := os.Lstat(filepath.Join(tr.src, tc.gone)); !errors.Is(err, os.ErrNotExist) {
 						t.Errorf("%s not removed: %v", tc.gone, err)
@@ -254,6 +260,24 @@ func TestSwapsAfterListing(t *testing.T) {
 			})
 		}
 	}
+}
+
+// openUnder counts this process's open descriptors for dir or anything
+// under it.
+func openUnder(t *testing.T, dir string) int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("no /proc/self/fd: %v", err)
+	}
+	var n int
+	for _, fd := range fds {
+		if target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); err == nil &&
+			(target == dir || strings.HasPrefix(target, dir+"/")) {
+			n++
+		}
+	}
+	return n
 }
 
 // replace puts something else at p by creating it beside p and renaming

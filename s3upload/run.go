@@ -188,24 +188,56 @@ func Run(ctx context.Context, cfg aws.Config, opts Options) (*Report, error) {
 		return nil, fmt.Errorf("%w: source folder %s: %s", ErrInvalid, opts.Src, errMsg(err))
 	}
 	defer w.close()
-	start := time.Now()
-	rep := &Report{Src: opts.Src, Bucket: opts.Bucket, Prefix: opts.Prefix, DryRun: opts.DryRun, Files: []File{}}
-	u := newUploader(cfg, &opts, w)
+	r := &run{
+		opts: &opts, walk: w, up: newUploader(cfg, &opts, w),
+		rep: &Report{Src: opts.Src, Bucket: opts.Bucket, Prefix: opts.Prefix, DryRun: opts.DryRun, Files: []File{}},
+	}
+	return r.do(ctx), nil
+}
 
-	// Transfers run under workCtx, which ends half a margin before the
-	// deadline so that aborting a multipart upload still has time.
-	workCtx, cancelWork := context.WithCancel(ctx)
-	var stopAt time.Time
+// run is one upload: a walk feeding a dispatcher, workers, and the
+// collector that builds the report.
+type run struct {
+	opts *Options
+	walk *walker
+	up   *uploader
+	rep  *Report
+	// Files left for a later run: never started, or cut off in flight.
+	notStarted, interrupted atomic.Int64
+}
+
+// stopError is why a run stopped starting files before the walk was done;
+// it is the cause of the dispatch context.
+type stopError struct {
+	msg   string
+	fatal bool // an error every other file would hit too
+}
+
+func (e *stopError) Error() string { return e.msg }
+
+func (r *run) do(ctx context.Context) *Report {
+	start := time.Now()
+	opts := r.opts
+
+	// Files start under dispatch, which ends with one cause: an error
+	// every file would hit, the deadline margin, or ctx. Transfers run
+	// under work, which ends half a margin before the deadline so that
+	// aborting a multipart upload still has time.
+	dispatch, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	work, cancelWork := context.WithCancel(ctx)
 	if dl, ok := ctx.Deadline(); ok && opts.DeadlineMargin > 0 {
-		stopAt = dl.Add(-opts.DeadlineMargin)
-		workCtx, cancelWork = context.WithDeadline(ctx, dl.Add(-opts.DeadlineMargin/2))
+		work, cancelWork = context.WithDeadline(ctx, dl.Add(-opts.DeadlineMargin/2))
+		near := &stopError{msg: fmt.Sprintf("deadline near (margin %s): no new files started", opts.DeadlineMargin)}
+		t := time.AfterFunc(time.Until(dl.Add(-opts.DeadlineMargin)), func() { stop(near) })
+		defer t.Stop()
 	}
 	defer cancelWork()
 
 	items := make(chan item, 2*opts.Concurrency)
 	walkCtx, cancelWalk := context.WithCancel(ctx)
 	defer cancelWalk()
-	go w.run(walkCtx, items)
+	go r.walk.run(walkCtx, items)
 
 	jobs := make(chan item)
 	results := make(chan outcome, opts.Concurrency)
@@ -215,90 +247,35 @@ func Run(ctx context.Context, cfg aws.Config, opts Options) (*Report, error) {
 		go func() {
 			defer wg.Done()
 			for it := range jobs {
-				o := u.file(workCtx, it)
+				o := r.up.file(work, it)
 				it.done()
 				results <- o
 			}
 		}()
 	}
-
-	var fatal atomic.Pointer[string]
-	fatalC := make(chan struct{})
-	var fatalOnce sync.Once
-	var stopped atomic.Pointer[string]
-	var remaining atomic.Int64
-	var deadlineC <-chan time.Time
-	if !stopAt.IsZero() {
-		t := time.NewTimer(time.Until(stopAt))
-		defer t.Stop()
-		deadlineC = t.C
-	}
-	go func() {
-		defer close(jobs)
-		for it := range items {
-			u.noteFound(it)
-			if fatal.Load() == nil && stopped.Load() == nil {
-				switch {
-				case ctx.Err() != nil:
-					s := "canceled: " + ctx.Err().Error()
-					stopped.Store(&s)
-				case !stopAt.IsZero() && time.Now().After(stopAt):
-					s := fmt.Sprintf("deadline near (margin %s): no new files started", opts.DeadlineMargin)
-					stopped.Store(&s)
-				default:
-					select {
-					case jobs <- it:
-						continue
-					case <-fatalC:
-					case <-deadlineC:
-						s := fmt.Sprintf("deadline near (margin %s): no new files started", opts.DeadlineMargin)
-						stopped.Store(&s)
-					case <-ctx.Done():
-						s := "canceled: " + ctx.Err().Error()
-						stopped.Store(&s)
-					}
-				}
-			}
-			if it.skip == "" && it.fail == "" {
-				remaining.Add(1)
-			}
-			it.done()
-		}
-	}()
+	go r.dispatch(dispatch, items, jobs)
 	go func() {
 		wg.Wait()
 		close(results)
 	}()
+	r.collect(results, stop)
 
-	stopProgress := u.startProgress()
-	for o := range results {
-		u.done.Add(1)
-		if o.interrupted {
-			remaining.Add(1)
+	rep := r.rep
+	rep.Warnings = append(rep.Warnings, r.walk.pruner.taken()...)
+	rep.Totals.Excluded = r.walk.excluded.Load()
+	rep.Totals.Remaining = int(r.notStarted.Load() + r.interrupted.Load())
+	if dispatch.Err() != nil {
+		var se *stopError
+		switch {
+		case errors.As(context.Cause(dispatch), &se) && se.fatal:
+			rep.Stopped = "stopped after an error every file would hit: " + se.msg
+		case r.notStarted.Load() == 0:
+			// Every file had started: the files' own results say the rest.
+		case se != nil:
+			rep.Stopped = se.msg
+		default:
+			rep.Stopped = "canceled: " + ctx.Err().Error()
 		}
-		if o.fatal != "" {
-			fatalOnce.Do(func() {
-				s := o.fatal
-				fatal.Store(&s)
-				close(fatalC)
-			})
-		}
-		rep.Totals.Bytes += o.uploaded
-		if opts.OnFile != nil {
-			opts.OnFile(o.file)
-		}
-		rep.add(o.file, opts.ReportLimit, opts.OnFile != nil)
-	}
-	u.listed.Store(true)
-	stopProgress()
-
-	rep.Warnings = append(rep.Warnings, w.pruner.taken()...)
-	rep.Totals.Excluded = w.excluded.Load()
-	rep.Totals.Remaining = int(remaining.Load())
-	if s := fatal.Load(); s != nil {
-		rep.Stopped = "stopped after an error every file would hit: " + *s
-	} else if s := stopped.Load(); s != nil {
-		rep.Stopped = *s
 	}
 	if rep.Stopped != "" && ctx.Err() != nil && rep.Totals.Remaining > 0 {
 		rep.Stopped += fmt.Sprintf(" (the listing stopped too: at least %d files remain)", rep.Totals.Remaining)
@@ -307,5 +284,47 @@ func Run(ctx context.Context, cfg aws.Config, opts Options) (*Report, error) {
 	if rep.Totals.Seconds > 0 {
 		rep.Totals.MiBPerSec = float64(rep.Totals.Bytes) / (1 << 20) / rep.Totals.Seconds
 	}
-	return rep, nil
+	return rep
+}
+
+// dispatch hands the walk's items to the workers until ctx ends; what it
+// cannot hand over is remaining work.
+func (r *run) dispatch(ctx context.Context, items <-chan item, jobs chan<- item) {
+	defer close(jobs)
+	for it := range items {
+		r.up.noteFound(it)
+		if ctx.Err() == nil {
+			select {
+			case jobs <- it:
+				continue
+			case <-ctx.Done():
+			}
+		}
+		if it.skip == "" && it.fail == "" {
+			r.notStarted.Add(1)
+		}
+		it.done()
+	}
+}
+
+// collect adds every outcome to the report, streams it to OnFile, and
+// stops the dispatch at the first error every file would hit.
+func (r *run) collect(results <-chan outcome, stop context.CancelCauseFunc) {
+	stopProgress := r.up.startProgress()
+	defer stopProgress()
+	defer r.up.listed.Store(true)
+	for o := range results {
+		r.up.done.Add(1)
+		if o.interrupted {
+			r.interrupted.Add(1)
+		}
+		if o.fatal != "" {
+			stop(&stopError{msg: o.fatal, fatal: true})
+		}
+		r.rep.Totals.Bytes += o.uploaded
+		if r.opts.OnFile != nil {
+			r.opts.OnFile(o.file)
+		}
+		r.rep.add(o.file, r.opts.ReportLimit, r.opts.OnFile != nil)
+	}
 }

@@ -42,6 +42,10 @@ type Options struct {
 	// Region, typically region_name from a job's YAML. Empty means the
 	// environment (AWS_REGION, AWS_DEFAULT_REGION, profile).
 	Region string
+	// Profile names a profile of the shared config and credentials files,
+	// as the AWS CLI's --profile does; it wins over AWS_PROFILE. Empty
+	// means AWS_PROFILE, else the default profile.
+	Profile string
 	// Static keys from a job's YAML. Both empty means the default chain.
 	AccessKeyID     string
 	SecretAccessKey string
@@ -92,11 +96,26 @@ func Load(ctx context.Context, opts Options) (aws.Config, error) {
 	if opts.Region != "" {
 		loaders = append(loaders, config.WithRegion(opts.Region))
 	}
+	if opts.Profile != "" {
+		loaders = append(loaders, config.WithSharedConfigProfile(opts.Profile))
+	}
 	if opts.AccessKeyID != "" {
 		loaders = append(loaders, config.WithCredentialsProvider(
 			credentials.NewStaticCredentialsProvider(opts.AccessKeyID, opts.SecretAccessKey, "")))
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, loaders...)
+	var missing config.SharedConfigProfileNotExistError
+	if errors.As(err, &missing) {
+		// The SDK's "failed to get shared config profile, x" does not say
+		// where it looked, which is what the user has to check.
+		files := []string{config.DefaultSharedConfigFilename(), config.DefaultSharedCredentialsFilename()}
+		for i, env := range []string{"AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"} {
+			if v := os.Getenv(env); v != "" {
+				files[i] = v
+			}
+		}
+		return aws.Config{}, fmt.Errorf("profile %q not found in %s or %s", missing.Profile, files[0], files[1])
+	}
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
 	}

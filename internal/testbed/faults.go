@@ -230,6 +230,7 @@ type FaultProxy struct {
 	events  []Event
 	gates   []*Gate
 	denials []*denial
+	rewrite func(op string, h http.Header)
 	// done is closed by Close, so that held requests are dropped.
 	done      chan struct{}
 	closeOnce sync.Once
@@ -303,6 +304,15 @@ func NewFaultProxy(target string, f Faults) (*FaultProxy, error) {
 		},
 		Transport:  p.tr,
 		BufferPool: bufferPool{},
+		ModifyResponse: func(resp *http.Response) error {
+			p.mu.Lock()
+			rewrite := p.rewrite
+			p.mu.Unlock()
+			if rewrite != nil {
+				rewrite(Operation(resp.Request), resp.Header)
+			}
+			return nil
+		},
 		ErrorLog:   log.New(logWriter{p}, "", 0),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if r.Context().Err() == nil {
@@ -323,6 +333,15 @@ func NewFaultProxy(target string, f Faults) (*FaultProxy, error) {
 	}
 	go func() { _ = p.srv.Serve(l) }()
 	return p, nil
+}
+
+// RewriteResponses has fn edit the headers of every response the server
+// sends back from now on (nil: stop), e.g. to drop or change the checksum
+// a PutObject response echoes. op is the request's Operation.
+func (p *FaultProxy) RewriteResponses(fn func(op string, h http.Header)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rewrite = fn
 }
 
 // Close stops the proxy and drops its connections.

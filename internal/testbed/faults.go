@@ -313,7 +313,7 @@ func NewFaultProxy(target string, f Faults) (*FaultProxy, error) {
 			}
 			return nil
 		},
-		ErrorLog:   log.New(logWriter{p}, "", 0),
+		ErrorLog: log.New(logWriter{p}, "", 0),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if r.Context().Err() == nil {
 				p.log("faultproxy: forward %s %s: %v", r.Method, r.URL.Path, err)

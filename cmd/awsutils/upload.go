@@ -56,11 +56,12 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, uploadUsage)
-		fs.PrintDefaults()
+		printFlags(stderr, fs)
 	}
 	var (
 		opts     s3upload.Options
 		cfgPath  = fs.String("config", "", "config file (region_name, access keys); default ./"+s3upload.ConfigFile+" if present")
+		profile  = profileFlag(fs)
 		output   = fs.String("output", "text", "report format: text or json")
 		quiet    = fs.Bool("quiet", false, "no progress bar; text report lists only files that did not upload cleanly")
 		partSize = fs.String("part-size", "8MiB", "multipart part size (e.g. 16MiB); grown to stay within 10,000 parts")
@@ -133,6 +134,7 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	clientOpts := cfg.ClientOptions()
 	clientOpts.MaxConnsPerHost = max(opts.Concurrency, 64)
+	clientOpts.Profile = *profile
 	awsCfg, err := awsclient.Load(ctx, clientOpts)
 	if err != nil {
 		return usageErr("%v", err)

@@ -78,5 +78,5 @@ func (r *flagRecorder) Write(p []byte) (int, error) { return len(p), nil }
 // profileFlag adds --profile to a command that talks to AWS, worded the
 // same everywhere.
 func profileFlag(fs *pflag.FlagSet) *string {
-	return fs.String("profile", "", "use this profile of the shared AWS config and credentials files (default $AWS_PROFILE, else default)")
+	return fs.String("profile", "", "use profile `NAME` of the shared AWS config and credentials files (default $AWS_PROFILE, else default)")
 }

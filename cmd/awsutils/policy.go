@@ -42,8 +42,7 @@ func runPolicy(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			fmt.Fprint(stdout, policyUsage)
-			fs.SetOutput(stdout)
-			fs.PrintDefaults()
+			printFlags(stdout, fs)
 			return exitOK
 		}
 		fmt.Fprintf(stderr, "%s: %v; run `%s --help`\n", name, err, name)

@@ -38,13 +38,12 @@ func runStartStop(ctx context.Context, action startstop.Action, args []string, s
 	waitTimeout := fs.Duration("wait-timeout", startstop.DefaultWaitTimeout, "how long --wait waits")
 	output := fs.String("output", "text", "report format: text or json")
 	region := fs.String("region", "", "region for groups without their own region (overrides region_name)")
+	profile := profileFlag(fs)
 	usage := func(w io.Writer) {
 		fmt.Fprintf(w, "usage: %s [flags] KEY...\n\n", name)
 		fmt.Fprintf(w, "%ss everything listed under each KEY of the config file (%s).\n", titleCase(string(action)), startstop.ConfigFile)
 		fmt.Fprintf(w, "Exit status: 0 all in or moving to the wanted state, 1 some resource failed or unsupported, 2 usage or config error.\n\nflags:\n")
-		fs.SetOutput(w)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
+		printFlags(w, fs)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
@@ -72,7 +71,7 @@ func runStartStop(ctx context.Context, action startstop.Action, args []string, s
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return exitUsage
 	}
-	cfg, err := awsclient.Load(ctx, awsclient.Options{Region: firstOf(*region, conf.Region)})
+	cfg, err := awsclient.Load(ctx, awsclient.Options{Region: firstOf(*region, conf.Region), Profile: *profile})
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return exitUsage

@@ -54,7 +54,13 @@ func fingerprintOfStat(st *unix.Stat_t) fingerprint {
 // the link is removed, never its target, and only while it still leads to
 // the file that was read; a file reached through a followed folder link is
 // never removed, since that would delete a file of the target folder.
-func (u *uploader) remove(it item, f File, before fingerprint) File {
+func (u *uploader) remove(o outcome) outcome {
+	o.file = u.removeFile(o.remove.it, o.file, o.remove.before)
+	o.remove = nil
+	return o
+}
+
+func (u *uploader) removeFile(it item, f File, before fingerprint) File {
 	done := func(r Result, msg string) File {
 		f.Result = r
 		if msg != "" {

@@ -34,6 +34,10 @@ func Run(ctx context.Context, cfg aws.Config, opts Options) (*Report, error) {
 	return r.do(ctx), nil
 }
 
+// removerCount is the number of removals in flight: unlinks are local
+// (or one NFS round trip each), far cheaper than an upload.
+const removerCount = 8
+
 // run is one upload: a walk feeding a dispatcher, workers, and the
 // collector that builds the report.
 type run struct {
@@ -78,15 +82,34 @@ func (r *run) do(ctx context.Context) *Report {
 	defer cancelWalk()
 	go r.walk.run(walkCtx, items)
 
+	// Workers upload and verify; removers delete verified sources, so that
+	// a slow unlink (an NFS round trip on EFS) never holds a request slot.
 	jobs := make(chan item)
+	removals := make(chan outcome, opts.Concurrency)
 	results := make(chan outcome, opts.Concurrency)
-	var wg sync.WaitGroup
+	var workers, removers sync.WaitGroup
 	for range opts.Concurrency {
-		wg.Add(1)
+		workers.Add(1)
 		go func() {
-			defer wg.Done()
+			defer workers.Done()
 			for it := range jobs {
 				o := r.up.file(work, it)
+				if o.remove != nil {
+					removals <- o
+					continue
+				}
+				it.done()
+				results <- o
+			}
+		}()
+	}
+	for range removerCount {
+		removers.Add(1)
+		go func() {
+			defer removers.Done()
+			for o := range removals {
+				it := o.remove.it
+				o = r.up.remove(o)
 				it.done()
 				results <- o
 			}
@@ -94,7 +117,9 @@ func (r *run) do(ctx context.Context) *Report {
 	}
 	go r.dispatch(dispatch, items, jobs)
 	go func() {
-		wg.Wait()
+		workers.Wait()
+		close(removals)
+		removers.Wait()
 		close(results)
 	}()
 	r.collect(results, stop)

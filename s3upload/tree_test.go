@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -334,67 +335,100 @@ func TestShrunkFileFailsAtOnce(t *testing.T) {
 	}
 }
 
-// TestOverwriteBeforeRemovalKeepsSource: an object overwritten by someone
-// else between the PUT and the removal decision keeps the source; in a
-// versioned bucket the version this run wrote is what is checked, and it
-// is still there.
-func TestOverwriteBeforeRemovalKeepsSource(t *testing.T) {
+// TestVerifyPaths: a PutObject response that echoes the CRC32 read is the
+// proof (no HeadObject); one that echoes another CRC32 fails the file and
+// keeps it; without an echo a HeadObject must show the file's CRC32, so an
+// object overwritten by someone else between the PUT and the HEAD keeps
+// the source, unless the bucket is versioned: the HEAD then asks for the
+// version this run wrote, which is still there.
+func TestVerifyPaths(t *testing.T) {
 	m := testbed.StartMoto(t)
-	cfg := m.Config(t)
-	c := awsclient.S3(cfg)
-	for _, versioned := range []bool{false, true} {
-		bucket := m.Bucket(t)
-		if versioned {
-			if _, err := c.PutBucketVersioning(context.Background(), &s3.PutBucketVersioningInput{
-				Bucket: aws.String(bucket), VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled},
-			}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		src := t.TempDir()
-		writeTree(t, src, map[string][]byte{"a.txt": []byte("mine")})
-		setHook(t, func(st stage, key string) {
-			if st == atStored {
-				if _, err := c.PutObject(context.Background(), &s3.PutObjectInput{
-					Bucket: aws.String(bucket), Key: aws.String(key), Body: strings.NewReader("MINE"), // same size, other bytes
-					ChecksumAlgorithm: s3types.ChecksumAlgorithmCrc32,
+	p := testbed.StartFaultProxy(t, m.Endpoint, testbed.Faults{})
+	cfg := p.Config(t, m.Env(), awsclient.Options{})
+	c := awsclient.S3(m.Config(t))
+	const crcHeader = "X-Amz-Checksum-Crc32"
+	cases := []struct {
+		name      string
+		echo      func(h http.Header) // edits the PutObject response
+		overwrite bool                // someone else writes the key after the PUT
+		versioned bool
+		want      Result
+		msg       string
+		heads     int
+	}{
+		{name: "echo", want: Removed},
+		{name: "echo differs", echo: func(h http.Header) { h.Set(crcHeader, "AAAAAA==") }, want: Failed, msg: "upload: checksum mismatch"},
+		{name: "no echo", echo: func(h http.Header) { h.Del(crcHeader) }, want: Removed, heads: 1},
+		{name: "no echo, overwritten", echo: func(h http.Header) { h.Del(crcHeader) }, overwrite: true, want: Failed, msg: "verify: S3 reports CRC32", heads: 1},
+		{name: "no echo, overwritten, versioned", echo: func(h http.Header) { h.Del(crcHeader) }, overwrite: true, versioned: true, want: Removed, heads: 1},
+		{name: "echo, overwritten", overwrite: true, want: Removed},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			bucket := m.Bucket(t)
+			if tc.versioned {
+				if _, err := c.PutBucketVersioning(context.Background(), &s3.PutBucketVersioningInput{
+					Bucket: aws.String(bucket), VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled},
 				}); err != nil {
-					t.Error(err)
+					t.Fatal(err)
 				}
 			}
-		})
-		rep, err := Run(context.Background(), cfg, Options{Src: src, Bucket: bucket, RemoveSrc: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, statErr := os.Stat(filepath.Join(src, "a.txt"))
-		if !versioned {
-			if rep.Totals.Failed != 1 || !strings.Contains(rep.Files[0].Message, "verify: S3 reports CRC32") || statErr != nil {
-				t.Errorf("unversioned: %+v %v, source: %v", rep.Totals, rep.Files, statErr)
-			}
-			continue
-		}
-		if rep.Totals.Removed != 1 || !errors.Is(statErr, os.ErrNotExist) {
-			t.Fatalf("versioned: %+v %v, source: %v", rep.Totals, rep.Files, statErr)
-		}
-		vs, err := c.ListObjectVersions(context.Background(), &s3.ListObjectVersionsInput{Bucket: aws.String(bucket)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var found bool
-		for _, ver := range vs.Versions {
-			out, err := c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: ver.Key, VersionId: ver.VersionId})
+			p.RewriteResponses(func(op string, h http.Header) {
+				if op == "PutObject" && tc.echo != nil {
+					tc.echo(h)
+				}
+			})
+			defer p.RewriteResponses(nil)
+			src := t.TempDir()
+			writeTree(t, src, map[string][]byte{"a.txt": []byte("mine")})
+			setHook(t, func(st stage, key string) {
+				if st == atStored && tc.overwrite {
+					if _, err := c.PutObject(context.Background(), &s3.PutObjectInput{
+						Bucket: aws.String(bucket), Key: aws.String(key), Body: strings.NewReader("MINE"), // same size, other bytes
+						ChecksumAlgorithm: s3types.ChecksumAlgorithmCrc32,
+					}); err != nil {
+						t.Error(err)
+					}
+				}
+			})
+			p.ResetStats()
+			rep, err := Run(context.Background(), cfg, Options{Src: src, Bucket: bucket, RemoveSrc: true})
 			if err != nil {
 				t.Fatal(err)
 			}
-			var b bytes.Buffer
-			_, _ = b.ReadFrom(out.Body)
-			out.Body.Close()
-			found = found || b.String() == "mine"
-		}
-		if !found {
-			t.Errorf("versioned: the removed file's version is not in the bucket (%d versions)", len(vs.Versions))
-		}
+			f := rep.Files[0]
+			if f.Result != tc.want || !strings.HasPrefix(f.Message, tc.msg) {
+				t.Errorf("%s %q, want %s %q", f.Result, f.Message, tc.want, tc.msg)
+			}
+			if n := p.Stats().Ops["HeadObject"]; n != tc.heads {
+				t.Errorf("%d HeadObject calls, want %d", n, tc.heads)
+			}
+			_, statErr := os.Stat(filepath.Join(src, "a.txt"))
+			if removed := errors.Is(statErr, os.ErrNotExist); removed != (tc.want == Removed) {
+				t.Errorf("source removed %v (%v), result %s", removed, statErr, f.Result)
+			}
+			if !tc.versioned {
+				return
+			}
+			vs, err := c.ListObjectVersions(context.Background(), &s3.ListObjectVersionsInput{Bucket: aws.String(bucket)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var found bool
+			for _, ver := range vs.Versions {
+				out, err := c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: ver.Key, VersionId: ver.VersionId})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var b bytes.Buffer
+				_, _ = b.ReadFrom(out.Body)
+				out.Body.Close()
+				found = found || b.String() == "mine"
+			}
+			if !found {
+				t.Errorf("the removed file's version is not in the bucket (%d versions)", len(vs.Versions))
+			}
+		})
 	}
 }
 

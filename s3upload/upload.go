@@ -52,6 +52,9 @@ type outcome struct {
 	// interrupted: the deadline or a cancel stopped this file; it counts
 	// as remaining.
 	interrupted bool
+	// remove is set when the file is verified and RemoveSrc deletes it:
+	// file is then final only after remove.
+	remove *removal
 }
 
 const bufSize = 256 << 10
@@ -137,6 +140,13 @@ func hook(at stage, name string) {
 	if testHook != nil {
 		testHook(at, name)
 	}
+}
+
+// removal is a verified file for RemoveSrc to delete. The worker hands it
+// on (remove) so that the unlink never holds a request slot.
+type removal struct {
+	it     item
+	before fingerprint
 }
 
 func (u *uploader) file(ctx context.Context, it item) outcome {
@@ -241,11 +251,11 @@ func (u *uploader) file(ctx context.Context, it item) outcome {
 		f.Result = Uploaded
 	}
 	hook(atVerified, it.path)
+	o.file = f
 	if !u.opts.RemoveSrc {
-		o.file = f
 		return o
 	}
-	o.file = u.remove(it, f, before)
+	o.remove = &removal{it: it, before: before}
 	return o
 }
 
@@ -414,16 +424,16 @@ const (
 	cutShort           // the run stopped while asking
 )
 
-// verify makes sure the stored object is what was read: its size and the
-// full-object CRC32 S3 reports. PUT and CompleteMultipartUpload responses
-// usually carry the checksum (checked in put*), which is enough to keep a
-// source. Removing it asks HeadObject as well, just before the decision,
-// so that the object must still hold this file's bytes then: an overwrite
-// of the key since the PUT keeps the file. In a versioned bucket the HEAD
-// asks for the version this run wrote, which no later overwrite changes.
-// The message says why when not verified.
+// verify makes sure the stored object is what was read. A PUT or
+// CompleteMultipartUpload response that carries the full-object CRC32
+// computed while reading (checked in put*) is the proof: S3 computed it
+// over the bytes it stored, and refuses the upload (BadDigest) when they
+// differ. Only when the response carries no checksum (some S3-compatible
+// servers) does HeadObject have to report the object's size and CRC32; in
+// a versioned bucket it asks for the version this run wrote. The message
+// says why when not verified.
 func (u *uploader) verify(ctx context.Context, key string, size int64, put stored) (check, string) {
-	if put.confirmed && !u.opts.RemoveSrc {
+	if put.confirmed {
 		return verified, ""
 	}
 	h, err := u.s3.HeadObject(ctx, &s3.HeadObjectInput{

@@ -152,10 +152,13 @@ func TestKillAndRerun(t *testing.T) {
 	b := newKillBed(t, 600, 2, 12<<20)
 	rng := rand.New(rand.NewPCG(42, 1))
 	kills := 0
+	left := len(b.originals)
 	for i := range 3 {
 		var out bytes.Buffer
 		gate := b.proxy.Hold(nil)
-		after := 100 + rng.IntN(300)
+		// A run makes at least one request per file left: a kill after
+		// 10-50 % of that many always lands mid-run.
+		after := max(1, left/10+rng.IntN(max(1, left*2/5)))
 		gate.ReleaseN(after)
 		cmd := b.start(t, &out)
 		exited := make(chan error, 1)
@@ -170,7 +173,7 @@ func TestKillAndRerun(t *testing.T) {
 			t.Fatal(err)
 		}
 		gate.Release()
-		left := b.noneLost(t, fmt.Sprintf("kill %d after %d requests", i+1, after))
+		left = b.noneLost(t, fmt.Sprintf("kill %d after %d requests", i+1, after))
 		t.Logf("kill %d after %d requests: %d of %d files still on disk, none lost", i+1, after, left, len(b.originals))
 		kills++
 	}

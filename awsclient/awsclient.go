@@ -5,7 +5,10 @@
 // Endpoints follow the SDK's standard settings (AWS_ENDPOINT_URL,
 // AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_EC2, AWS_ENDPOINT_URL_RDS, or
 // endpoint_url in the shared config file), so one binary talks to AWS or to a
-// local emulator. S3 switches to path-style addressing whenever a custom
+// local emulator. Options.Endpoint and Options.Endpoints name endpoints in
+// code instead and win over those settings, so that a program (a test, the
+// benchmarks) can reach several servers at once without touching the process
+// environment. S3 switches to path-style addressing whenever a custom
 // endpoint is set, because virtual-host names such as bucket.127.0.0.1 do not
 // resolve.
 package awsclient
@@ -17,7 +20,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -29,6 +34,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
 // DefaultMaxAttempts is high enough that a burst of throttling
@@ -56,6 +62,43 @@ type Options struct {
 	// be at least the concurrency of the caller or connections churn.
 	// 0 means 64.
 	MaxConnsPerHost int
+	// Endpoint is the base URL of every service, e.g. a local emulator's
+	// http://127.0.0.1:4566. It wins over AWS_ENDPOINT_URL,
+	// AWS_ENDPOINT_URL_<SERVICE> and endpoint_url in the shared config;
+	// empty leaves those in charge.
+	Endpoint string
+	// Endpoints are base URLs for single services, keyed by the service id
+	// of AWS_ENDPOINT_URL_<SERVICE> in lower case ("s3", "ec2", "rds",
+	// "sts"); an entry wins over Endpoint and over the same settings.
+	Endpoints map[string]string
+}
+
+// services are the service ids Options.Endpoints may name: those awsclient
+// builds clients for.
+var services = []string{"ec2", "rds", "s3", "sts"}
+
+// endpoints carries Options.Endpoint and Options.Endpoints from Load to the
+// client constructors inside aws.Config.ConfigSources, which the SDK keeps
+// for "additional configuration to be loaded by clients"; the SDK's own
+// resolution ignores a source of this type.
+type endpoints struct {
+	all string
+	by  map[string]string
+}
+
+// endpointFor is the endpoint Load was given for service, if any.
+func endpointFor(cfg aws.Config, service string) *string {
+	for _, src := range cfg.ConfigSources {
+		if e, ok := src.(endpoints); ok {
+			if v := e.by[service]; v != "" {
+				return aws.String(v)
+			}
+			if e.all != "" {
+				return aws.String(e.all)
+			}
+		}
+	}
+	return nil
 }
 
 // ErrNoRegion is returned when no region is configured anywhere.
@@ -66,6 +109,16 @@ func Load(ctx context.Context, opts Options) (aws.Config, error) {
 	if (opts.AccessKeyID == "") != (opts.SecretAccessKey == "") {
 		// Never include either value: one of them is a secret.
 		return aws.Config{}, errors.New("access_key_id and secret_access_key must be given together")
+	}
+	byService := map[string]string{}
+	for k, v := range opts.Endpoints {
+		k = strings.ToLower(k)
+		if !slices.Contains(services, k) {
+			return aws.Config{}, fmt.Errorf("endpoint for unknown service %q: want one of %s", k, strings.Join(services, ", "))
+		}
+		if v != "" {
+			byService[k] = v
+		}
 	}
 	attempts := opts.MaxAttempts
 	if attempts <= 0 {
@@ -122,6 +175,14 @@ func Load(ctx context.Context, opts Options) (aws.Config, error) {
 	if cfg.Region == "" {
 		return aws.Config{}, ErrNoRegion
 	}
+	if opts.Endpoint != "" || len(byService) > 0 {
+		cfg.ConfigSources = append(cfg.ConfigSources, endpoints{all: opts.Endpoint, by: byService})
+	}
+	if opts.Endpoint != "" {
+		// Also where the SDK keeps AWS_ENDPOINT_URL, so that a client
+		// built without this package's constructors still leaves AWS.
+		cfg.BaseEndpoint = aws.String(opts.Endpoint)
+	}
 	return cfg, nil
 }
 
@@ -135,15 +196,42 @@ func httpClient(conns int) *awshttp.BuildableClient {
 	})
 }
 
+// The constructors set an endpoint given to Load after the SDK resolved its
+// own (environment, shared config), which is what makes it win.
+
 // EC2 returns an EC2 client for cfg.
-func EC2(cfg aws.Config) *ec2.Client { return ec2.NewFromConfig(cfg) }
+func EC2(cfg aws.Config) *ec2.Client {
+	return ec2.NewFromConfig(cfg, func(o *ec2.Options) {
+		if e := endpointFor(cfg, "ec2"); e != nil {
+			o.BaseEndpoint = e
+		}
+	})
+}
 
 // RDS returns an RDS client for cfg.
-func RDS(cfg aws.Config) *rds.Client { return rds.NewFromConfig(cfg) }
+func RDS(cfg aws.Config) *rds.Client {
+	return rds.NewFromConfig(cfg, func(o *rds.Options) {
+		if e := endpointFor(cfg, "rds"); e != nil {
+			o.BaseEndpoint = e
+		}
+	})
+}
+
+// STS returns an STS client for cfg.
+func STS(cfg aws.Config) *sts.Client {
+	return sts.NewFromConfig(cfg, func(o *sts.Options) {
+		if e := endpointFor(cfg, "sts"); e != nil {
+			o.BaseEndpoint = e
+		}
+	})
+}
 
 // S3 returns an S3 client for cfg, path-style when a custom endpoint is set.
 func S3(cfg aws.Config, optFns ...func(*s3.Options)) *s3.Client {
 	fns := append([]func(*s3.Options){func(o *s3.Options) {
+		if e := endpointFor(cfg, "s3"); e != nil {
+			o.BaseEndpoint = e
+		}
 		if o.BaseEndpoint != nil && *o.BaseEndpoint != "" {
 			o.UsePathStyle = true
 		}

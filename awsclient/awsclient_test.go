@@ -3,6 +3,9 @@ package awsclient
 import (
 	"context"
 	"errors"
+	"maps"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -14,7 +17,8 @@ import (
 // cleanEnv isolates a test from the developer's AWS settings.
 func cleanEnv(t *testing.T) {
 	for _, k := range []string{"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-		"AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_MAX_ATTEMPTS"} {
+		"AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_EC2", "AWS_ENDPOINT_URL_RDS",
+		"AWS_ENDPOINT_URL_STS", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "AWS_MAX_ATTEMPTS"} {
 		t.Setenv(k, "")
 	}
 	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
@@ -127,6 +131,98 @@ func TestS3OptionsCanBeOverridden(t *testing.T) {
 	}
 	if S3(cfg, func(o *s3.Options) { o.UsePathStyle = false }).Options().UsePathStyle {
 		t.Error("caller's option did not apply after the default")
+	}
+}
+
+// endpointsOf are the base endpoints of the four clients awsclient builds
+// (empty: the SDK resolves AWS's own).
+func endpointsOf(cfg aws.Config) map[string]string {
+	return map[string]string{
+		"s3":  aws.ToString(S3(cfg).Options().BaseEndpoint),
+		"ec2": aws.ToString(EC2(cfg).Options().BaseEndpoint),
+		"rds": aws.ToString(RDS(cfg).Options().BaseEndpoint),
+		"sts": aws.ToString(STS(cfg).Options().BaseEndpoint),
+	}
+}
+
+// TestEndpointPrecedence: an endpoint given in Options wins over the
+// environment and the shared config file, per service over all services;
+// without one, the user-facing settings keep working as the SDK defines
+// them (service variable over global variable over the config file).
+func TestEndpointPrecedence(t *testing.T) {
+	const (
+		envAll  = "http://127.0.0.1:1001"
+		envS3   = "http://127.0.0.1:1002"
+		fileAll = "http://127.0.0.1:1003"
+		fileEC2 = "http://127.0.0.1:1004"
+		optAll  = "http://127.0.0.1:1005"
+		optS3   = "http://127.0.0.1:1006"
+	)
+	shared := filepath.Join(t.TempDir(), "config")
+	if err := os.WriteFile(shared, []byte("[default]\nendpoint_url = "+fileAll+"\nservices = local\n\n[services local]\nec2 =\n  endpoint_url = "+fileEC2+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	envBoth := map[string]string{"AWS_ENDPOINT_URL": envAll, "AWS_ENDPOINT_URL_S3": envS3}
+	tests := []struct {
+		name string
+		env  map[string]string
+		file bool
+		opts Options
+		want map[string]string
+	}{
+		{name: "nothing set: AWS itself", want: map[string]string{"s3": "", "ec2": "", "rds": "", "sts": ""}},
+		{name: "environment", env: envBoth,
+			want: map[string]string{"s3": envS3, "ec2": envAll, "rds": envAll, "sts": envAll}},
+		{name: "shared config", file: true,
+			want: map[string]string{"s3": fileAll, "ec2": fileEC2, "rds": fileAll, "sts": fileAll}},
+		{name: "one endpoint in options wins over environment", env: envBoth, opts: Options{Endpoint: optAll},
+			want: map[string]string{"s3": optAll, "ec2": optAll, "rds": optAll, "sts": optAll}},
+		{name: "one endpoint in options wins over shared config", file: true, opts: Options{Endpoint: optAll},
+			want: map[string]string{"s3": optAll, "ec2": optAll, "rds": optAll, "sts": optAll}},
+		{name: "a service's endpoint in options, others from environment", env: envBoth, opts: Options{Endpoints: map[string]string{"s3": optS3}},
+			want: map[string]string{"s3": optS3, "ec2": envAll, "rds": envAll, "sts": envAll}},
+		{name: "a service's endpoint in options, others from shared config", file: true, opts: Options{Endpoints: map[string]string{"S3": optS3}},
+			want: map[string]string{"s3": optS3, "ec2": fileEC2, "rds": fileAll, "sts": fileAll}},
+		{name: "a service's endpoint over the one for all", env: envBoth, opts: Options{Endpoint: optAll, Endpoints: map[string]string{"s3": optS3, "rds": ""}},
+			want: map[string]string{"s3": optS3, "ec2": optAll, "rds": optAll, "sts": optAll}},
+		{name: "options apply when configured endpoints are ignored",
+			env:  map[string]string{"AWS_ENDPOINT_URL": envAll, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true"},
+			opts: Options{Endpoints: map[string]string{"ec2": optAll}},
+			want: map[string]string{"s3": "", "ec2": optAll, "rds": "", "sts": ""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cleanEnv(t)
+			t.Setenv("AWS_REGION", "us-east-1")
+			if tt.file {
+				t.Setenv("AWS_CONFIG_FILE", shared)
+			}
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			cfg, err := Load(context.Background(), tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := endpointsOf(cfg); !maps.Equal(got, tt.want) {
+				t.Errorf("endpoints %v, want %v", got, tt.want)
+			}
+			// Another region keeps them.
+			if got := endpointsOf(WithRegion(cfg, "eu-west-1")); !maps.Equal(got, tt.want) {
+				t.Errorf("after WithRegion: endpoints %v, want %v", got, tt.want)
+			}
+			if o := S3(cfg).Options(); o.UsePathStyle != (tt.want["s3"] != "") {
+				t.Errorf("S3 UsePathStyle = %v with endpoint %q", o.UsePathStyle, tt.want["s3"])
+			}
+		})
+	}
+}
+
+func TestEndpointForUnknownService(t *testing.T) {
+	cleanEnv(t)
+	_, err := Load(context.Background(), Options{Region: "us-east-1", Endpoints: map[string]string{"s4": "http://127.0.0.1:1"}})
+	if err == nil || !strings.Contains(err.Error(), `unknown service "s4"`) {
+		t.Fatalf("err = %v, want it to name the unknown service", err)
 	}
 }
 

@@ -85,7 +85,7 @@ func (r *runner) decodeAuthorization(ctx context.Context, region, encoded string
 
 // stsDecode is decode in production: STS DecodeAuthorizationMessage.
 func (r *runner) stsDecode(ctx context.Context, region, encoded string) (string, error) {
-	out, err := sts.NewFromConfig(awsclient.WithRegion(r.cfg, region)).DecodeAuthorizationMessage(ctx,
+	out, err := awsclient.STS(awsclient.WithRegion(r.cfg, region)).DecodeAuthorizationMessage(ctx,
 		&sts.DecodeAuthorizationMessageInput{EncodedMessage: aws.String(encoded)})
 	if err != nil {
 		return "", err

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,7 +41,7 @@ func StartVersity(t testing.TB) *Versity {
 	t.Helper()
 	Require(t)
 	bin := tool(t, ".bin/versitygw")
-	versityOnce.Do(func() { versitySrv, versityErr = startVersity(bin) })
+	versityOnce.Do(func() { versitySrv, versityErr = startVersity(bin, "") })
 	if versityErr != nil {
 		t.Fatal(versityErr)
 	}
@@ -63,16 +65,38 @@ func LaunchVersity() (*Versity, error) {
 	if err != nil {
 		return nil, err
 	}
-	return startVersity(bin)
+	return startVersity(bin, "")
+}
+
+// NewVersity is LaunchVersity keeping the objects in dir, which must exist
+// and is left in place: the benchmarks put it on tmpfs and delete each
+// run's objects straight from it.
+func NewVersity(dir string) (*Versity, error) {
+	bin, err := ToolPath(".bin/versitygw")
+	if err != nil {
+		return nil, err
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("testbed: versitygw data folder %q is not a folder", dir)
+	}
+	return startVersity(bin, dir)
 }
 
 // Close stops the server.
 func (v *Versity) Close() { v.proc.stop() }
 
-func startVersity(bin string) (*Versity, error) {
-	dir, err := sharedTempDir("versitygw-")
-	if err != nil {
-		return nil, err
+// Pid is the server's process id, e.g. to read the CPU time it used.
+func (v *Versity) Pid() int { return v.proc.cmd.Process.Pid }
+
+// startVersity starts versitygw on dir, or on a temporary folder removed
+// when the process's servers stop if dir is empty.
+func startVersity(bin, dir string) (*Versity, error) {
+	if dir == "" {
+		d, err := sharedTempDir("versitygw-")
+		if err != nil {
+			return nil, err
+		}
+		dir = d
 	}
 	ak, sk := "AK"+strings.ToUpper(randomHex(8)), randomHex(20)
 	env := append(baseEnv(), "ROOT_ACCESS_KEY="+ak, "ROOT_SECRET_KEY="+sk)

@@ -36,6 +36,7 @@ func commands() []command {
 		stopCommand(),
 		uploadCommand(),
 		policyCommand(),
+		completionCommand(),
 	}
 }
 
@@ -66,8 +67,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: awsutils COMMAND [flags] [args]")
 	fmt.Fprintln(w, "\ncommands:")
+	width := 0
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		width = max(width, len(c.name))
+	}
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-*s   %s\n", width, c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun `awsutils COMMAND --help` for a command's flags.")
 }

@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"runtime/debug"
+
+	"github.com/spf13/pflag"
 )
 
 // version and commit are set by the release build with -ldflags -X; a
@@ -18,7 +21,26 @@ func versionCommand() command {
 	return command{name: "version", summary: "print version and commit", run: runVersion}
 }
 
-func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) int {
+func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	const name = "awsutils version"
+	// No flags, but a flag set all the same, so that --help is a help page
+	// like every other command's and a stray argument is a usage error
+	// rather than silently ignored.
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			fmt.Fprintf(stdout, "usage: %s\n\nPrints the version and the commit awsutils was built from.\n", name)
+			printFlags(stdout, fs)
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "%s: %v; run `%s --help`\n", name, err, name)
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "%s: unexpected argument %q\n", name, fs.Arg(0))
+		return exitUsage
+	}
 	v, c := version, commit
 	if info, ok := debug.ReadBuildInfo(); ok {
 		if v == "" {

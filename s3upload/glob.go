@@ -1,8 +1,9 @@
 package s3upload
 
 import (
-	"fmt"
+	"errors"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -17,7 +18,7 @@ type glob struct {
 
 func compileGlob(p string) (glob, error) {
 	if p == "" {
-		return glob{}, fmt.Errorf("empty glob")
+		return glob{}, errors.New("empty glob")
 	}
 	anchored := strings.Contains(strings.TrimSuffix(p, "/"), "/")
 	p = strings.TrimPrefix(strings.TrimSuffix(p, "/"), "/")
@@ -48,7 +49,7 @@ func compileGlob(p string) (glob, error) {
 		case '[':
 			j := strings.IndexRune(string(r[i+1:]), ']')
 			if j < 0 {
-				return glob{}, fmt.Errorf("glob %q: unclosed [", p)
+				return glob{}, errors.New("unclosed [")
 			}
 			j = len([]rune(string(r[i+1:])[:j]))
 			class := string(r[i+1 : i+1+j])
@@ -72,7 +73,7 @@ func compileGlob(p string) (glob, error) {
 	b.WriteString("(?:/.*)?$")
 	re, err := regexp.Compile(b.String())
 	if err != nil {
-		return glob{}, fmt.Errorf("glob %q: %w", p, err)
+		return glob{}, err
 	}
 	return glob{src: p, re: re}, nil
 }
@@ -89,18 +90,22 @@ func newFilter(include, exclude []string) (filter, error) {
 	for _, p := range include {
 		g, err := compileGlob(p)
 		if err != nil {
-			return filter{}, fmt.Errorf("--include: %w", err)
+			return filter{}, globError("Include", p, err)
 		}
 		f.include = append(f.include, g)
 	}
 	for _, p := range exclude {
 		g, err := compileGlob(p)
 		if err != nil {
-			return filter{}, fmt.Errorf("--exclude: %w", err)
+			return filter{}, globError("Exclude", p, err)
 		}
 		f.exclude = append(f.exclude, g)
 	}
 	return f, nil
+}
+
+func globError(field, p string, err error) error {
+	return &OptionError{Field: field, Value: strconv.Quote(p), Reason: err.Error(), Err: err}
 }
 
 // excluded reports whether rel (a file or a folder) matches an exclude.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"time"
 )
 
@@ -40,7 +41,7 @@ type Options struct {
 	// need more than 10,000 parts.
 	PartSize int64
 	// MultipartThreshold: files this large or larger go multipart
-	// (0: 100 MiB; never above S3's 5 GiB single-PUT limit).
+	// (0: 100 MiB); 5 MiB to 5 GiB, S3's part and single-PUT limits.
 	MultipartThreshold int64
 	// PartConcurrency is the number of parts in flight per large file (0: 4).
 	PartConcurrency int
@@ -95,45 +96,100 @@ type Progress struct {
 	Listed     bool  // the walk has finished: FilesFound is final
 }
 
-// ErrInvalid wraps errors in Options: the run did not start.
+// ErrInvalid matches every *OptionError: the run did not start.
 var ErrInvalid = errors.New("invalid upload options")
 
-func (o *Options) validate() error {
-	bad := func(format string, a ...any) error {
-		return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, a...))
+// OptionError is an Options field Run refuses; nothing was touched. It
+// matches ErrInvalid with errors.Is. Front ends find it with errors.As and
+// name Field as their users know it (a flag, an event field).
+type OptionError struct {
+	Field  string // the Options field, e.g. "MultipartThreshold"
+	Value  string // the value refused; "" when the field is missing
+	Reason string // what is wrong, e.g. "want 5MiB to 5GiB (S3's part and single-PUT limits)"
+	Err    error  // the cause, if any (e.g. the *fs.PathError of a missing Src)
+}
+
+func (e *OptionError) Error() string {
+	s := ErrInvalid.Error() + ": " + e.Field
+	if e.Value != "" {
+		s += " " + e.Value
+	}
+	return s + ": " + e.Reason
+}
+
+// Is lets errors.Is(err, ErrInvalid) match.
+func (e *OptionError) Is(target error) bool { return target == ErrInvalid }
+
+func (e *OptionError) Unwrap() error { return e.Err }
+
+// Validate reports the first field Run would refuse, as an *OptionError, or
+// nil; zero fields take their defaults. Front ends call it to report their
+// users' mistakes before loading credentials; Run checks again.
+func (o Options) Validate() error {
+	bad := func(field string, value any, reason string) error {
+		v := fmt.Sprint(value)
+		if s, ok := value.(string); ok && s != "" {
+			v = strconv.Quote(s)
+		}
+		return &OptionError{Field: field, Value: v, Reason: reason}
 	}
 	if o.Src == "" {
-		return bad("no source folder")
+		return &OptionError{Field: "Src", Reason: "no source folder"}
+	}
+	srcErr := func(reason string, err error) error {
+		return &OptionError{Field: "Src", Value: o.Src, Reason: reason, Err: err}
 	}
 	fi, err := os.Stat(o.Src)
 	if err != nil {
-		return bad("source folder %s: %s", o.Src, errMsg(err))
+		return srcErr(errMsg(err), err)
 	}
 	if !fi.IsDir() {
-		return bad("source %s is not a folder", o.Src)
+		return srcErr("not a folder", nil)
 	}
+	// Opening it is what reading it needs; listing it is the walk's job.
+	f, err := os.Open(o.Src)
+	if err != nil {
+		return srcErr(errMsg(err), err)
+	}
+	f.Close()
 	if o.Bucket == "" {
-		return bad("no bucket")
+		return &OptionError{Field: "Bucket", Reason: "no bucket"}
 	}
-	if o.Concurrency < 0 || o.PartConcurrency < 0 || o.LargeFiles < 0 {
-		return bad("concurrency must not be negative")
+	for _, c := range []struct {
+		field string
+		n     int
+	}{{"Concurrency", o.Concurrency}, {"PartConcurrency", o.PartConcurrency}, {"LargeFiles", o.LargeFiles}} {
+		if c.n < 0 {
+			return bad(c.field, c.n, "want at least 1 (0: the default)")
+		}
 	}
 	if o.PartSize != 0 && (o.PartSize < minPartSize || o.PartSize > maxSinglePut) {
-		return bad("part size %d is outside S3's 5 MiB to 5 GiB", o.PartSize)
+		return bad("PartSize", o.PartSize, "want 5MiB to 5GiB (S3's part size limits)")
 	}
-	if o.MultipartThreshold < 0 {
-		return bad("multipart threshold must not be negative")
+	if o.MultipartThreshold != 0 && (o.MultipartThreshold < minPartSize || o.MultipartThreshold > maxSinglePut) {
+		return bad("MultipartThreshold", o.MultipartThreshold, "want 5MiB to 5GiB (S3's part and single-PUT limits)")
 	}
 	switch o.SSE {
 	case "", "AES256", "aws:kms", "aws:kms:dsse":
 	default:
-		return bad("sse %q: want AES256, aws:kms or aws:kms:dsse", o.SSE)
+		return bad("SSE", o.SSE, "want AES256, aws:kms or aws:kms:dsse")
 	}
 	if o.SSEKMSKeyID != "" && o.SSE == "AES256" {
-		return bad("an SSE-KMS key id needs sse aws:kms")
+		return bad("SSEKMSKeyID", o.SSEKMSKeyID, "an SSE-KMS key needs SSE aws:kms, not AES256")
 	}
 	if _, err := Key(o.Prefix, "x"); err != nil {
-		return bad("%v", err)
+		return &OptionError{Field: "Prefix", Value: strconv.Quote(o.Prefix), Reason: err.Error(), Err: err}
+	}
+	if _, err := newFilter(o.Include, o.Exclude); err != nil {
+		return err
+	}
+	return nil
+}
+
+// validate is Validate, then the defaults for zero fields.
+func (o *Options) validate() error {
+	if err := o.Validate(); err != nil {
+		return err
 	}
 	if o.Concurrency == 0 {
 		o.Concurrency = DefaultConcurrency
@@ -144,7 +200,6 @@ func (o *Options) validate() error {
 	if o.MultipartThreshold == 0 {
 		o.MultipartThreshold = DefaultMultipartThreshold
 	}
-	o.MultipartThreshold = min(max(o.MultipartThreshold, minPartSize), maxSinglePut)
 	if o.PartConcurrency == 0 {
 		o.PartConcurrency = DefaultPartConcurrency
 	}

@@ -106,14 +106,13 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if opts.MultipartThreshold, err = parseSize(*mpThresh); err != nil {
 		return usageErr("--multipart-threshold: %v", err)
 	}
-	if opts.MultipartThreshold < 5<<20 || opts.MultipartThreshold > 5<<30 {
-		return usageErr("--multipart-threshold %s: want 5MiB to 5GiB (S3's part and single-PUT limits)", *mpThresh)
-	}
-	if opts.Concurrency < 1 {
+	if opts.Concurrency == 0 {
+		// 0 would be the library's default, not a count of files.
 		return usageErr("--concurrency must be at least 1")
 	}
-	if fi, err := os.Stat(opts.Src); err != nil || !fi.IsDir() {
-		return usageErr("SRC_DIR %s is not a readable folder", opts.Src)
+	// s3upload checks the options; this only says which flag was wrong.
+	if err := opts.Validate(); err != nil {
+		return usageErr("%s", optionMessage(fs, opts, fs.Arg(1), err))
 	}
 
 	var cfg s3upload.Config
@@ -174,7 +173,7 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		_ = bar.Finish()
 	}
 	if err != nil {
-		return usageErr("%v", err)
+		return usageErr("%s", optionMessage(fs, opts, fs.Arg(1), err))
 	}
 	if err = out.end(rep); err != nil {
 		fmt.Fprintf(stderr, "awsutils upload: write report: %v\n", err)
@@ -187,6 +186,39 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitFailed
 	}
 	return exitOK
+}
+
+// uploadFlags are the flags that set s3upload.Options fields, by field.
+var uploadFlags = map[string]string{
+	"PartSize": "part-size", "MultipartThreshold": "multipart-threshold", "SSE": "sse",
+	"SSEKMSKeyID": "sse-kms-key-id", "Include": "include", "Exclude": "exclude",
+}
+
+// optionMessage names an option s3upload refused (an
+// *s3upload.OptionError) as the argument or flag it came from, with the
+// value as written.
+func optionMessage(fs *pflag.FlagSet, opts s3upload.Options, dest string, err error) string {
+	var oe *s3upload.OptionError
+	if !errors.As(err, &oe) {
+		return err.Error()
+	}
+	switch oe.Field {
+	case "Src":
+		return fmt.Sprintf("SRC_DIR %s is not a readable folder", opts.Src)
+	case "Prefix":
+		return fmt.Sprintf("destination %q: %s", dest, oe.Reason)
+	case "Concurrency":
+		return "--concurrency must be at least 1"
+	}
+	name, ok := uploadFlags[oe.Field]
+	if !ok {
+		return err.Error()
+	}
+	value := oe.Value
+	if f := fs.Lookup(name); f.Value.Type() == "string" {
+		value = f.Value.String() // sizes as written, not in bytes
+	}
+	return fmt.Sprintf("--%s %s: %s", name, value, oe.Reason)
 }
 
 // parseSize reads a byte count with an optional KiB/MiB/GiB (or K/M/G)

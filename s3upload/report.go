@@ -3,6 +3,7 @@ package s3upload
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -71,6 +72,25 @@ type Report struct {
 // OK reports whether no file failed. Files left for a later run because of
 // the deadline are not failures.
 func (r *Report) OK() bool { return r.Totals.Failed == 0 }
+
+// Err is nil when the report is OK, else a one-line error counting the
+// failed files and naming the first few, with why the run stopped.
+func (r *Report) Err() error {
+	if r.OK() {
+		return nil
+	}
+	var first []string
+	for _, f := range r.Files {
+		if f.Result == Failed && len(first) < 3 {
+			first = append(first, f.Path+": "+f.Message)
+		}
+	}
+	msg := fmt.Sprintf("%d of %d files failed: %s", r.Totals.Failed, r.Totals.Files, strings.Join(first, "; "))
+	if r.Stopped != "" {
+		msg += " (" + r.Stopped + ")"
+	}
+	return errors.New(msg)
+}
 
 // add records f; streamed files (given to Options.OnFile) are listed only
 // when they need attention.

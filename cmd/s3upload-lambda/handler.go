@@ -8,10 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/awsutils/awsutils/awsclient"
+	"github.com/awsutils/awsutils/internal/lambdaerr"
 	"github.com/awsutils/awsutils/s3upload"
 )
 
@@ -50,9 +50,11 @@ func (h *handler) request(e Event) (request, error) {
 		r.removeSrc = b
 	}
 	if v := h.getenv("UPLOAD_CONCURRENCY"); v != "" {
+		// 0 would be the library's default, not the count the variable
+		// asks for; a negative count is the library's to refuse.
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return request{}, fmt.Errorf("env UPLOAD_CONCURRENCY=%q: want a positive number", v)
+		if err != nil || n == 0 {
+			return request{}, concurrencyError(v)
 		}
 		r.concurrency = n
 	}
@@ -68,21 +70,45 @@ func (h *handler) request(e Event) (request, error) {
 	if e.RemoveSrc != nil {
 		r.removeSrc = *e.RemoveSrc
 	}
-	if r.src == "" {
-		return request{}, errors.New("no source folder: set srcDir in the event or SRC_DIR")
-	}
-	if r.bucket == "" {
-		return request{}, errors.New("no bucket: set bucket in the event or BUCKET")
-	}
-	if fi, err := os.Stat(r.src); err != nil {
-		return request{}, fmt.Errorf("srcDir %s: %w", r.src, err)
-	} else if !fi.IsDir() {
-		return request{}, fmt.Errorf("srcDir %s is not a folder", r.src)
-	}
-	if _, err := os.ReadDir(r.src); err != nil {
-		return request{}, fmt.Errorf("srcDir %s: %w", r.src, err)
+	if err := r.options().Validate(); err != nil {
+		return request{}, r.inputError(err)
 	}
 	return r, nil
+}
+
+// options are the upload options the request asks for.
+func (r request) options() s3upload.Options {
+	return s3upload.Options{Src: r.src, Bucket: r.bucket, Prefix: r.prefix, RemoveSrc: r.removeSrc, Concurrency: r.concurrency}
+}
+
+func concurrencyError(v string) error {
+	return fmt.Errorf("env UPLOAD_CONCURRENCY=%q: want a positive number", v)
+}
+
+// inputError names an option s3upload refused (an *s3upload.OptionError)
+// as the event field and environment variable it came from.
+func (r request) inputError(err error) error {
+	var oe *s3upload.OptionError
+	if !errors.As(err, &oe) {
+		return err
+	}
+	switch oe.Field {
+	case "Src":
+		if r.src == "" {
+			return errors.New("no source folder: set srcDir in the event or SRC_DIR")
+		}
+		if oe.Err != nil {
+			return fmt.Errorf("srcDir %s: %w", r.src, oe.Err)
+		}
+		return fmt.Errorf("srcDir %s: %s", r.src, oe.Reason)
+	case "Bucket":
+		return errors.New("no bucket: set bucket in the event or BUCKET")
+	case "Prefix":
+		return fmt.Errorf("keyPrefix %q: %s", r.prefix, oe.Reason)
+	case "Concurrency":
+		return concurrencyError(strconv.Itoa(r.concurrency))
+	}
+	return err
 }
 
 // config finds the job's config: AWSUTILS_CONFIG, else the file beside the
@@ -121,32 +147,30 @@ func (h *handler) handle(ctx context.Context, e Event) (*s3upload.Report, error)
 	req, err := h.request(e)
 	if err != nil {
 		h.log.Error("unusable input", "error", err.Error())
-		return nil, err
+		return nil, &lambdaerr.BadRequest{Err: err}
 	}
 	cfg, err := h.config()
 	if err != nil {
 		h.log.Error("config", "error", err.Error())
-		return nil, err
+		return nil, &lambdaerr.BadConfig{Err: err}
 	}
-	opts := s3upload.Options{
-		Src: req.src, Bucket: req.bucket, Prefix: req.prefix, RemoveSrc: req.removeSrc,
-		Concurrency: req.concurrency, DeadlineMargin: margin(ctx),
-		// The reply must stay within Lambda's 6 MB payload limit.
-		ReportLimit: 1000,
-	}
+	opts := req.options()
+	opts.DeadlineMargin = margin(ctx)
+	// The reply must stay within Lambda's 6 MB payload limit.
+	opts.ReportLimit = 1000
 	clientOpts := cfg.ClientOptions()
 	clientOpts.MaxConnsPerHost = max(opts.Concurrency, s3upload.DefaultConcurrency)
 	awsCfg, err := awsclient.Load(ctx, clientOpts)
 	if err != nil {
 		h.log.Error("AWS configuration", "error", err.Error())
-		return nil, err
+		return nil, &lambdaerr.BadConfig{Err: err}
 	}
 	h.log.Info("upload start", "src", req.src, "bucket", req.bucket, "prefix", req.prefix,
 		"removeSrc", req.removeSrc, "config", cfg, "deadlineMargin", opts.DeadlineMargin.String())
 	rep, err := s3upload.Run(ctx, awsCfg, opts)
 	if err != nil {
 		h.log.Error("upload", "error", err.Error())
-		return nil, err
+		return nil, &lambdaerr.BadRequest{Err: req.inputError(err)}
 	}
 	for _, f := range rep.Files {
 		if f.Result == s3upload.Failed || f.Result == s3upload.Kept {
@@ -157,24 +181,10 @@ func (h *handler) handle(ctx context.Context, e Event) (*s3upload.Report, error)
 	h.log.Info("upload done", "files", t.Files, "uploaded", t.Uploaded, "removed", t.Removed, "kept", t.Kept,
 		"skipped", t.Skipped, "failed", t.Failed, "remaining", t.Remaining, "bytes", t.Bytes,
 		"seconds", t.Seconds, "mibPerSec", t.MiBPerSec, "stopped", rep.Stopped)
-	if !rep.OK() {
-		return rep, failure(rep)
+	// The error counts the failed files and names the first few, since
+	// Lambda shows only the error to the caller.
+	if err := rep.Err(); err != nil {
+		return rep, &lambdaerr.FilesFailed{Err: err}
 	}
 	return rep, nil
-}
-
-// failure is the function error for a report with failed files: a count and
-// the first few, since Lambda shows only the error to the caller.
-func failure(rep *s3upload.Report) error {
-	var first []string
-	for _, f := range rep.Files {
-		if f.Result == s3upload.Failed && len(first) < 3 {
-			first = append(first, f.Path+": "+f.Message)
-		}
-	}
-	msg := fmt.Sprintf("%d of %d files failed: %s", rep.Totals.Failed, rep.Totals.Files, strings.Join(first, "; "))
-	if rep.Stopped != "" {
-		msg += " (" + rep.Stopped + ")"
-	}
-	return errors.New(msg)
 }

@@ -24,6 +24,10 @@ func TestMain(m *testing.M) { os.Exit(testbed.Main(m)) }
 
 func TestRequestFromEventAndEnv(t *testing.T) {
 	dir := t.TempDir()
+	file := filepath.Join(dir, "f")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	str := func(s string) *string { return &s }
 	yes, no := true, false
 	env := map[string]string{"SRC_DIR": dir, "BUCKET": "envb", "KEY_PREFIX": "envp", "REMOVE_SRC": "true"}
@@ -42,6 +46,10 @@ func TestRequestFromEventAndEnv(t *testing.T) {
 		{"missing src", nil, Event{SrcDir: str(filepath.Join(dir, "nope")), Bucket: str("b")}, request{}, "no such file"},
 		{"bad REMOVE_SRC", map[string]string{"REMOVE_SRC": "maybe"}, Event{}, request{}, "REMOVE_SRC"},
 		{"concurrency", map[string]string{"UPLOAD_CONCURRENCY": "8"}, Event{SrcDir: &dir, Bucket: str("b")}, request{src: dir, bucket: "b", concurrency: 8}, ""},
+		{"zero concurrency", map[string]string{"UPLOAD_CONCURRENCY": "0"}, Event{SrcDir: &dir, Bucket: str("b")}, request{}, `UPLOAD_CONCURRENCY="0": want a positive number`},
+		{"negative concurrency", map[string]string{"UPLOAD_CONCURRENCY": "-2"}, Event{SrcDir: &dir, Bucket: str("b")}, request{}, `UPLOAD_CONCURRENCY="-2": want a positive number`},
+		{"src is a file", nil, Event{SrcDir: str(file), Bucket: str("b")}, request{}, "srcDir " + file + ": not a folder"},
+		{"bad prefix", nil, Event{SrcDir: &dir, Bucket: str("b"), KeyPrefix: str("a/../b")}, request{}, `keyPrefix "a/../b": `},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -174,6 +182,9 @@ func TestFunction(t *testing.T) {
 			if !errors.As(err, &fe) || !strings.Contains(fe.Message, "NoSuchBucket") {
 				t.Fatalf("want a function error naming NoSuchBucket, got %v", err)
 			}
+			if fe.Type != "FilesFailed" || !strings.Contains(fe.Message, " files failed: ") {
+				t.Errorf("errorType %q, message %q; want FilesFailed counting the failed files", fe.Type, fe.Message)
+			}
 			if n := countFiles(t, src); n != len(tree) {
 				t.Errorf("%d of %d source files left", n, len(tree))
 			}
@@ -182,6 +193,9 @@ func TestFunction(t *testing.T) {
 			_, err = fn.Invoke(ctx, map[string]any{"srcDir": filepath.Join(src, "missing")})
 			if !errors.As(err, &fe) || !strings.Contains(fe.Message, "srcDir") {
 				t.Fatalf("missing srcDir: %v", err)
+			}
+			if fe.Type != "BadRequest" {
+				t.Errorf("missing srcDir: errorType %q, want BadRequest", fe.Type)
 			}
 		})
 	}
@@ -202,6 +216,9 @@ func TestFunctionConfigError(t *testing.T) {
 	var fe *testbed.FunctionError
 	if !errors.As(err, &fe) || !strings.Contains(fe.Message, "aws_s3_upload.yml:2: unknown key \"secret_key\"") {
 		t.Fatalf("want a config error naming file:line, got %v", err)
+	}
+	if fe.Type != "BadConfig" {
+		t.Errorf("errorType %q, want BadConfig", fe.Type)
 	}
 }
 

@@ -10,7 +10,8 @@
 // AWSUTILS_CONFIG, else $LAMBDA_TASK_ROOT/aws_s3_upload.yml if present.
 //
 // The reply is the JSON report. The invocation fails when any file failed
-// or the input is unusable. Near the deadline no new file is started and
+// or the input is unusable; the errorType says which: FilesFailed,
+// BadRequest or BadConfig (see internal/lambdaerr). Near the deadline no new file is started and
 // the report's totals.remaining says how many files a retry or the next run
 // will pick up.
 package main

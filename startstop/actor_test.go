@@ -463,15 +463,15 @@ func TestEC2PermissionDeniedIsolated(t *testing.T) {
 			if n := f.calls["StopInstances"]; n != tt.calls || f.calls["DescribeInstances"] != tt.describes {
 				t.Errorf("calls %v; want %d StopInstances and %d DescribeInstances", f.calls, tt.calls, tt.describes)
 			}
-			if len(r.report.Notes) != len(tt.notes) {
-				t.Errorf("notes %q, want %q", r.report.Notes, tt.notes)
+			if len(r.report.Warnings) != len(tt.notes) {
+				t.Errorf("notes %q, want %q", r.report.Warnings, tt.notes)
 			}
 			for i, n := range tt.notes {
-				if i < len(r.report.Notes) && !strings.Contains(r.report.Notes[i], n) {
-					t.Errorf("note %q, want it to contain %q", r.report.Notes[i], n)
+				if i < len(r.report.Warnings) && !strings.Contains(r.report.Warnings[i], n) {
+					t.Errorf("note %q, want it to contain %q", r.report.Warnings[i], n)
 				}
 			}
-			for _, n := range r.report.Notes {
+			for _, n := range r.report.Warnings {
 				if strings.Contains(n, "192.0.2.1") {
 					t.Errorf("a condition of the decoded message reached the report: %q", n)
 				}

@@ -248,7 +248,7 @@ func parseKey(doc *yamlnode.Doc, k, v *yaml.Node) (Key, []string, error) {
 	}
 	var warns []string
 	// An id twice under one key would be acted on twice; warn and keep one.
-	first := map[string]int{}
+	first := map[resource]int{} // the line that listed it
 	for _, g := range items {
 		group, err := parseGroup(doc, name, g)
 		if err != nil {
@@ -256,7 +256,7 @@ func parseKey(doc *yamlnode.Doc, k, v *yaml.Node) (Key, []string, error) {
 		}
 		ids := group.IDs[:0:0]
 		for _, id := range group.IDs {
-			dk := string(group.Type) + "\x00" + group.Region + "\x00" + id
+			dk := resource{group.Region, group.Type, id}
 			if line, ok := first[dk]; ok {
 				warns = append(warns, fmt.Sprintf("%s:%d: %s: %s %s is listed twice (first on line %d); acting on it once",
 					file, g.Line, name, group.Type, id, line))

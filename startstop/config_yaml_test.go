@@ -175,7 +175,7 @@ func originalKeys(v map[string]any) map[string][]group {
 			continue
 		}
 		var groups []group
-		seen := map[string]bool{}
+		seen := map[[3]string]bool{}
 		for _, item := range list {
 			m, ok := item.(map[string]any)
 			if !ok {
@@ -187,7 +187,7 @@ func originalKeys(v map[string]any) map[string][]group {
 			ids, _ := m["ids"].([]any)
 			for _, id := range ids {
 				s := fmt.Sprint(id)
-				if k := g.Type + "\x00" + g.Region + "\x00" + s; !seen[k] {
+				if k := [3]string{g.Type, g.Region, s}; !seen[k] {
 					seen[k] = true
 					g.IDs = append(g.IDs, s)
 				}

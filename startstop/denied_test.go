@@ -59,12 +59,12 @@ func TestRunPermissionDeniedIsolated(t *testing.T) {
 			if n := b.calls("StopInstances"); n != tt.calls {
 				t.Errorf("%d StopInstances calls, want %d: %v", n, tt.calls, b.ops())
 			}
-			if len(rep.Notes) != len(tt.notes) {
-				t.Fatalf("notes %q, want %q", rep.Notes, tt.notes)
+			if len(rep.Warnings) != len(tt.notes) {
+				t.Fatalf("notes %q, want %q", rep.Warnings, tt.notes)
 			}
 			for i, n := range tt.notes {
-				if !strings.Contains(rep.Notes[i], n) {
-					t.Errorf("note %q, want it to contain %q", rep.Notes[i], n)
+				if !strings.Contains(rep.Warnings[i], n) {
+					t.Errorf("note %q, want it to contain %q", rep.Warnings[i], n)
 				}
 			}
 		})
@@ -120,7 +120,7 @@ func TestRunRDSAccessDeniedIsolated(t *testing.T) {
 	if n := b.calls("StopDBInstance") + b.calls("StopDBCluster"); n != 5 {
 		t.Errorf("%d RDS stop calls, want one per resource: %v", n, b.ops())
 	}
-	if rep.Summary.Changed != 3 || rep.Summary.Failed != 2 {
+	if rep.Totals.Changed != 3 || rep.Totals.Failed != 2 {
 		t.Errorf("%s", rep.SummaryLine())
 	}
 }

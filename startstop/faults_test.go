@@ -39,7 +39,7 @@ func TestRunUnderThrottling(t *testing.T) {
 	if st.Injected() == 0 {
 		t.Fatal("nothing was throttled: the test proved nothing")
 	}
-	if rep.Summary.Changed != 101 || rep.Summary.Failed != 1 {
+	if rep.Totals.Changed != 101 || rep.Totals.Failed != 1 {
 		t.Fatalf("want 101 changed and 1 failed: %s\n%+v", rep.SummaryLine(), rep.Results)
 	}
 	if err := rep.Err(); err == nil || !strings.Contains(err.Error(), bad) {
@@ -134,7 +134,7 @@ func TestRunDeadlineNamesWhatWasNotReached(t *testing.T) {
 		}
 	}
 	t.Logf("%s; %d not reached, %d cut off in flight", rep.SummaryLine(), notReached, unknown)
-	if rep.Summary.Changed != reached || unknown != inFlight || notReached != len(dbs)-reached-inFlight {
+	if rep.Totals.Changed != reached || unknown != inFlight || notReached != len(dbs)-reached-inFlight {
 		t.Fatalf("want %d changed, %d cut off in flight, %d not reached: %s", reached, inFlight, len(dbs)-reached-inFlight, rep.SummaryLine())
 	}
 }

@@ -6,6 +6,15 @@ import (
 	"strings"
 )
 
+// resource is a resource's identity: the same id in another region or of
+// another type is another resource. Region is "" in a group without its
+// own region.
+type resource struct {
+	Region string
+	Type   Type
+	ID     string
+}
+
 // Batch is the resources of one type in one region.
 type Batch struct {
 	Region string
@@ -49,12 +58,13 @@ func NewPlan(conf *Config, req Request, region string) (*Plan, error) {
 		typ    Type
 	}
 	index := map[ref]int{}
-	from := map[string]string{} // resource -> first key that listed it
+	from := map[resource]string{} // the first key that listed it
+	asked := map[string]bool{}
 	for _, name := range req.Keys {
-		if _, dup := from["\x00key\x00"+name]; dup {
+		if asked[name] {
 			continue
 		}
-		from["\x00key\x00"+name] = name
+		asked[name] = true
 		key, err := conf.Lookup(name)
 		if err != nil {
 			return nil, err
@@ -71,7 +81,7 @@ func NewPlan(conf *Config, req Request, region string) (*Plan, error) {
 				p.Batches = append(p.Batches, Batch{Region: r.region, Type: r.typ})
 			}
 			for _, id := range g.IDs {
-				rk := r.region + "\x00" + string(r.typ) + "\x00" + id
+				rk := resource{r.region, r.typ, id}
 				if first, seen := from[rk]; seen {
 					if first != name {
 						p.Warnings = append(p.Warnings, fmt.Sprintf("%s %s is listed under both %q and %q; acting on it once", r.typ, id, first, name))

@@ -43,8 +43,8 @@ func (r Result) OK() bool {
 	return r.Outcome == Changed || r.Outcome == Unchanged || r.Outcome == Planned
 }
 
-// Summary counts results by outcome.
-type Summary struct {
+// Totals count results by outcome.
+type Totals struct {
 	Total       int `json:"total"`
 	Changed     int `json:"changed"`
 	Unchanged   int `json:"unchanged"`
@@ -59,18 +59,18 @@ type Report struct {
 	Keys    []string `json:"keys"`
 	DryRun  bool     `json:"dryRun"`
 	Results []Result `json:"results"`
-	// Notes are things to know about the run as a whole: duplicate ids,
-	// a describe permission the role lacks.
-	Notes    []string      `json:"notes,omitempty"`
-	Summary  Summary       `json:"summary"`
+	// Warnings are things to know about the run as a whole: duplicate
+	// ids, a describe permission the role lacks.
+	Warnings []string      `json:"notes,omitempty"`
+	Totals   Totals        `json:"summary"`
 	Duration time.Duration `json:"-"`
 }
 
 // OK reports whether every resource is in or moving to the wanted state.
-func (r *Report) OK() bool { return r.Summary.Failed == 0 && r.Summary.Unsupported == 0 }
+func (r *Report) OK() bool { return r.Totals.Failed == 0 && r.Totals.Unsupported == 0 }
 
 func (r *Report) summarize() {
-	s := Summary{Total: len(r.Results)}
+	s := Totals{Total: len(r.Results)}
 	for _, res := range r.Results {
 		switch res.Outcome {
 		case Changed:
@@ -85,7 +85,7 @@ func (r *Report) summarize() {
 			s.Planned++
 		}
 	}
-	r.Summary = s
+	r.Totals = s
 }
 
 // MarshalJSON adds the duration in milliseconds.
@@ -97,10 +97,17 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 	}{(*plain)(r), r.Duration.Milliseconds()})
 }
 
+// JSON writes the report as indented JSON.
+func (r *Report) JSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
 // SummaryLine is one line saying what the run did.
 func (r *Report) SummaryLine() string {
 	var parts []string
-	s := r.Summary
+	s := r.Totals
 	for _, c := range []struct {
 		n    int
 		name string
@@ -142,7 +149,7 @@ func (r *Report) Err() error {
 		bad = bad[:5]
 	}
 	return fmt.Errorf("%s %s: %d of %d resources failed or unsupported: %s%s", r.Action, strings.Join(r.Keys, ","),
-		r.Summary.Failed+r.Summary.Unsupported, r.Summary.Total, strings.Join(bad, "; "), more)
+		r.Totals.Failed+r.Totals.Unsupported, r.Totals.Total, strings.Join(bad, "; "), more)
 }
 
 // State shows a state for people; an unknown state is "?".
@@ -153,20 +160,39 @@ func state(s string) string {
 	return s
 }
 
-// WriteText writes one aligned line per resource, the notes and the
-// summary line.
-func (r *Report) WriteText(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TYPE\tID\tREGION\tSTATE\tRESULT\tMESSAGE")
-	for _, res := range r.Results {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s → %s\t%s\t%s\n", res.Type, res.ID, res.Region,
-			state(res.Before), state(res.After), res.Outcome, oneLine(res.Message))
+// Text writes one aligned line per resource and the summary. With quiet,
+// only the resources that are not OK (and the table's header only if
+// there is one).
+func (r *Report) Text(w io.Writer, quiet bool) error {
+	rows := r.Results
+	if quiet {
+		rows = nil
+		for _, res := range r.Results {
+			if !res.OK() {
+				rows = append(rows, res)
+			}
+		}
 	}
-	if err := tw.Flush(); err != nil {
-		return err
+	if !quiet || len(rows) > 0 {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "TYPE\tID\tREGION\tSTATE\tRESULT\tMESSAGE")
+		for _, res := range rows {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s → %s\t%s\t%s\n", res.Type, res.ID, res.Region,
+				state(res.Before), state(res.After), res.Outcome, oneLine(res.Message))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
-	for _, n := range r.Notes {
-		fmt.Fprintf(w, "note: %s\n", n)
+	return r.Summary(w)
+}
+
+// Summary writes the warnings and the summary line: the text report's end.
+func (r *Report) Summary(w io.Writer) error {
+	for _, n := range r.Warnings {
+		if _, err := fmt.Fprintf(w, "note: %s\n", n); err != nil {
+			return err
+		}
 	}
 	_, err := fmt.Fprintln(w, r.SummaryLine())
 	return err

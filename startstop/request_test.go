@@ -147,10 +147,10 @@ func TestReportText(t *testing.T) {
 		{Type: DBInstance, ID: "pg1", Region: "us-east-1", Before: "available", After: "available", Outcome: Unsupported,
 			Message: "member of cluster c1; list the cluster under rds.db_cluster"},
 		{Type: EC2Instance, ID: "i-0123456789abcdef9", Region: "us-east-1", Outcome: Failed, Message: "instance not found in us-east-1"},
-	}, Notes: []string{"a note"}}
+	}, Warnings: []string{"a note"}}
 	r.summarize()
 	var b strings.Builder
-	if err := r.WriteText(&b); err != nil {
+	if err := r.Text(&b, false); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")

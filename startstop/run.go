@@ -46,13 +46,52 @@ type Options struct {
 	OnResult func(Result)
 }
 
+// ErrInvalid matches every *OptionError: nothing was attempted.
+var ErrInvalid = errors.New("invalid start/stop options")
+
+// OptionError is an Options field Run refuses; nothing was attempted. It
+// matches ErrInvalid with errors.Is. Front ends find it with errors.As and
+// name Field as their users know it (a flag).
+type OptionError struct {
+	Field  string // the Options field, e.g. "WaitTimeout"
+	Value  string // the value refused
+	Reason string // what is wrong with it
+}
+
+func (e *OptionError) Error() string {
+	return ErrInvalid.Error() + ": " + e.Field + " " + e.Value + ": " + e.Reason
+}
+
+// Is lets errors.Is(err, ErrInvalid) match.
+func (e *OptionError) Is(target error) bool { return target == ErrInvalid }
+
+// Validate reports the first field Run would refuse, as an *OptionError, or
+// nil; zero fields take their defaults.
+func (o Options) Validate() error {
+	if o.Concurrency < 0 {
+		return &OptionError{Field: "Concurrency", Value: fmt.Sprint(o.Concurrency), Reason: "want at least 1 (0: the default)"}
+	}
+	for _, d := range []struct {
+		field string
+		d     time.Duration
+	}{{"WaitTimeout", o.WaitTimeout}, {"PollInterval", o.PollInterval}, {"DeadlineMargin", o.DeadlineMargin}} {
+		if d.d < 0 {
+			return &OptionError{Field: d.field, Value: d.d.String(), Reason: "want a positive duration (0: the default)"}
+		}
+	}
+	return nil
+}
+
 // Run carries out req on the resources conf lists and reports what happened
-// to each. It returns an error only when nothing was attempted (an unknown
-// key, no region): everything else, including a resource that failed, is
-// in the report. Resources not reached before ctx's deadline are reported
-// as failed.
+// to each. It returns an error only when nothing was attempted (bad options,
+// an unknown key, no region): everything else, including a resource that
+// failed, is in the report. Resources not reached before ctx's deadline are
+// reported as failed.
 func Run(ctx context.Context, cfg aws.Config, conf *Config, req Request, opts Options) (*Report, error) {
 	start := time.Now()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
 	region := firstNonEmpty(opts.Region, conf.Region, cfg.Region)
 	plan, err := NewPlan(conf, req, region)
 	if err != nil {
@@ -65,7 +104,7 @@ func Run(ctx context.Context, cfg aws.Config, conf *Config, req Request, opts Op
 	}
 	opts = opts.withDefaults()
 	r := newRunner(cfg, plan, opts)
-	r.report.Notes = append(append(r.report.Notes, conf.Warnings...), plan.Warnings...)
+	r.report.Warnings = append(append(r.report.Warnings, conf.Warnings...), plan.Warnings...)
 
 	work, cancel := workContext(ctx, opts.DeadlineMargin)
 	defer cancel()
@@ -93,16 +132,16 @@ func firstNonEmpty(s ...string) string {
 }
 
 func (o Options) withDefaults() Options {
-	if o.Concurrency <= 0 {
+	if o.Concurrency == 0 {
 		o.Concurrency = DefaultConcurrency
 	}
-	if o.WaitTimeout <= 0 {
+	if o.WaitTimeout == 0 {
 		o.WaitTimeout = DefaultWaitTimeout
 	}
-	if o.PollInterval <= 0 {
+	if o.PollInterval == 0 {
 		o.PollInterval = DefaultPollInterval
 	}
-	if o.DeadlineMargin <= 0 {
+	if o.DeadlineMargin == 0 {
 		o.DeadlineMargin = DefaultDeadlineMargin
 	}
 	return o
@@ -129,7 +168,7 @@ type runner struct {
 
 	mu     sync.Mutex
 	report *Report
-	slot   map[string]int // type/region/id -> index in report.Results
+	slot   map[resource]int // index in report.Results
 	done   []bool
 	noted  map[string]bool
 	cbMu   sync.Mutex
@@ -146,12 +185,12 @@ func newRunner(cfg aws.Config, plan *Plan, opts Options) *runner {
 		cfg: cfg, action: plan.Action, opts: opts,
 		sem:    map[string]chan struct{}{"ec2": make(chan struct{}, opts.Concurrency), "rds": make(chan struct{}, opts.Concurrency)},
 		report: &Report{Action: plan.Action, Keys: plan.Keys, DryRun: opts.DryRun, Results: make([]Result, 0, plan.Len())},
-		slot:   map[string]int{},
+		slot:   map[resource]int{},
 		noted:  map[string]bool{},
 	}
 	for _, b := range plan.Batches {
 		for _, id := range b.IDs {
-			r.slot[slotKey(b.Type, b.Region, id)] = len(r.report.Results)
+			r.slot[resource{b.Region, b.Type, id}] = len(r.report.Results)
 			r.report.Results = append(r.report.Results, Result{Type: b.Type, ID: id, Region: b.Region})
 		}
 	}
@@ -159,8 +198,6 @@ func newRunner(cfg aws.Config, plan *Plan, opts Options) *runner {
 	r.decode = r.stsDecode
 	return r
 }
-
-func slotKey(t Type, region, id string) string { return string(t) + "\x00" + region + "\x00" + id }
 
 func (r *runner) batch(ctx context.Context, i int, b Batch) {
 	cfg := awsclient.WithRegion(r.cfg, b.Region)
@@ -203,7 +240,7 @@ func (e *notCalledError) Unwrap() error { return e.err }
 // set records a final result; the first one for a resource wins.
 func (r *runner) set(res Result) {
 	r.mu.Lock()
-	i, ok := r.slot[slotKey(res.Type, res.Region, res.ID)]
+	i, ok := r.slot[resource{res.Region, res.Type, res.ID}]
 	if !ok || r.done[i] {
 		r.mu.Unlock()
 		return
@@ -224,7 +261,7 @@ func (r *runner) note(s string) {
 	defer r.mu.Unlock()
 	if !r.noted[s] {
 		r.noted[s] = true
-		r.report.Notes = append(r.report.Notes, s)
+		r.report.Warnings = append(r.report.Warnings, s)
 	}
 }
 

@@ -130,8 +130,8 @@ func run(t *testing.T, b *bed, conf *Config, a Action, opts Options, keys ...str
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Results) != rep.Summary.Total {
-		t.Errorf("summary total %d, %d results", rep.Summary.Total, len(rep.Results))
+	if len(rep.Results) != rep.Totals.Total {
+		t.Errorf("summary total %d, %d results", rep.Totals.Total, len(rep.Results))
 	}
 	return rep
 }
@@ -156,7 +156,7 @@ batch-servers:
 `, testbed.Region, ids[0], ids[1], ids[2]))
 
 	rep := run(t, b, conf, Stop, Options{}, "dev-env")
-	if !rep.OK() || rep.Summary.Changed != 4 {
+	if !rep.OK() || rep.Totals.Changed != 4 {
 		t.Fatalf("stop dev-env: %s\n%+v", rep.SummaryLine(), rep.Results)
 	}
 	r := wantOutcome(t, rep, ids[0], Changed, "")
@@ -178,7 +178,7 @@ batch-servers:
 	// answer (previous state stopped) is the report, instead of a describe.
 	b.proxy.ResetStats()
 	rep = run(t, b, conf, Stop, Options{}, "dev-env")
-	if !rep.OK() || rep.Summary.Unchanged != 4 {
+	if !rep.OK() || rep.Totals.Unchanged != 4 {
 		t.Fatalf("second stop: %s\n%+v", rep.SummaryLine(), rep.Results)
 	}
 	wantOutcome(t, rep, "my-postgres", Unchanged, "already stopped")
@@ -191,7 +191,7 @@ batch-servers:
 	}
 
 	rep = run(t, b, conf, Start, Options{}, "dev-env", "batch-servers")
-	if !rep.OK() || rep.Summary.Changed != 4 || rep.Summary.Unchanged != 1 {
+	if !rep.OK() || rep.Totals.Changed != 4 || rep.Totals.Unchanged != 1 {
 		t.Fatalf("start both keys: %s\n%+v", rep.SummaryLine(), rep.Results)
 	}
 	wantOutcome(t, rep, ids[2], Unchanged, "already running")
@@ -214,7 +214,7 @@ func TestRunMissingIDAmongValid(t *testing.T) {
 	conf := parse(t, fmt.Sprintf("region_name: %s\nk:\n  - type: ec2.instance\n    ids: [%s, %s, %s, %s]\n  - type: rds.db_instance\n    ids: [nosuchdb]\n",
 		testbed.Region, ids[0], missing, ids[1], ids[2]))
 	rep := run(t, b, conf, Stop, Options{}, "k")
-	if rep.OK() || rep.Summary.Changed != 3 || rep.Summary.Failed != 2 {
+	if rep.OK() || rep.Totals.Changed != 3 || rep.Totals.Failed != 2 {
 		t.Fatalf("%s\n%+v", rep.SummaryLine(), rep.Results)
 	}
 	wantOutcome(t, rep, missing, Failed, "instance not found in us-east-1")
@@ -278,8 +278,8 @@ func TestRunDescribeDenied(t *testing.T) {
 		}
 	}
 	wantOutcome(t, rep, missing, Failed, "not found")
-	if len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0], "ec2:DescribeInstances is not allowed") {
-		t.Errorf("notes %q", rep.Notes)
+	if len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], "ec2:DescribeInstances is not allowed") {
+		t.Errorf("notes %q", rep.Warnings)
 	}
 	if st := b.ec2States(t, ids...); st[ids[0]] != "stopped" || st[ids[2]] != "stopped" {
 		t.Errorf("states %v", st)
@@ -303,7 +303,7 @@ func TestRunDryRunChangesNothing(t *testing.T) {
 	testbed.CreateDBInstance(t, b.rds, "pg1")
 	conf := parse(t, fmt.Sprintf("k:\n  - type: ec2.instance\n    ids: [%s, %s]\n  - type: rds.db_cluster\n    ids: [aurora1]\n  - type: rds.db_instance\n    ids: [pg1]\n", ids[0], ids[1]))
 	rep := run(t, b, conf, Stop, Options{DryRun: true}, "k")
-	if !rep.OK() || rep.Summary.Planned != 4 || !rep.DryRun {
+	if !rep.OK() || rep.Totals.Planned != 4 || !rep.DryRun {
 		t.Fatalf("%s\n%+v", rep.SummaryLine(), rep.Results)
 	}
 	wantOutcome(t, rep, ids[0], Planned, "StopInstances would succeed")
@@ -326,7 +326,7 @@ func TestRunEC2CallsAreBatched(t *testing.T) {
 	conf := parse(t, "k:\n  - type: ec2.instance\n    ids: ["+strings.Join(ids, ", ")+"]\n")
 	b.proxy.ResetStats()
 	rep := run(t, b, conf, Stop, Options{}, "k")
-	if !rep.OK() || rep.Summary.Changed != 250 {
+	if !rep.OK() || rep.Totals.Changed != 250 {
 		t.Fatalf("%s", rep.SummaryLine())
 	}
 	calls := b.serviceCalls("ec2")
@@ -393,7 +393,7 @@ func TestRunRespectsDeadline(t *testing.T) {
 	if rep == nil {
 		t.FailNow()
 	}
-	if rep.Summary.Failed != 3 {
+	if rep.Totals.Failed != 3 {
 		t.Fatalf("%s\n%+v", rep.SummaryLine(), rep.Results)
 	}
 	for _, id := range ids {
@@ -422,7 +422,7 @@ func TestRunWait(t *testing.T) {
 	testbed.CreateDBInstance(t, b.rds, "pg1")
 	conf := parse(t, fmt.Sprintf("k:\n  - type: ec2.instance\n    ids: [%s, %s]\n  - type: rds.db_instance\n    ids: [pg1]\n", ids[0], ids[1]))
 	rep := run(t, b, conf, Stop, Options{Wait: true, PollInterval: 20 * time.Millisecond}, "k")
-	if !rep.OK() || rep.Summary.Changed != 3 {
+	if !rep.OK() || rep.Totals.Changed != 3 {
 		t.Fatalf("%s\n%+v", rep.SummaryLine(), rep.Results)
 	}
 	for _, id := range []string{ids[0], ids[1], "pg1"} {
@@ -506,7 +506,7 @@ func TestRunAtScale(t *testing.T) {
 		t.FailNow()
 	}
 	t.Logf("%s; calls %v", rep.SummaryLine(), b.ops())
-	if !rep.OK() || rep.Summary.Changed != 1120 {
+	if !rep.OK() || rep.Totals.Changed != 1120 {
 		t.Fatalf("%s", rep.SummaryLine())
 	}
 	if n := b.serviceCalls("ec2"); n != 1000/ec2Chunk {

@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -62,8 +62,15 @@ func runStartStop(ctx context.Context, action startstop.Action, args []string, s
 		fmt.Fprintf(stderr, "%s: --output %q: want text or json\n", name, *output)
 		return exitUsage
 	}
-	if *waitTimeout <= 0 {
-		fmt.Fprintf(stderr, "%s: --wait-timeout %s: want a positive duration such as 10m\n", name, *waitTimeout)
+	opts := startstop.Options{DryRun: *dryRun, Wait: *wait, WaitTimeout: *waitTimeout, Region: *region}
+	if *waitTimeout == 0 {
+		// 0 would be the library's default, not a time to wait.
+		fmt.Fprintf(stderr, "%s: %s\n", name, waitTimeoutMessage(0))
+		return exitUsage
+	}
+	// startstop checks the options; this only says which flag was wrong.
+	if err := opts.Validate(); err != nil {
+		fmt.Fprintf(stderr, "%s: %s\n", name, startStopOptionMessage(err, opts))
 		return exitUsage
 	}
 	conf, err := startstop.Load(*config)
@@ -76,21 +83,17 @@ func runStartStop(ctx context.Context, action startstop.Action, args []string, s
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return exitUsage
 	}
-	rep, err := startstop.Run(ctx, cfg, conf, startstop.Request{Action: action, Keys: keys}, startstop.Options{
-		DryRun: *dryRun, Wait: *wait, WaitTimeout: *waitTimeout, Region: *region,
-	})
+	rep, err := startstop.Run(ctx, cfg, conf, startstop.Request{Action: action, Keys: keys}, opts)
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		fmt.Fprintf(stderr, "%s: %s\n", name, startStopOptionMessage(err, opts))
 		return exitUsage
 	}
 	if *output == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+		if err := rep.JSON(stdout); err != nil {
 			fmt.Fprintf(stderr, "%s: write report: %v\n", name, err)
 			return exitFailed
 		}
-	} else if err := rep.WriteText(stdout); err != nil {
+	} else if err := rep.Text(stdout, false); err != nil {
 		fmt.Fprintf(stderr, "%s: write report: %v\n", name, err)
 		return exitFailed
 	}
@@ -98,6 +101,19 @@ func runStartStop(ctx context.Context, action startstop.Action, args []string, s
 		return exitFailed
 	}
 	return exitOK
+}
+
+// startStopOptionMessage names an option startstop refused (an
+// *startstop.OptionError) as the flag it came from.
+func startStopOptionMessage(err error, opts startstop.Options) string {
+	if oe := (*startstop.OptionError)(nil); errors.As(err, &oe) && oe.Field == "WaitTimeout" {
+		return waitTimeoutMessage(opts.WaitTimeout)
+	}
+	return err.Error()
+}
+
+func waitTimeoutMessage(d time.Duration) string {
+	return fmt.Sprintf("--wait-timeout %s: want a positive duration such as 10m", d)
 }
 
 func firstOf(s ...string) string {

@@ -171,6 +171,8 @@ func TestStartStopCommandErrors(t *testing.T) {
 		{"missing file", []string{"stop", "--config", filepath.Join(t.TempDir(), "nope.yml"), "dev"}, "nope.yml"},
 		{"bad output", []string{"stop", "--config", good, "--output", "yaml", "dev"}, `--output "yaml": want text or json`},
 		{"bad flag", []string{"stop", "--bogus", "dev"}, "unknown flag: --bogus"},
+		{"zero wait timeout", []string{"stop", "--config", good, "--wait-timeout", "0", "dev"}, "--wait-timeout 0s: want a positive duration such as 10m"},
+		{"negative wait timeout", []string{"stop", "--config", good, "--wait-timeout", "-1m", "dev"}, "--wait-timeout -1m0s: want a positive duration such as 10m"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

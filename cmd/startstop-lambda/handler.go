@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/awsutils/awsutils/awsclient"
+	"github.com/awsutils/awsutils/internal/lambdaerr"
 	"github.com/awsutils/awsutils/startstop"
 )
 
@@ -37,21 +38,6 @@ func SettingsFromEnv(getenv func(string) string) Settings {
 	return Settings{ConfigPath: path, Mode: getenv("AWSUTILS_MODE"), FunctionName: getenv("AWS_LAMBDA_FUNCTION_NAME")}
 }
 
-// The error types name what went wrong in the errorType Lambda reports, so
-// alarms and retries can tell a bad request from failed resources.
-type (
-	// BadRequest: the event or function name does not say what to do.
-	BadRequest struct{ msg string }
-	// BadConfig: the config file is missing or invalid, or names no such key.
-	BadConfig struct{ msg string }
-	// ResourcesFailed: some resource failed or is unsupported.
-	ResourcesFailed struct{ msg string }
-)
-
-func (e *BadRequest) Error() string      { return e.msg }
-func (e *BadConfig) Error() string       { return e.msg }
-func (e *ResourcesFailed) Error() string { return e.msg }
-
 // Handler runs one invocation.
 type Handler struct {
 	Settings Settings
@@ -66,7 +52,7 @@ func (h *Handler) Request(event json.RawMessage) (startstop.Request, error) {
 	fromName := func() (startstop.Request, error) {
 		req, err := startstop.FromFunctionName(h.Settings.FunctionName)
 		if err != nil {
-			return req, &BadRequest{err.Error()}
+			return req, &lambdaerr.BadRequest{Err: err}
 		}
 		return req, nil
 	}
@@ -77,27 +63,28 @@ func (h *Handler) Request(event json.RawMessage) (startstop.Request, error) {
 			return fromName()
 		}
 		if err != nil {
-			return req, &BadRequest{err.Error()}
+			return req, &lambdaerr.BadRequest{Err: err}
 		}
 		return req, nil
 	case ModeEvent:
 		req, err := startstop.ParseEvent(event)
 		if errors.Is(err, startstop.ErrNoRequest) {
-			return req, &BadRequest{`event has neither action nor configKey: want {"action": "start"|"stop", "configKey": "KEY" or ["KEY", ...]}`}
+			return req, &lambdaerr.BadRequest{Err: errors.New(`event has neither action nor configKey: want {"action": "start"|"stop", "configKey": "KEY" or ["KEY", ...]}`)}
 		}
 		if err != nil {
-			return req, &BadRequest{err.Error()}
+			return req, &lambdaerr.BadRequest{Err: err}
 		}
 		return req, nil
 	case ModeFunctionName:
 		return fromName()
 	}
-	return startstop.Request{}, &BadRequest{fmt.Sprintf("AWSUTILS_MODE=%q: want auto, event or function-name", h.Settings.Mode)}
+	return startstop.Request{}, &lambdaerr.BadRequest{Err: fmt.Errorf("AWSUTILS_MODE=%q: want auto, event or function-name", h.Settings.Mode)}
 }
 
 // Handle is the Lambda handler: it returns the report, or an error when
 // the request is bad or any resource failed, so that the invocation fails
-// and Lambda's retries and alarms see it.
+// and Lambda's retries and alarms see it. The error's type is Lambda's
+// errorType: BadRequest, BadConfig or ResourcesFailed (see lambdaerr).
 func (h *Handler) Handle(ctx context.Context, event json.RawMessage) (*startstop.Report, error) {
 	log := h.Log
 	req, err := h.Request(event)
@@ -108,7 +95,7 @@ func (h *Handler) Handle(ctx context.Context, event json.RawMessage) (*startstop
 	conf, err := startstop.Load(h.Settings.ConfigPath)
 	if err != nil {
 		log.Error("bad config", "error", err.Error())
-		return nil, &BadConfig{err.Error()}
+		return nil, &lambdaerr.BadConfig{Err: err}
 	}
 	for _, w := range conf.Warnings {
 		log.Warn("config", "warning", w)
@@ -116,7 +103,7 @@ func (h *Handler) Handle(ctx context.Context, event json.RawMessage) (*startstop
 	cfg, err := h.LoadAWS(ctx, conf.Region)
 	if err != nil {
 		log.Error("AWS configuration", "error", err.Error())
-		return nil, &BadConfig{err.Error()}
+		return nil, &lambdaerr.BadConfig{Err: err}
 	}
 	rep, err := startstop.Run(ctx, cfg, conf, req, startstop.Options{
 		OnResult: func(r startstop.Result) {
@@ -131,18 +118,18 @@ func (h *Handler) Handle(ctx context.Context, event json.RawMessage) (*startstop
 	if err != nil {
 		log.Error("bad request", "error", err.Error())
 		if errors.Is(err, startstop.ErrUnknownKey) {
-			return nil, &BadRequest{err.Error()}
+			return nil, &lambdaerr.BadRequest{Err: err}
 		}
-		return nil, &BadConfig{err.Error()}
+		return nil, &lambdaerr.BadConfig{Err: err}
 	}
-	for _, n := range rep.Notes {
+	for _, n := range rep.Warnings {
 		log.Warn("note", "note", n)
 	}
-	s := rep.Summary
+	s := rep.Totals
 	log.Info("summary", "action", rep.Action, "keys", rep.Keys, "total", s.Total, "changed", s.Changed,
 		"unchanged", s.Unchanged, "failed", s.Failed, "unsupported", s.Unsupported, "durationMs", rep.Duration.Milliseconds())
 	if err := rep.Err(); err != nil {
-		return rep, &ResourcesFailed{err.Error()}
+		return rep, &lambdaerr.ResourcesFailed{Err: err}
 	}
 	return rep, nil
 }

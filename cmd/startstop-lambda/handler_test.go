@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"github.com/awsutils/awsutils/awsclient"
+	"github.com/awsutils/awsutils/internal/lambdaerr"
 	"github.com/awsutils/awsutils/internal/testbed"
 	"github.com/awsutils/awsutils/startstop"
 )
@@ -57,7 +58,7 @@ func TestRequest(t *testing.T) {
 			h := &Handler{Settings: Settings{Mode: tt.mode, FunctionName: tt.fn}}
 			got, err := h.Request(json.RawMessage(tt.event))
 			if tt.wantErr != "" {
-				var br *BadRequest
+				var br *lambdaerr.BadRequest
 				if !errors.As(err, &br) || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Errorf("err = %v, want BadRequest %q", err, tt.wantErr)
 				}
@@ -159,7 +160,7 @@ func TestLambdaEventForms(t *testing.T) {
 	l := f.lambda(t, nil)
 
 	rep := report(t, l, `{"action": "stop", "configKey": "dev-env"}`)
-	if rep.Summary.Changed != 4 || rep.Summary.Total != 4 {
+	if rep.Totals.Changed != 4 || rep.Totals.Total != 4 {
 		t.Fatalf("stop dev-env: %+v", rep)
 	}
 	if got := f.states(t); !reflect.DeepEqual(got, []string{"stopped", "stopped", "running"}) {
@@ -167,7 +168,7 @@ func TestLambdaEventForms(t *testing.T) {
 	}
 
 	rep = report(t, l, `{"action": "start", "configKey": ["dev-env", "batch_servers"]}`)
-	if rep.Summary.Changed != 4 || rep.Summary.Unchanged != 1 {
+	if rep.Totals.Changed != 4 || rep.Totals.Unchanged != 1 {
 		t.Fatalf("start both: %+v", rep)
 	}
 	if got := f.states(t); !reflect.DeepEqual(got, []string{"running", "running", "running"}) {
@@ -207,7 +208,7 @@ func TestLambdaFunctionNameForms(t *testing.T) {
 
 	stop := f.lambda(t, map[string]string{"AWS_LAMBDA_FUNCTION_NAME": "ec2_stop_batch_servers", "AWSUTILS_CONFIG": "", "LAMBDA_TASK_ROOT": root})
 	rep := report(t, stop, scheduled)
-	if rep.Action != startstop.Stop || rep.Summary.Changed != 1 || rep.Results[0].ID != f.ids[2] {
+	if rep.Action != startstop.Stop || rep.Totals.Changed != 1 || rep.Results[0].ID != f.ids[2] {
 		t.Fatalf("%+v", rep)
 	}
 	if got := f.states(t); !reflect.DeepEqual(got, []string{"running", "running", "stopped"}) {
@@ -217,7 +218,7 @@ func TestLambdaFunctionNameForms(t *testing.T) {
 
 	start := f.lambda(t, map[string]string{"AWS_LAMBDA_FUNCTION_NAME": "ec2_start_batch_servers", "AWSUTILS_CONFIG": "", "LAMBDA_TASK_ROOT": root})
 	rep = report(t, start, scheduled)
-	if rep.Action != startstop.Start || rep.Summary.Changed != 1 {
+	if rep.Action != startstop.Start || rep.Totals.Changed != 1 {
 		t.Fatalf("%+v", rep)
 	}
 	if got := f.states(t); !reflect.DeepEqual(got, []string{"running", "running", "running"}) {
@@ -316,15 +317,15 @@ batch_servers:
 
 	l := f.lambda(t, atRoot)
 	rep := report(t, l, `{"action": "stop", "configKey": "dev-env"}`)
-	if rep.Summary.Changed != 4 || rep.Summary.Total != 4 {
+	if rep.Totals.Changed != 4 || rep.Totals.Total != 4 {
 		t.Fatalf("stop dev-env: %+v", rep)
 	}
 	if got := f.states(t); !reflect.DeepEqual(got, []string{"stopped", "stopped", "running"}) {
 		t.Errorf("states %v", got)
 	}
 	warning := filepath.Join(root, startstop.ConfigFile) + ":2: x-app-servers: not a list of {type, ids} entries; ignored"
-	if !slices.ContainsFunc(rep.Notes, func(n string) bool { return strings.HasPrefix(n, warning) }) {
-		t.Errorf("notes %q lack %q", rep.Notes, warning)
+	if !slices.ContainsFunc(rep.Warnings, func(n string) bool { return strings.HasPrefix(n, warning) }) {
+		t.Errorf("notes %q lack %q", rep.Warnings, warning)
 	}
 	if !strings.Contains(l.Log(), warning) {
 		t.Errorf("log lacks %q:\n%s", warning, l.Log())
@@ -342,7 +343,7 @@ batch_servers:
 	// (unchanged) along with the instance.
 	stop := f.lambda(t, map[string]string{"AWS_LAMBDA_FUNCTION_NAME": "ec2_stop_batch_servers", "AWSUTILS_CONFIG": "", "LAMBDA_TASK_ROOT": root})
 	rep = report(t, stop, scheduled)
-	if rep.Action != startstop.Stop || rep.Summary.Total != 3 || rep.Summary.Changed != 1 || rep.Summary.Unchanged != 2 {
+	if rep.Action != startstop.Stop || rep.Totals.Total != 3 || rep.Totals.Changed != 1 || rep.Totals.Unchanged != 2 {
 		t.Fatalf("ec2_stop_batch_servers: %+v", rep)
 	}
 	if got := f.states(t); !reflect.DeepEqual(got, []string{"stopped", "stopped", "stopped"}) {

@@ -182,20 +182,30 @@ _awsutils_profiles() {
     [[ -r $f ]] && ` + profileSedCredentials + ` "$f"
 }
 
+# _awsutils_reply sets COMPREPLY to the lines it reads, names with spaces
+# intact (mapfile would do, but macOS still ships bash 3.2 without it).
+_awsutils_reply() {
+    COMPREPLY=()
+    local line
+    while IFS= read -r line; do
+        COMPREPLY+=("$line")
+    done
+}
+
 # _awsutils_value KIND [WORD...] completes $cur as a value of KIND.
 _awsutils_value() {
     case $1 in
     file)
         compopt -o filenames 2>/dev/null
-        mapfile -t COMPREPLY < <(compgen -f -- "$cur") ;;
+        _awsutils_reply < <(compgen -f -- "$cur") ;;
     dir)
         compopt -o filenames 2>/dev/null
-        mapfile -t COMPREPLY < <(compgen -d -- "$cur") ;;
+        _awsutils_reply < <(compgen -d -- "$cur") ;;
     profile)
-        mapfile -t COMPREPLY < <(compgen -W "$(_awsutils_profiles | sort -u)" -- "$cur") ;;
+        _awsutils_reply < <(compgen -W "$(_awsutils_profiles | sort -u)" -- "$cur") ;;
     word)
         shift
-        mapfile -t COMPREPLY < <(compgen -W "$*" -- "$cur") ;;
+        _awsutils_reply < <(compgen -W "$*" -- "$cur") ;;
     esac
     # bash replaces only what follows the last ":" of the word (see _awsutils).
     if [[ $cur == *:* ]]; then
@@ -226,7 +236,7 @@ _awsutils() {
 	for _, c := range cmds {
 		names = append(names, c.name)
 	}
-	fmt.Fprintf(&b, "        mapfile -t COMPREPLY < <(compgen -W %s -- \"$cur\")\n", shQuote(strings.Join(names, " ")))
+	fmt.Fprintf(&b, "        _awsutils_reply < <(compgen -W %s -- \"$cur\")\n", shQuote(strings.Join(names, " ")))
 	b.WriteString(`        return
     fi
     local cmd=${COMP_WORDS[1]} flags valued
@@ -283,7 +293,7 @@ _awsutils() {
         (( i++ ))
     done
     if [[ -z $dashdash && $cur == -* ]]; then
-        mapfile -t COMPREPLY < <(compgen -W "$flags" -- "$cur")
+        _awsutils_reply < <(compgen -W "$flags" -- "$cur")
         return
     fi
     case $cmd in

@@ -9,12 +9,14 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"golang.org/x/sys/unix"
 )
 
 // Run uploads opts.Src to S3 and returns what happened to every file. The
 // error is non-nil only when the run could not start (it wraps ErrInvalid
 // for bad options); failed files are in the report (Report.OK).
 func Run(ctx context.Context, cfg aws.Config, opts Options) (*Report, error) {
+	adaptive := opts.Concurrency == 0
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
@@ -27,11 +29,40 @@ func Run(ctx context.Context, cfg aws.Config, opts Options) (*Report, error) {
 		return nil, fmt.Errorf("%w: source folder %s: %s", ErrInvalid, opts.Src, errMsg(err))
 	}
 	defer w.close()
+	fixed := opts.Concurrency
+	if adaptive {
+		fixed = 0
+	}
+	lim := newLimiter(fixed, maxInFlight(), time.Now)
 	r := &run{
-		opts: &opts, walk: w, up: newUploader(cfg, &opts, w),
+		opts: &opts, walk: w, up: newUploader(cfg, &opts, w, lim), lim: lim,
 		rep: &Report{Src: opts.Src, Bucket: opts.Bucket, Prefix: opts.Prefix, DryRun: opts.DryRun, Files: []File{}},
 	}
 	return r.do(ctx), nil
+}
+
+// maxInFlight is the most files an adaptive run keeps in flight: within
+// MaxInFlight and half the open-file limit (each file in flight holds its
+// file and a connection), which Run first raises as far as allowed.
+func maxInFlight() int {
+	raiseOnce.Do(raiseOpenFiles)
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+		return startInFlight
+	}
+	return int(max(min(int64(MaxInFlight), int64(rl.Cur/2)-32), minInFlight))
+}
+
+var raiseOnce sync.Once
+
+// raiseOpenFiles lifts the soft open-file limit to the hard one, as s5cmd
+// does: the soft default (often 1,024) is below what a far bucket needs.
+func raiseOpenFiles() {
+	var rl unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) == nil && rl.Cur < rl.Max {
+		rl.Cur = rl.Max
+		_ = unix.Setrlimit(unix.RLIMIT_NOFILE, &rl)
+	}
 }
 
 // removerCount is the number of removals in flight: unlinks are local
@@ -44,6 +75,7 @@ type run struct {
 	opts *Options
 	walk *walker
 	up   *uploader
+	lim  *limiter
 	rep  *Report
 	// Files left for a later run: never started, or cut off in flight.
 	notStarted, interrupted atomic.Int64
@@ -82,25 +114,24 @@ func (r *run) do(ctx context.Context) *Report {
 	defer cancelWalk()
 	go r.walk.run(walkCtx, items)
 
-	// Workers upload and verify; removers delete verified sources, so that
-	// a slow unlink (an NFS round trip on EFS) never holds a request slot.
-	jobs := make(chan item)
+	// Each file is a goroutine while it holds one of the limiter's slots;
+	// removers delete verified sources, so that a slow unlink (an NFS round
+	// trip on EFS) never holds a slot.
 	removals := make(chan outcome, opts.Concurrency)
 	results := make(chan outcome, opts.Concurrency)
-	var workers, removers sync.WaitGroup
-	for range opts.Concurrency {
-		workers.Add(1)
+	var files, removers sync.WaitGroup
+	launch := func(it item) {
+		files.Add(1)
 		go func() {
-			defer workers.Done()
-			for it := range jobs {
-				o := r.up.file(work, it)
-				if o.remove != nil {
-					removals <- o
-					continue
-				}
-				it.done()
-				results <- o
+			defer files.Done()
+			o := r.up.file(work, it)
+			r.lim.release()
+			if o.remove != nil {
+				removals <- o
+				return
 			}
+			it.done()
+			results <- o
 		}()
 	}
 	for range removerCount {
@@ -115,9 +146,9 @@ func (r *run) do(ctx context.Context) *Report {
 			}
 		}()
 	}
-	go r.dispatch(dispatch, items, jobs)
 	go func() {
-		workers.Wait()
+		r.dispatch(dispatch, work, items, launch, results)
+		files.Wait()
 		close(removals)
 		removers.Wait()
 		close(results)
@@ -151,22 +182,23 @@ func (r *run) do(ctx context.Context) *Report {
 	return rep
 }
 
-// dispatch hands the walk's items to the workers until ctx ends; what it
-// cannot hand over is remaining work.
-func (r *run) dispatch(ctx context.Context, items <-chan item, jobs chan<- item) {
-	defer close(jobs)
+// dispatch starts a file for each of the walk's items as the limiter
+// grants slots, until ctx ends; what it cannot start is remaining work.
+// Items that need no request (skipped, failed, a dry run) are reported at
+// once, holding no slot.
+func (r *run) dispatch(ctx, work context.Context, items <-chan item, launch func(item), results chan<- outcome) {
 	for it := range items {
 		r.up.noteFound(it)
-		if ctx.Err() == nil {
-			select {
-			case jobs <- it:
-				continue
-			case <-ctx.Done():
-			}
+		if it.skip != "" || it.fail != "" || r.opts.DryRun {
+			results <- r.up.file(work, it)
+			it.done()
+			continue
 		}
-		if it.skip == "" && it.fail == "" {
-			r.notStarted.Add(1)
+		if ctx.Err() == nil && r.lim.acquire(ctx) == nil {
+			launch(it)
+			continue
 		}
+		r.notStarted.Add(1)
 		it.done()
 	}
 }

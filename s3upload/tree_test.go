@@ -446,7 +446,7 @@ func TestKeyClaimGuard(t *testing.T) {
 	if err := opts.validate(); err != nil {
 		t.Fatal(err)
 	}
-	u := newUploader(aws.Config{Region: "us-east-1"}, &opts, w)
+	u := newUploader(aws.Config{Region: "us-east-1"}, &opts, w, nil)
 	mk := func(ino uint64) item {
 		return item{dir: w.top, name: "x", rel: "d/x", path: filepath.Join(src, "d/x"), id: fileID{1, ino}}
 	}

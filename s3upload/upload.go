@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -59,12 +60,15 @@ type outcome struct {
 
 const bufSize = 256 << 10
 
-func newUploader(cfg aws.Config, opts *Options, w *walker) *uploader {
+func newUploader(cfg aws.Config, opts *Options, w *walker, lim *limiter) *uploader {
 	// An unsigned payload spares a SHA-256 pass over every body: integrity
 	// comes from the CRC32 checksum S3 verifies. Over plain http (local
 	// servers) it is also what lets a body be sent without signing it.
 	client := awsclient.S3(cfg, func(o *s3.Options) {
 		o.APIOptions = append(o.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
+		if r, ok := o.Retryer.(aws.RetryerV2); ok && lim != nil {
+			o.Retryer = congestionRetryer{RetryerV2: r, lim: lim}
+		}
 	})
 	u := &uploader{
 		opts:  opts,
@@ -75,6 +79,21 @@ func newUploader(cfg aws.Config, opts *Options, w *walker) *uploader {
 	}
 	u.bufs.New = func() any { b := make([]byte, bufSize); return &b }
 	return u
+}
+
+// congestionRetryer tells the limiter when the SDK retries a throttle
+// (503 SlowDown) or a dropped connection: the path has too much in flight.
+type congestionRetryer struct {
+	aws.RetryerV2
+	lim *limiter
+}
+
+func (r congestionRetryer) RetryDelay(attempt int, err error) (time.Duration, error) {
+	if awsclient.Classify(err) == awsclient.KindThrottled ||
+		(retry.RetryableConnectionError{}).IsErrorRetryable(err) == aws.TrueTernary {
+		r.lim.congestion()
+	}
+	return r.RetryerV2.RetryDelay(attempt, err)
 }
 
 // noteFound counts an item the walk found, for Progress.

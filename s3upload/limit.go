@@ -1,0 +1,184 @@
+package s3upload
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// limiter bounds the files in flight (one request each at a time) and,
+// unless the bound is fixed (Options.Concurrency), moves it to what the
+// path sustains: a far bucket needs many requests in flight to fill the
+// round trip, a near one only as many as the CPU can feed.
+//
+// It climbs by measured throughput, in windows of as many completions as
+// the bound: one window is about one round trip at full use. While a
+// window's rate beats the one before by 10 % the bound doubles (slow
+// start), later it grows by a quarter; a rate 10 % lower shrinks it by a
+// fifth; a window that never used the whole bound (too few files, a slow
+// walk) teaches nothing. After eight flat windows it probes a quarter
+// higher and keeps the step only if the next window's rate gains 5 %.
+// Throttling or dropped connections seen by the SDK's retries cut it by a
+// quarter, once a window.
+type limiter struct {
+	mu       sync.Mutex
+	limit    int
+	min, max int
+	fixed    bool
+	inFlight int
+	waiters  []chan struct{}
+	now      func() time.Time
+
+	winStart  time.Time
+	winDone   int
+	winFull   bool // in flight reached the bound during the window
+	congested bool // the SDK retried a throttle or a dropped connection
+	prevRate  float64
+	slowStart bool
+	flat      int // windows in a row without a change
+	probeFrom int // the bound before a probe, until the next window judges it
+}
+
+// Bounds of the adaptive limiter.
+const (
+	startInFlight = 64
+	minInFlight   = 8
+	// MaxInFlight is the most files an adaptive run keeps in flight; the
+	// HTTP client should allow as many connections per host.
+	MaxInFlight = 1024
+)
+
+// newLimiter returns a limiter fixed at fixed files, or adaptive between
+// minInFlight and maxInFlight when fixed is 0.
+func newLimiter(fixed, maxInFlight int, now func() time.Time) *limiter {
+	l := &limiter{limit: fixed, min: fixed, max: fixed, fixed: true, now: now}
+	if fixed == 0 {
+		l.fixed, l.slowStart = false, true
+		l.min, l.max = min(minInFlight, maxInFlight), maxInFlight
+		l.limit = min(startInFlight, maxInFlight)
+	}
+	l.winStart = now()
+	return l
+}
+
+// acquire waits for a slot; it fails only when ctx ends first.
+func (l *limiter) acquire(ctx context.Context) error {
+	l.mu.Lock()
+	if l.inFlight < l.limit && len(l.waiters) == 0 {
+		l.take()
+		l.mu.Unlock()
+		return nil
+	}
+	ch := make(chan struct{})
+	l.waiters = append(l.waiters, ch)
+	l.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for i, w := range l.waiters {
+			if w == ch {
+				l.waiters = append(l.waiters[:i], l.waiters[i+1:]...)
+				return ctx.Err()
+			}
+		}
+		// Granted meanwhile: give the slot back.
+		l.inFlight--
+		l.wake()
+		return ctx.Err()
+	}
+}
+
+// take counts a slot as used; l.mu is held.
+func (l *limiter) take() {
+	l.inFlight++
+	if l.inFlight >= l.limit {
+		l.winFull = true
+	}
+}
+
+// release returns a slot after a file's requests are done.
+func (l *limiter) release() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.inFlight--
+	if !l.fixed {
+		l.winDone++
+		if l.winDone >= max(l.limit, 16) {
+			l.decide()
+		}
+	}
+	l.wake()
+}
+
+// congestion notes a throttle or dropped connection the SDK retried.
+func (l *limiter) congestion() {
+	l.mu.Lock()
+	l.congested = true
+	l.mu.Unlock()
+}
+
+// wake grants slots to waiters in order while the bound allows; l.mu is
+// held.
+func (l *limiter) wake() {
+	for len(l.waiters) > 0 && l.inFlight < l.limit {
+		ch := l.waiters[0]
+		l.waiters = l.waiters[1:]
+		l.take()
+		close(ch)
+	}
+}
+
+// decide ends a window and moves the bound; l.mu is held.
+func (l *limiter) decide() {
+	now := l.now()
+	elapsed := now.Sub(l.winStart).Seconds()
+	rate := 0.0
+	if elapsed > 0 {
+		rate = float64(l.winDone) / elapsed
+	}
+	grow := func(double bool) {
+		if double {
+			l.limit *= 2
+		} else {
+			l.limit += max(l.limit/4, 1)
+		}
+		l.limit = min(l.limit, l.max)
+	}
+	switch {
+	case l.congested:
+		l.limit = max(l.limit*3/4, l.min)
+		l.slowStart, l.flat, l.probeFrom, rate = false, 0, 0, 0
+	case !l.winFull:
+		rate = l.prevRate // nothing learned: compare the next window with the last full one
+	case l.probeFrom > 0:
+		if rate < l.prevRate*1.05 {
+			l.limit, rate = l.probeFrom, l.prevRate
+		}
+		l.probeFrom = 0
+	case l.prevRate == 0 || rate >= l.prevRate*1.1:
+		grow(l.slowStart)
+		l.flat = 0
+	case rate < l.prevRate*0.9:
+		l.limit = max(l.limit*4/5, l.min)
+		l.slowStart, l.flat = false, 0
+	default:
+		l.slowStart = false
+		if l.flat++; l.flat >= 8 && l.limit < l.max {
+			l.probeFrom = l.limit
+			grow(false)
+			l.flat = 0
+		}
+	}
+	l.prevRate = rate
+	l.winStart, l.winDone, l.winFull, l.congested = now, 0, l.inFlight >= l.limit, false
+}
+
+// bound is the current bound, for tests and the report.
+func (l *limiter) bound() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.limit
+}

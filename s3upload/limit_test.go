@@ -1,0 +1,161 @@
+package s3upload
+
+import (
+	"container/heap"
+	"context"
+	"testing"
+	"time"
+)
+
+// path models a bucket rtt away whose server (or the client's CPU) does
+// at most capacity requests a second, first come first served: a request
+// completes rtt plus its wait for the server after it starts.
+type path struct {
+	rtt      time.Duration
+	capacity float64
+}
+
+// completions is a min-heap of completion times.
+type completions []time.Duration
+
+func (c completions) Len() int           { return len(c) }
+func (c completions) Less(i, j int) bool { return c[i] < c[j] }
+func (c completions) Swap(i, j int)      { c[i], c[j] = c[j], c[i] }
+func (c *completions) Push(x any)        { *c = append(*c, x.(time.Duration)) }
+func (c *completions) Pop() any {
+	old := *c
+	x := old[len(old)-1]
+	*c = old[:len(old)-1]
+	return x
+}
+
+// simulate runs files through an adaptive limiter over p on a simulated
+// clock and returns the time taken and the bounds after each window.
+func simulate(t *testing.T, p path, files int, congestedWindows func(window int) bool) (time.Duration, *limiter) {
+	t.Helper()
+	var now time.Duration
+	base := time.Unix(0, 0)
+	l := newLimiter(0, MaxInFlight, func() time.Time { return base.Add(now) })
+	var inFlight completions
+	var serverFree time.Duration
+	service := time.Duration(float64(time.Second) / p.capacity)
+	started, done, window := 0, 0, 0
+	for done < files {
+		for started < files && len(inFlight) < l.bound() {
+			if err := l.acquire(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			at := max(now+p.rtt/2, serverFree) + service
+			serverFree = at
+			heap.Push(&inFlight, at+p.rtt/2)
+			started++
+		}
+		now = heap.Pop(&inFlight).(time.Duration)
+		before := l.bound()
+		if congestedWindows != nil && congestedWindows(window) {
+			l.congestion()
+		}
+		l.release()
+		done++
+		if l.bound() != before || l.winDone == 0 {
+			window++
+		}
+	}
+	return now, l
+}
+
+func TestLimiterFillsAFarPath(t *testing.T) {
+	p := path{rtt: 150 * time.Millisecond, capacity: 4000}
+	took, l := simulate(t, p, 20000, nil)
+	ideal := time.Duration(float64(20000) / p.capacity * float64(time.Second))
+	t.Logf("took %v (ideal %v), bound %d", took, ideal, l.bound())
+	if took > ideal*13/10 {
+		t.Errorf("20,000 files at 150 ms took %v (bound %d); the path allows %v", took, l.bound(), ideal)
+	}
+	if b := l.bound(); b < int(p.capacity*p.rtt.Seconds()) {
+		t.Errorf("bound %d, below the %v × %v/s the path needs", b, p.rtt, p.capacity)
+	}
+}
+
+func TestLimiterStaysLowNearby(t *testing.T) {
+	p := path{rtt: 500 * time.Microsecond, capacity: 2500}
+	took, l := simulate(t, p, 50000, nil)
+	ideal := time.Duration(float64(50000) / p.capacity * float64(time.Second))
+	t.Logf("took %v (ideal %v), bound %d", took, ideal, l.bound())
+	if took > ideal*11/10 {
+		t.Errorf("took %v, the server allows %v", took, ideal)
+	}
+	if b := l.bound(); b > 256 {
+		t.Errorf("bound %d for a path that one request at a time almost fills: it crept up", b)
+	}
+}
+
+func TestLimiterBacksOffAndRecovers(t *testing.T) {
+	p := path{rtt: 50 * time.Millisecond, capacity: 4000}
+	_, l := simulate(t, p, 40000, func(window int) bool { return window >= 4 && window < 20 })
+	t.Logf("bound after throttling %d", l.bound())
+	if b := l.bound(); b < 150 {
+		t.Errorf("bound %d after the throttling ended: did not recover", b)
+	}
+	var now time.Duration
+	l = newLimiter(0, MaxInFlight, func() time.Time { return time.Unix(0, 0).Add(now) })
+	for range 20 {
+		n := l.bound()
+		for range n {
+			_ = l.acquire(context.Background())
+		}
+		now += 10 * time.Millisecond
+		l.congestion()
+		for range n {
+			l.release()
+		}
+	}
+	if b := l.bound(); b != minInFlight {
+		t.Errorf("bound %d after 20 throttled windows, want the minimum %d", b, minInFlight)
+	}
+}
+
+func TestLimiterFixed(t *testing.T) {
+	_, l := simulate(t, path{rtt: 150 * time.Millisecond, capacity: 4000}, 0, nil)
+	if l.bound() != startInFlight {
+		t.Fatal(l.bound())
+	}
+	l = newLimiter(7, MaxInFlight, time.Now)
+	for range 100 {
+		_ = l.acquire(context.Background())
+		l.congestion()
+		l.release()
+	}
+	if l.bound() != 7 {
+		t.Errorf("fixed bound moved to %d", l.bound())
+	}
+}
+
+// TestLimiterAcquireCancel: a waiter whose context ends leaves no slot
+// taken.
+func TestLimiterAcquireCancel(t *testing.T) {
+	l := newLimiter(1, 1, time.Now)
+	if err := l.acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error)
+	go func() { errc <- l.acquire(ctx) }()
+	for {
+		l.mu.Lock()
+		n := len(l.waiters)
+		l.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-errc; err == nil {
+		t.Fatal("acquire after cancel succeeded")
+	}
+	l.release()
+	if err := l.acquire(context.Background()); err != nil || l.inFlight != 1 {
+		t.Fatalf("after cancel and release: %v, in flight %d", err, l.inFlight)
+	}
+}

@@ -14,6 +14,9 @@ import (
 	"github.com/spf13/pflag"
 )
 
+// The completion and help tests read nothing of the process environment
+// (each shell gets its own), so they run in parallel.
+
 // script returns `awsutils completion SHELL` and writes it to a file.
 func script(t *testing.T, shell string) (text, path string) {
 	t.Helper()
@@ -74,6 +77,7 @@ func runShell(t *testing.T, env []string, dir string, argv ...string) string {
 }
 
 func TestCompletionUsage(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{{"completion", "ksh"}, {"completion"}, {"completion", "bash", "zsh"}, {"completion", "--bogus"}} {
 		code, stdout, stderr := runCLI(t, args...)
 		if code != exitUsage || stdout != "" || strings.Count(stderr, "\n") != 1 {
@@ -88,6 +92,7 @@ func TestCompletionUsage(t *testing.T) {
 // Every flag that takes a value is in flagValues, so how its value
 // completes was decided; every command in commandArgs exists.
 func TestCompletionKnowsEveryFlag(t *testing.T) {
+	t.Parallel()
 	names := map[string]bool{}
 	for _, c := range commands() {
 		names[c.name] = true
@@ -106,6 +111,7 @@ func TestCompletionKnowsEveryFlag(t *testing.T) {
 
 // Each script is one the shell accepts, and names every command and flag.
 func TestCompletionScriptsParse(t *testing.T) {
+	t.Parallel()
 	for shell := range shells {
 		t.Run(shell, func(t *testing.T) {
 			bin := needShell(t, shell)
@@ -129,6 +135,7 @@ func TestCompletionScriptsParse(t *testing.T) {
 // with `complete`, given COMP_WORDS and COMP_CWORD as bash sets them (bash
 // splits words at "=" and ":").
 func TestCompletionBash(t *testing.T) {
+	t.Parallel()
 	bin := needShell(t, "bash")
 	_, path := script(t, "bash")
 	env, home := shellEnv(t)
@@ -195,6 +202,7 @@ func TestCompletionBash(t *testing.T) {
 
 // The fish script, sourced, completes as `complete -C` shows.
 func TestCompletionFish(t *testing.T) {
+	t.Parallel()
 	bin := needShell(t, "fish")
 	_, path := script(t, "fish")
 	env, home := shellEnv(t)
@@ -240,6 +248,7 @@ func TestCompletionFish(t *testing.T) {
 // what is typed before a TAB: the test drives the shell through a
 // pseudo-terminal (zsh/zpty) and reads back the edited command line.
 func TestCompletionZsh(t *testing.T) {
+	t.Parallel()
 	bin := needShell(t, "zsh")
 	_, path := script(t, "zsh")
 	env, home := shellEnv(t)

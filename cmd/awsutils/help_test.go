@@ -13,6 +13,7 @@ import (
 // description (not --name[=true|false], not with a type word), a flag that
 // takes a value as --name and the kind of value.
 func TestHelpShowsPlainSwitches(t *testing.T) {
+	t.Parallel()
 	// A few switches each command must show, so that a command whose help
 	// stops listing flags fails here instead of passing with nothing to check.
 	wantSwitches := map[string][]string{
@@ -62,6 +63,7 @@ func TestHelpShowsPlainSwitches(t *testing.T) {
 
 // Every command that talks to AWS takes --profile.
 func TestProfileFlagWhereAWSIsReached(t *testing.T) {
+	t.Parallel()
 	for _, name := range []string{"start", "stop", "upload"} {
 		i := slices.IndexFunc(commands(), func(c command) bool { return c.name == name })
 		if i < 0 {

@@ -33,8 +33,11 @@ type Options struct {
 	// never Src itself.
 	PruneEmptyDirs bool
 
-	// Concurrency is the number of files in flight (0: 64). The aws.Config's
-	// HTTP client should keep at least as many connections per host
+	// Concurrency fixes the number of files in flight. 0 lets it follow
+	// the path: it grows while throughput grows (a far bucket needs many
+	// requests in flight to fill the round trip) and backs off on
+	// throttling, up to MaxInFlight. The aws.Config's HTTP client should
+	// allow Connections() connections per host
 	// (awsclient.Options.MaxConnsPerHost).
 	Concurrency int
 	// PartSize of multipart uploads (0: 8 MiB); grown for files that would
@@ -160,7 +163,7 @@ func (o Options) Validate() error {
 		n     int
 	}{{"Concurrency", o.Concurrency}, {"PartConcurrency", o.PartConcurrency}, {"LargeFiles", o.LargeFiles}} {
 		if c.n < 0 {
-			return bad(c.field, c.n, "want at least 1 (0: the default)")
+			return bad(c.field, c.n, "must not be negative (0: the default)")
 		}
 	}
 	if o.PartSize != 0 && (o.PartSize < minPartSize || o.PartSize > maxSinglePut) {
@@ -184,6 +187,15 @@ func (o Options) Validate() error {
 		return err
 	}
 	return nil
+}
+
+// Connections is how many connections per host a run with these options
+// may use at once.
+func (o Options) Connections() int {
+	if o.Concurrency > 0 {
+		return max(o.Concurrency, DefaultConcurrency)
+	}
+	return MaxInFlight
 }
 
 // validate is Validate, then the defaults for zero fields.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,15 +44,21 @@ func Run(ctx context.Context, cfg aws.Config, opts Options) (*Report, error) {
 }
 
 // maxInFlight is the most files an adaptive run keeps in flight: within
-// MaxInFlight and half the open-file limit (each file in flight holds its
-// file and a connection), which Run first raises as far as allowed.
+// MaxInFlight, half the open-file limit (each file in flight holds its
+// file and a connection), which Run first raises as far as allowed, and,
+// in a Lambda function, four per MiB of its memory (a file in flight costs
+// about 64 KiB: buffers, a connection, a goroutine).
 func maxInFlight() int {
 	raiseOnce.Do(raiseOpenFiles)
+	n := int64(MaxInFlight)
 	var rl unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
-		return startInFlight
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err == nil {
+		n = min(n, int64(rl.Cur/2)-32)
 	}
-	return int(max(min(int64(MaxInFlight), int64(rl.Cur/2)-32), minInFlight))
+	if mib, err := strconv.Atoi(os.Getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")); err == nil && mib > 0 {
+		n = min(n, int64(mib)*4)
+	}
+	return int(max(n, minInFlight))
 }
 
 var raiseOnce sync.Once

@@ -68,7 +68,7 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		mpThresh = fs.String("multipart-threshold", "100MiB", "files this large or larger go up in parts (5MiB to 5GiB)")
 	)
 	fs.BoolVar(&opts.RemoveSrc, "remove-src", false, "delete each source file once its object is verified and if it did not change")
-	fs.IntVar(&opts.Concurrency, "concurrency", s3upload.DefaultConcurrency, "files uploaded in parallel")
+	fs.IntVar(&opts.Concurrency, "concurrency", 0, "files in flight; 0 follows the path (grows with the round trip, backs off on throttling)")
 	fs.StringArrayVar(&opts.Include, "include", nil, "upload only files matching this glob (repeatable)")
 	fs.StringArrayVar(&opts.Exclude, "exclude", nil, "leave out files and folders matching this glob (repeatable)")
 	fs.BoolVar(&opts.SkipUnchanged, "skip-unchanged", false, "do not upload a file whose object has the same size and CRC32")
@@ -106,10 +106,6 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if opts.MultipartThreshold, err = parseSize(*mpThresh); err != nil {
 		return usageErr("--multipart-threshold: %v", err)
 	}
-	if opts.Concurrency == 0 {
-		// 0 would be the library's default, not a count of files.
-		return usageErr("--concurrency must be at least 1")
-	}
 	// s3upload checks the options; this only says which flag was wrong.
 	if err := opts.Validate(); err != nil {
 		return usageErr("%s", optionMessage(fs, opts, fs.Arg(1), err))
@@ -132,7 +128,7 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 	}
 	clientOpts := cfg.ClientOptions()
-	clientOpts.MaxConnsPerHost = max(opts.Concurrency, 64)
+	clientOpts.MaxConnsPerHost = opts.Connections()
 	clientOpts.Profile = *profile
 	awsCfg, err := awsclient.Load(ctx, clientOpts)
 	if err != nil {
@@ -208,7 +204,7 @@ func optionMessage(fs *pflag.FlagSet, opts s3upload.Options, dest string, err er
 	case "Prefix":
 		return fmt.Sprintf("destination %q: %s", dest, oe.Reason)
 	case "Concurrency":
-		return "--concurrency must be at least 1"
+		return "--concurrency must not be negative (0 follows the path)"
 	}
 	name, ok := uploadFlags[oe.Field]
 	if !ok {

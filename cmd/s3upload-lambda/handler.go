@@ -50,10 +50,10 @@ func (h *handler) request(e Event) (request, error) {
 		r.removeSrc = b
 	}
 	if v := h.getenv("UPLOAD_CONCURRENCY"); v != "" {
-		// 0 would be the library's default, not the count the variable
-		// asks for; a negative count is the library's to refuse.
+		// 0 lets the library follow the path, as when it is unset; a
+		// negative count is the library's to refuse.
 		n, err := strconv.Atoi(v)
-		if err != nil || n == 0 {
+		if err != nil {
 			return request{}, concurrencyError(v)
 		}
 		r.concurrency = n
@@ -82,7 +82,7 @@ func (r request) options() s3upload.Options {
 }
 
 func concurrencyError(v string) error {
-	return fmt.Errorf("env UPLOAD_CONCURRENCY=%q: want a positive number", v)
+	return fmt.Errorf("env UPLOAD_CONCURRENCY=%q: want a number of files in flight (0 follows the path)", v)
 }
 
 // inputError names an option s3upload refused (an *s3upload.OptionError)
@@ -159,7 +159,7 @@ func (h *handler) handle(ctx context.Context, e Event) (*s3upload.Report, error)
 	// The reply must stay within Lambda's 6 MB payload limit.
 	opts.ReportLimit = 1000
 	clientOpts := cfg.ClientOptions()
-	clientOpts.MaxConnsPerHost = max(opts.Concurrency, s3upload.DefaultConcurrency)
+	clientOpts.MaxConnsPerHost = opts.Connections()
 	awsCfg, err := awsclient.Load(ctx, clientOpts)
 	if err != nil {
 		h.log.Error("AWS configuration", "error", err.Error())

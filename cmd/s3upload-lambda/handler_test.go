@@ -46,8 +46,9 @@ func TestRequestFromEventAndEnv(t *testing.T) {
 		{"missing src", nil, Event{SrcDir: str(filepath.Join(dir, "nope")), Bucket: str("b")}, request{}, "no such file"},
 		{"bad REMOVE_SRC", map[string]string{"REMOVE_SRC": "maybe"}, Event{}, request{}, "REMOVE_SRC"},
 		{"concurrency", map[string]string{"UPLOAD_CONCURRENCY": "8"}, Event{SrcDir: &dir, Bucket: str("b")}, request{src: dir, bucket: "b", concurrency: 8}, ""},
-		{"zero concurrency", map[string]string{"UPLOAD_CONCURRENCY": "0"}, Event{SrcDir: &dir, Bucket: str("b")}, request{}, `UPLOAD_CONCURRENCY="0": want a positive number`},
-		{"negative concurrency", map[string]string{"UPLOAD_CONCURRENCY": "-2"}, Event{SrcDir: &dir, Bucket: str("b")}, request{}, `UPLOAD_CONCURRENCY="-2": want a positive number`},
+		{"zero concurrency follows the path", map[string]string{"UPLOAD_CONCURRENCY": "0"}, Event{SrcDir: &dir, Bucket: str("b")}, request{src: dir, bucket: "b"}, ""},
+		{"concurrency not a number", map[string]string{"UPLOAD_CONCURRENCY": "many"}, Event{SrcDir: &dir, Bucket: str("b")}, request{}, `UPLOAD_CONCURRENCY="many": want a number of files in flight`},
+		{"negative concurrency", map[string]string{"UPLOAD_CONCURRENCY": "-2"}, Event{SrcDir: &dir, Bucket: str("b")}, request{}, `UPLOAD_CONCURRENCY="-2": want a number of files in flight`},
 		{"src is a file", nil, Event{SrcDir: str(file), Bucket: str("b")}, request{}, "srcDir " + file + ": not a folder"},
 		{"bad prefix", nil, Event{SrcDir: &dir, Bucket: str("b"), KeyPrefix: str("a/../b")}, request{}, `keyPrefix "a/../b": `},
 	}

@@ -37,6 +37,7 @@ type limiter struct {
 	slowStart bool
 	flat      int // windows in a row without a change
 	probeFrom int // the bound before a probe, until the next window judges it
+	peak      int // the highest bound so far
 }
 
 // Bounds of the adaptive limiter.
@@ -57,7 +58,7 @@ func newLimiter(fixed, maxInFlight int, now func() time.Time) *limiter {
 		l.min, l.max = min(minInFlight, maxInFlight), maxInFlight
 		l.limit = min(startInFlight, maxInFlight)
 	}
-	l.winStart = now()
+	l.winStart, l.peak = now(), l.limit
 	return l
 }
 
@@ -172,13 +173,21 @@ func (l *limiter) decide() {
 			l.flat = 0
 		}
 	}
+	l.peak = max(l.peak, l.limit)
 	l.prevRate = rate
 	l.winStart, l.winDone, l.winFull, l.congested = now, 0, l.inFlight >= l.limit, false
 }
 
-// bound is the current bound, for tests and the report.
+// bound is the current bound.
 func (l *limiter) bound() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.limit
+}
+
+// highest is the highest bound so far.
+func (l *limiter) highest() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.peak
 }

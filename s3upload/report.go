@@ -48,6 +48,9 @@ type Totals struct {
 	// Remaining files were not done because the deadline came: a retry or
 	// the next run picks them up.
 	Remaining int `json:"remaining"`
+	// InFlight is the most files the run allowed in flight at once: fixed
+	// by Options.Concurrency, or where following the path took it.
+	InFlight int `json:"inFlight"`
 }
 
 // Report says what a run did.

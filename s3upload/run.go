@@ -167,6 +167,7 @@ func (r *run) do(ctx context.Context) *Report {
 	rep.Warnings = append(rep.Warnings, r.walk.pruner.taken()...)
 	rep.Totals.Excluded = r.walk.excluded.Load()
 	rep.Totals.Remaining = int(r.notStarted.Load() + r.interrupted.Load())
+	rep.Totals.InFlight = r.lim.highest()
 	if dispatch.Err() != nil {
 		var se *stopError
 		switch {

@@ -159,3 +159,22 @@ func TestLimiterAcquireCancel(t *testing.T) {
 		t.Fatalf("after cancel and release: %v, in flight %d", err, l.inFlight)
 	}
 }
+
+func TestRetryBackoff(t *testing.T) {
+	for _, tc := range []struct {
+		attempt int
+		jitter  float64
+		want    time.Duration
+	}{
+		{1, 0.999, 199800 * time.Microsecond},
+		{1, 0, 0},
+		{3, 0.5, 400 * time.Millisecond},
+		{8, 0.5, 10 * time.Second},
+		{9, 0.5, 10 * time.Second},
+		{40, 0.5, 10 * time.Second},
+	} {
+		if got := retryBackoff(tc.attempt, tc.jitter); got != tc.want {
+			t.Errorf("retryBackoff(%d, %v) = %v, want %v", tc.attempt, tc.jitter, got, tc.want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"hash/crc32"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"mime"
 	"net/http"
 	"os"
@@ -83,6 +84,10 @@ func newUploader(cfg aws.Config, opts *Options, w *walker, lim *limiter) *upload
 
 // congestionRetryer tells the limiter when the SDK retries a throttle
 // (503 SlowDown) or a dropped connection: the path has too much in flight.
+// The limiter is what slows the run down then, so each retry waits a
+// shorter backoff than the SDK's (full jitter over 100 ms × 2^attempt
+// rather than 1 s × 2^attempt, up to 20 s): a few throttled files then no
+// longer keep a run waiting seconds for its last files.
 type congestionRetryer struct {
 	aws.RetryerV2
 	lim *limiter
@@ -93,7 +98,18 @@ func (r congestionRetryer) RetryDelay(attempt int, err error) (time.Duration, er
 		(retry.RetryableConnectionError{}).IsErrorRetryable(err) == aws.TrueTernary {
 		r.lim.congestion()
 	}
-	return r.RetryerV2.RetryDelay(attempt, err)
+	return retryBackoff(attempt, rand.Float64()), nil
+}
+
+// retryBackoff is the wait before retry attempt (from 1), with jitter in
+// [0, 1).
+func retryBackoff(attempt int, jitter float64) time.Duration {
+	const base, most = 100 * time.Millisecond, 20 * time.Second
+	ceiling := most
+	if attempt < 16 {
+		ceiling = min(base<<attempt, most)
+	}
+	return time.Duration(jitter * float64(ceiling))
 }
 
 // noteFound counts an item the walk found, for Progress.

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,7 +36,9 @@ type uploader struct {
 	keys  *claims
 	s3    *s3.Client
 	large chan struct{} // semaphore over multipart uploads
-	bufs  sync.Pool
+	// readers is a semaphore over checksum passes, each holding a buffer.
+	readers chan struct{}
+	bufs    sync.Pool
 
 	nFound     atomic.Int64
 	foundBytes atomic.Int64
@@ -72,11 +75,12 @@ func newUploader(cfg aws.Config, opts *Options, w *walker, lim *limiter) *upload
 		}
 	})
 	u := &uploader{
-		opts:  opts,
-		walk:  w,
-		keys:  newClaims(),
-		s3:    client,
-		large: make(chan struct{}, opts.LargeFiles),
+		opts:    opts,
+		walk:    w,
+		keys:    newClaims(),
+		s3:      client,
+		large:   make(chan struct{}, opts.LargeFiles),
+		readers: make(chan struct{}, max(4, 2*runtime.GOMAXPROCS(0))),
 	}
 	u.bufs.New = func() any { b := make([]byte, bufSize); return &b }
 	return u
@@ -371,6 +375,10 @@ func shrunk(ctx context.Context, err error) error {
 // crcOf is the CRC32 of the first size bytes of f, read with a pooled
 // buffer.
 func (u *uploader) crcOf(f *os.File, size int64) (string, error) {
+	// A slot among a few readers bounds the buffers in use, however many
+	// files are in flight: reading is local and quick next to a request.
+	u.readers <- struct{}{}
+	defer func() { <-u.readers }()
 	bp := u.bufs.Get().(*[]byte)
 	defer u.bufs.Put(bp)
 	h := crc32.NewIEEE()

@@ -3,8 +3,9 @@
 // bench/results/*.csv and docs/BENCHMARKS.md:
 //
 //   - upload: `awsutils upload` (also --remove-src) against s5cmd cp/mv,
-//     `aws s3 cp --recursive`, `rclone copy` and a bare Go PUT loop, on four
-//     generated workloads, against versitygw started by the bench;
+//     `aws s3 cp --recursive`, `rclone copy` and bare Go PUT loops, on four
+//     generated workloads, against versitygw started by the bench, on
+//     loopback and through delay lines that add a round trip (-rtts);
 //   - start/stop economy: `awsutils stop` and `start` on 1,000 EC2
 //     instances, 100 RDS instances and 20 Aurora clusters in moto server,
 //     through a proxy adding 50 ms per request, against a naive loop of one
@@ -15,7 +16,7 @@
 // `make bench` runs it all (scripts/bench-peers.sh installs the peers);
 // `make bench-smoke` runs a tiny version that a test also runs in CI.
 //
-//	go run ./bench [-workloads W1,W2] [-reps 5] [-smoke] ...
+//	go run ./bench [-workloads W1,W2] [-rtts 0,50ms,150ms] [-reps 5] [-smoke] ...
 //	go run ./bench -report bench/results/latest.csv   # only rewrite the docs
 package main
 
@@ -28,6 +29,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -43,6 +46,10 @@ type config struct {
 	Warmup    int
 	Scale     float64
 	Seed      uint64
+	// RTTs are the round trips the upload workloads run at (0: loopback,
+	// else through a testbed.DelayLine); W4 runs at W4RTTs instead, W2 at
+	// 0 only.
+	RTTs, W4RTTs []time.Duration
 	// Tools limits the upload contenders (nil: all).
 	Tools []string
 	// Required contenders fail the run when they cannot run; the others
@@ -80,6 +87,8 @@ func main() {
 		reps      = flag.Int("reps", 5, "measured rounds per workload")
 		warmup    = flag.Int("warmup", 1, "warm-up rounds per workload (not counted)")
 		scale     = flag.Float64("scale", 1, "fraction of each workload's file count (1: full size)")
+		rtts      = flag.String("rtts", "0,50ms,150ms", "round trips the uploads run at (0: loopback; else through a delay line); W2 runs at 0 only")
+		w4rtts    = flag.String("w4-rtts", "0,50ms", "round trips W4 (100,000 files) runs at; at 150 ms a round takes minutes")
 		seed      = flag.Uint64("seed", 1, "seed of the generated workloads")
 		tools     = flag.String("tools", "all", "upload contenders: all, or a list of "+strings.Join(allTools, ","))
 		required  = flag.String("require", "awsutils,awsutils-rm,putloop", "contenders that must run (others are skipped with a note when their tool is missing)")
@@ -92,7 +101,7 @@ func main() {
 		lambdaOn  = flag.Bool("lambda", true, "measure Lambda start-up")
 		lambdaN   = flag.Int("lambda-reps", 5, "Lambda: cold starts per function")
 		timeout   = flag.Duration("run-timeout", 10*time.Minute, "longest one contender run may take")
-		smoke     = flag.Bool("smoke", false, "tiny run: W1 at 200 files, 1 round, awsutils, the PUT loop and s5cmd if installed; results under bench/work/smoke")
+		smoke     = flag.Bool("smoke", false, "tiny run: W1 at 200 files at 0 and 50 ms, 1 round, awsutils, two PUT loops and s5cmd if installed; results under bench/work/smoke")
 		out       = flag.String("out", filepath.Join(root, "bench", "results"), "results folder")
 		docs      = flag.String("docs", filepath.Join(root, "docs", "BENCHMARKS.md"), "markdown report to write")
 		reportCSV = flag.String("report", "", "only regenerate the report from this results CSV (its .meta.json beside it)")
@@ -104,8 +113,17 @@ func main() {
 		}
 		return
 	}
+	rttList, err := parseRTTs(*rtts)
+	if err != nil {
+		log.Fatalf("-rtts: %v", err)
+	}
+	w4List, err := parseRTTs(*w4rtts)
+	if err != nil {
+		log.Fatalf("-w4-rtts: %v", err)
+	}
 	cfg := config{
 		Workloads: splitList(*workloads), Reps: *reps, Warmup: *warmup, Scale: *scale, Seed: *seed,
+		RTTs: rttList, W4RTTs: w4List,
 		Required:  splitList(*required),
 		StartStop: *startstop, EC2: *ec2n, RDS: *rdsn, Aurora: *auroran, Latency: *latency, NaiveReps: *naiveReps,
 		Lambda: *lambdaOn, LambdaReps: *lambdaN, RunTimeout: *timeout,
@@ -139,7 +157,8 @@ func smokeConfig(cfg config) config {
 	cfg.Workloads = []string{"W1"}
 	cfg.Scale = 0.04
 	cfg.Reps, cfg.Warmup = 1, 0
-	cfg.Tools = []string{"awsutils", "putloop", "s5cmd"}
+	cfg.RTTs, cfg.W4RTTs = []time.Duration{0, 50 * time.Millisecond}, nil
+	cfg.Tools = []string{"awsutils", "putloop", "rawput-256", "s5cmd"}
 	cfg.Required = []string{"awsutils", "putloop"}
 	cfg.StartStop, cfg.Lambda = false, false
 	cfg.ResultsDir = filepath.Join(cfg.WorkDir, "smoke")
@@ -152,6 +171,12 @@ func (c config) validate() error {
 	for _, w := range c.Workloads {
 		if _, err := workload.New(w, 1, 0); err != nil {
 			return fmt.Errorf("-workloads: %w", err)
+		}
+		switch {
+		case w == "W4" && len(c.W4RTTs) == 0:
+			return fmt.Errorf("-w4-rtts: W4 asked for at no round trip")
+		case w != "W4" && len(c.RTTs) == 0:
+			return fmt.Errorf("-rtts: %s asked for at no round trip", w)
 		}
 	}
 	for _, t := range append(append([]string(nil), c.Tools...), c.Required...) {
@@ -170,6 +195,30 @@ func (c config) validate() error {
 		return fmt.Errorf("-ec2/-rds/-aurora: want some resources")
 	}
 	return nil
+}
+
+// parseRTTs reads a list of round trips such as "0,50ms,150ms"; a bare
+// number is milliseconds.
+func parseRTTs(s string) ([]time.Duration, error) {
+	var out []time.Duration
+	for _, f := range splitList(s) {
+		d, err := time.ParseDuration(f)
+		if err != nil {
+			ms, err2 := strconv.ParseFloat(f, 64)
+			if err2 != nil {
+				return nil, fmt.Errorf("%q is not a duration such as 50ms", f)
+			}
+			d = time.Duration(ms * float64(time.Millisecond))
+		}
+		if d < 0 {
+			return nil, fmt.Errorf("%q: a round trip cannot be negative", f)
+		}
+		if !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 func splitList(s string) []string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -33,7 +34,7 @@ func TestOpsSummary(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	good := config{Workloads: []string{"W1"}, Reps: 1, Scale: 1}
+	good := config{Workloads: []string{"W1", "W4"}, Reps: 1, Scale: 1, RTTs: []time.Duration{0}, W4RTTs: []time.Duration{0}}
 	if err := good.validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -43,6 +44,8 @@ func TestConfigValidate(t *testing.T) {
 		"reps":     func(c *config) { c.Reps = 0 },
 		"scale":    func(c *config) { c.Scale = 2 },
 		"fleet":    func(c *config) { c.StartStop = true },
+		"rtts":     func(c *config) { c.RTTs = nil },
+		"w4-rtts":  func(c *config) { c.W4RTTs = nil },
 	} {
 		c := good
 		mod(&c)
@@ -52,9 +55,25 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
+func TestParseRTTs(t *testing.T) {
+	got, err := parseRTTs("150ms, 0,50ms,50,none")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []time.Duration{0, 50 * time.Millisecond, 150 * time.Millisecond}; !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	for _, bad := range []string{"fast", "-50ms"} {
+		if _, err := parseRTTs(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
 // TestSmoke runs the smoke benchmark end to end against a real versitygw
 // and moto server: awsutils (also --remove-src) and the PUT loop must run
-// and verify; s5cmd runs when scripts/bench-peers.sh installed it. A tiny
+// and verify, on loopback and through a 50 ms delay line; s5cmd runs when
+// scripts/bench-peers.sh installed it. A tiny
 // start/stop economy goes through the latency proxy, and each Lambda
 // function starts once under the emulator. It keeps the harness
 // from rotting between full runs, which CI does not do.
@@ -67,7 +86,7 @@ func TestSmoke(t *testing.T) {
 	tmp := t.TempDir()
 	cfg := smokeConfig(config{Root: root, WorkDir: filepath.Join(tmp, "work"), Seed: 1, Command: "go test ./bench", Logf: t.Logf})
 	cfg.Tools = append(cfg.Tools, report.ToolAwsutilsRemove)
-	cfg.Required = append(cfg.Required, report.ToolAwsutilsRemove)
+	cfg.Required = append(cfg.Required, report.ToolAwsutilsRemove, report.ToolRawPut256)
 	cfg.StartStop, cfg.EC2, cfg.RDS, cfg.Aurora, cfg.Latency, cfg.NaiveReps = true, 20, 2, 1, 50*time.Millisecond, 1
 	cfg.Lambda, cfg.LambdaReps, cfg.LambdaNativeOnly = true, 1, true
 	if _, err := os.Stat(s5cmdPath(root)); err != nil {
@@ -103,12 +122,16 @@ func TestSmoke(t *testing.T) {
 		}
 		if r.OK() {
 			ok[r.Section+"/"+r.Tool+"/"+r.Phase]++
+			if r.Section == report.SectionUpload {
+				ok[r.Section+"/"+r.Tool+"/"+rttName(r.RTT)]++
+			}
 		}
 		if r.Section == report.SectionUpload && (r.Files != 200 || r.Wall <= 0 || r.CPU <= 0 || r.MaxRSS <= 0) {
 			t.Errorf("upload row not measured: %+v", r)
 		}
 	}
-	for _, k := range []string{"upload/awsutils/", "upload/awsutils-rm/", "upload/putloop/",
+	for _, k := range []string{"upload/awsutils/0ms", "upload/awsutils-rm/0ms", "upload/putloop/0ms", "upload/rawput-256/0ms",
+		"upload/awsutils/50ms", "upload/awsutils-rm/50ms", "upload/putloop/50ms", "upload/rawput-256/50ms",
 		"startstop/awsutils/stop", "startstop/awsutils/start", "startstop/naive-loop/stop", "startstop/naive-loop/start",
 		"lambda/awsutils/"} {
 		want := 1
@@ -136,7 +159,9 @@ func TestSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"Scaled-down run", "### W1", "`awsutils upload`", "bare Go PUT loop", "## Start/stop economy", "## Lambda start-up", "## Machine"} {
+	for _, want := range []string{"Scaled-down run", "## Upload through a round trip", "### W1: files/s by round trip", "### W1 at 50 ms",
+		"### The bare PUT loops against their bounds", "`awsutils upload`", "bare Go PUT loop", "raw signed PUT loop",
+		"## Start/stop economy", "## Lambda start-up", "## Machine"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("%s lacks %q", cfg.Docs, want)
 		}

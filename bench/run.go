@@ -67,7 +67,9 @@ func run(ctx context.Context, cfg config) (res results, err error) {
 	}
 	b.runner = measure.Runner{Launcher: filepath.Join(b.bin, "rusage"), TempDir: tmp, Timeout: cfg.RunTimeout}
 
+	b.note("load average at the start: %s", loadAverage())
 	defer func() {
+		b.note("load average at the end: %s", loadAverage())
 		b.meta.Finished = time.Now()
 		out, werr := b.write()
 		res = results{CSV: out, Meta: b.meta, Rows: b.rows}
@@ -136,6 +138,20 @@ func gitCommit(root string) string {
 		commit += " (with uncommitted changes)"
 	}
 	return commit
+}
+
+// loadAverage is /proc/loadavg's 1, 5 and 15 minute figures: on a shared
+// machine, how busy others kept it around the run.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], ", ") + " (1, 5, 15 min)"
 }
 
 // machine describes this host from /proc and uname.

@@ -50,12 +50,7 @@ func (b *bench) motoServer() (*testbed.Moto, error) {
 
 // motoConfig is an aws.Config that reaches endpoint with moto's keys.
 func motoConfig(ctx context.Context, endpoint string) (aws.Config, error) {
-	cfg, err := awsclient.Load(ctx, awsclient.Options{Region: testbed.Region, AccessKeyID: "testing", SecretAccessKey: "testing", MaxConnsPerHost: 64})
-	if err != nil {
-		return cfg, err
-	}
-	cfg.BaseEndpoint = aws.String(endpoint)
-	return cfg, nil
+	return awsclient.Load(ctx, awsclient.Options{Region: testbed.Region, AccessKeyID: "testing", SecretAccessKey: "testing", MaxConnsPerHost: 64, Endpoint: endpoint})
 }
 
 // createFleet makes running EC2 instances, available RDS instances and

@@ -2,15 +2,12 @@ package main
 
 import (
 	"context"
-	crand "crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -30,134 +27,58 @@ import (
 // allTools are the upload contenders, in the order of the first round.
 var allTools = []string{
 	report.ToolAwsutils, report.ToolAwsutilsRemove, report.ToolS5cmd, report.ToolS5cmdMove,
-	report.ToolAWSCLI, report.ToolRclone, report.ToolPutLoop,
+	report.ToolAWSCLI, report.ToolRclone,
+	report.ToolPutLoop, report.ToolPutLoop256, report.ToolRawPut256, report.ToolRawPut1024,
 }
 
 // w4Tools are the only contenders on W4 (100,000 files): it measures
 // memory and walk cost, and the issue compares awsutils with s5cmd there.
 var w4Tools = []string{report.ToolAwsutils, report.ToolS5cmd}
 
-// server is the versitygw the upload part runs against.
-type server struct {
-	endpoint  string
-	accessKey string
-	secretKey string
-	dataDir   string
-	cmd       *exec.Cmd
-	done      chan struct{}
-}
-
-// startVersity starts versitygw (posix backend in a fresh folder,
-// --keep-alive) on a free loopback port. It runs in its own process group
-// and dies with the bench (parent-death signal) if the bench is killed.
-func startVersity(root, dataDir string) (*server, error) {
-	bin, err := testbed.ToolPath(".bin/versitygw")
-	if err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(dataDir, 0o755); err != nil {
-		return nil, err
-	}
-	key := make([]byte, 20)
-	_, _ = crand.Read(key)
-	s := &server{accessKey: "BENCH" + strings.ToUpper(hex.EncodeToString(key[:6])), secretKey: hex.EncodeToString(key), dataDir: dataDir}
-	var lastErr error
-	for try := 0; try < 3; try++ {
-		port, err := testbed.FreePort()
-		if err != nil {
-			return nil, err
-		}
-		addr := "127.0.0.1:" + strconv.Itoa(port)
-		log, err := os.Create(filepath.Join(filepath.Dir(dataDir), "versitygw.log"))
-		if err != nil {
-			return nil, err
-		}
-		cmd := exec.Command(bin, "--port", addr, "--quiet", "--keep-alive", "posix", dataDir)
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir(), "ROOT_ACCESS_KEY=" + s.accessKey, "ROOT_SECRET_KEY=" + s.secretKey}
-		cmd.Stdout, cmd.Stderr = log, log
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-		if err := cmd.Start(); err != nil {
-			log.Close()
-			return nil, fmt.Errorf("start versitygw: %w", err)
-		}
-		log.Close()
-		s.cmd, s.done, s.endpoint = cmd, make(chan struct{}), "http://"+addr
-		go func() { _ = cmd.Wait(); close(s.done) }()
-		if lastErr = s.waitReady(addr, 30*time.Second); lastErr == nil {
-			return s, nil
-		}
-		s.stop()
-	}
-	return nil, lastErr
-}
-
-func (s *server) waitReady(addr string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		select {
-		case <-s.done:
-			b, _ := os.ReadFile(filepath.Join(filepath.Dir(s.dataDir), "versitygw.log"))
-			return fmt.Errorf("versitygw exited before listening on %s: %s", addr, strings.TrimSpace(string(b)))
-		default:
-		}
-		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
-			c.Close()
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("versitygw did not listen on %s within %s", addr, timeout)
-}
-
-func (s *server) stop() {
-	if s.cmd == nil || s.cmd.Process == nil {
-		return
-	}
-	select {
-	case <-s.done:
-		return
-	default:
-	}
-	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(5 * time.Second):
-		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-		<-s.done
-	}
+// farTools are the contenders through a round trip. The AWS CLI (10
+// requests in flight) and rclone (4 transfers) are bound there by their
+// fixed concurrency: minutes a round that would show only that.
+var farTools = []string{
+	report.ToolAwsutils, report.ToolAwsutilsRemove, report.ToolS5cmd, report.ToolS5cmdMove,
+	report.ToolPutLoop, report.ToolPutLoop256, report.ToolRawPut256, report.ToolRawPut1024,
 }
 
 // s3Client is the harness's own client, for creating the bucket and
-// listing what each run left.
-func (s *server) s3Client(ctx context.Context) (*s3.Client, error) {
-	cfg, err := awsclient.Load(ctx, awsclient.Options{Region: testbed.Region, AccessKeyID: s.accessKey, SecretAccessKey: s.secretKey})
+// listing what each run left: straight to the server, never through a
+// delay line.
+func s3Client(ctx context.Context, v *testbed.Versity) (*s3.Client, error) {
+	cfg, err := awsclient.Load(ctx, awsclient.Options{
+		Region: testbed.Region, AccessKeyID: v.AccessKey, SecretAccessKey: v.SecretKey, Endpoint: v.Endpoint,
+	})
 	if err != nil {
 		return nil, err
 	}
-	return awsclient.S3(cfg, func(o *s3.Options) {
-		o.BaseEndpoint = aws.String(s.endpoint)
-		o.UsePathStyle = true
-	}), nil
+	return awsclient.S3(cfg), nil
 }
 
 // contender is one way of uploading a tree.
 type contender struct {
 	name    string
 	removes bool // works on a copy and must leave no source file
-	argv    func(src, bucket, prefix string) []string
-	env     []string
+	// cmd is the command line and environment of one run against endpoint
+	// (the server, or a delay line in front of it).
+	cmd func(endpoint, src, bucket, prefix string) (argv, env []string)
 }
 
 // contenders lists those cfg asks for whose tools are installed, with a
 // note for each one left out; a required one that cannot run is an error.
-func (b *bench) contenders(ctx context.Context, srv *server, home string) ([]contender, error) {
+func (b *bench) contenders(ctx context.Context, v *testbed.Versity, home string) ([]contender, error) {
 	base := []string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + home, "LANG=C.UTF-8",
-		"AWS_ACCESS_KEY_ID=" + srv.accessKey, "AWS_SECRET_ACCESS_KEY=" + srv.secretKey,
+		"AWS_ACCESS_KEY_ID=" + v.AccessKey, "AWS_SECRET_ACCESS_KEY=" + v.SecretKey,
 		"AWS_REGION=" + testbed.Region, "AWS_DEFAULT_REGION=" + testbed.Region,
 		"AWS_EC2_METADATA_DISABLED=true", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
 	}
-	sdkEnv := append(append([]string(nil), base...), "AWS_CONFIG_FILE=/dev/null", "AWS_ENDPOINT_URL="+srv.endpoint)
+	with := func(extra ...string) []string { return append(append([]string(nil), base...), extra...) }
+	// The CLI takes its endpoint from the environment, as a user's would.
+	sdkEnv := func(endpoint string) []string {
+		return with("AWS_CONFIG_FILE=/dev/null", "AWS_ENDPOINT_URL="+endpoint)
+	}
 
 	// The AWS CLI needs path-style addressing for a local endpoint, which
 	// only its config file can say.
@@ -183,44 +104,55 @@ func (b *bench) contenders(ctx context.Context, srv *server, home string) ([]con
 	if !uploadOK {
 		why = "`awsutils upload` does not exist in this build"
 	}
+	awsutils := func(name string, flags ...string) candidate {
+		return candidate{contender: contender{name: name, removes: len(flags) > 0,
+			cmd: func(endpoint, src, bucket, prefix string) ([]string, []string) {
+				argv := append(append([]string{b.awsutils, "upload"}, flags...), src, dst(bucket, prefix))
+				return argv, sdkEnv(endpoint)
+			}}, tool: b.awsutils, missing: why}
+	}
+	s5cmd := func(name, verb string) candidate {
+		return candidate{contender: contender{name: name, removes: verb == "mv",
+			cmd: func(endpoint, src, bucket, prefix string) ([]string, []string) {
+				return []string{s5, "--endpoint-url", endpoint, verb, src + "/*", dst(bucket, prefix) + "/"}, base
+			}}, tool: s5}
+	}
+	loop := func(name string, raw bool) candidate {
+		return candidate{contender: contender{name: name,
+			cmd: func(endpoint, src, bucket, prefix string) ([]string, []string) {
+				argv := []string{b.putloop, "-workers", strconv.Itoa(report.LoopInFlight[name]), "-endpoint", endpoint}
+				if raw {
+					argv = append(argv, "-raw")
+				}
+				return append(argv, src, dst(bucket, prefix)), with("AWS_CONFIG_FILE=/dev/null")
+			}}, tool: b.putloop}
+	}
 	cands = append(cands,
-		candidate{contender: contender{name: report.ToolAwsutils, env: sdkEnv,
-			argv: func(src, bucket, prefix string) []string {
-				return []string{b.awsutils, "upload", src, dst(bucket, prefix)}
-			}}, tool: b.awsutils, missing: why},
-		candidate{contender: contender{name: report.ToolAwsutilsRemove, env: sdkEnv, removes: true,
-			argv: func(src, bucket, prefix string) []string {
-				return []string{b.awsutils, "upload", "--remove-src", src, dst(bucket, prefix)}
-			}}, tool: b.awsutils, missing: why},
-		candidate{contender: contender{name: report.ToolS5cmd, env: base,
-			argv: func(src, bucket, prefix string) []string {
-				return []string{s5, "--endpoint-url", srv.endpoint, "cp", src + "/*", dst(bucket, prefix) + "/"}
-			}}, tool: s5},
-		candidate{contender: contender{name: report.ToolS5cmdMove, env: base, removes: true,
-			argv: func(src, bucket, prefix string) []string {
-				return []string{s5, "--endpoint-url", srv.endpoint, "mv", src + "/*", dst(bucket, prefix) + "/"}
-			}}, tool: s5},
+		awsutils(report.ToolAwsutils),
+		awsutils(report.ToolAwsutilsRemove, "--remove-src"),
+		s5cmd(report.ToolS5cmd, "cp"),
+		s5cmd(report.ToolS5cmdMove, "mv"),
 		candidate{contender: contender{name: report.ToolAWSCLI,
-			env: append(append([]string(nil), base...), "AWS_CONFIG_FILE="+awsConfig, "AWS_PAGER="),
-			argv: func(src, bucket, prefix string) []string {
-				return []string{awsCLIPath, "s3", "cp", "--recursive", "--endpoint-url", srv.endpoint, src, dst(bucket, prefix) + "/"}
+			cmd: func(endpoint, src, bucket, prefix string) ([]string, []string) {
+				return []string{awsCLIPath, "s3", "cp", "--recursive", "--endpoint-url", endpoint, src, dst(bucket, prefix) + "/"},
+					with("AWS_CONFIG_FILE="+awsConfig, "AWS_PAGER=")
 			}}, tool: awsCLIPath},
 		// rclone takes its remote from RCLONE_CONFIG_<NAME>_* variables;
 		// AWS_CA_BUNDLE must not be set for it (LoadCustomCABundleError),
 		// and the base environment never carries it.
 		candidate{contender: contender{name: report.ToolRclone,
-			env: append(append([]string(nil), base...), "RCLONE_CONFIG="+rcloneConfig,
-				"RCLONE_CONFIG_BENCH_TYPE=s3", "RCLONE_CONFIG_BENCH_PROVIDER=Other",
-				"RCLONE_CONFIG_BENCH_ENDPOINT="+srv.endpoint, "RCLONE_CONFIG_BENCH_REGION="+testbed.Region,
-				"RCLONE_CONFIG_BENCH_ACCESS_KEY_ID="+srv.accessKey, "RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY="+srv.secretKey,
-				"RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE=true"),
-			argv: func(src, bucket, prefix string) []string {
-				return []string{rclonePath, "copy", src, "bench:" + bucket + "/" + prefix}
+			cmd: func(endpoint, src, bucket, prefix string) ([]string, []string) {
+				return []string{rclonePath, "copy", src, "bench:" + bucket + "/" + prefix},
+					with("RCLONE_CONFIG="+rcloneConfig,
+						"RCLONE_CONFIG_BENCH_TYPE=s3", "RCLONE_CONFIG_BENCH_PROVIDER=Other",
+						"RCLONE_CONFIG_BENCH_ENDPOINT="+endpoint, "RCLONE_CONFIG_BENCH_REGION="+testbed.Region,
+						"RCLONE_CONFIG_BENCH_ACCESS_KEY_ID="+v.AccessKey, "RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY="+v.SecretKey,
+						"RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE=true")
 			}}, tool: rclonePath},
-		candidate{contender: contender{name: report.ToolPutLoop, env: sdkEnv,
-			argv: func(src, bucket, prefix string) []string {
-				return []string{b.putloop, "-workers", "64", src, dst(bucket, prefix)}
-			}}, tool: b.putloop},
+		loop(report.ToolPutLoop, false),
+		loop(report.ToolPutLoop256, false),
+		loop(report.ToolRawPut256, true),
+		loop(report.ToolRawPut1024, true),
 	)
 	var out []contender
 	for _, c := range cands {
@@ -261,7 +193,24 @@ func serverDir(tmp string) (dir, storage string, err error) {
 	return dir, "a folder on the work disk (" + tmp + ")", os.MkdirAll(dir, 0o755)
 }
 
-// uploads runs every upload workload against a versitygw of its own.
+// rttsFor are the round trips wl runs at: W2's few large files are bound
+// by bandwidth, which a delay line does not model, so it runs at 0 ms only;
+// W4 has its own list, its 100,000 files taking minutes a round at 150 ms.
+func (b *bench) rttsFor(wl string) []time.Duration {
+	switch wl {
+	case "W2":
+		if slices.Contains(b.cfg.RTTs, 0) {
+			return []time.Duration{0}
+		}
+		return nil
+	case "W4":
+		return b.cfg.W4RTTs
+	}
+	return b.cfg.RTTs
+}
+
+// uploads runs every upload workload against a versitygw of its own, on
+// loopback and through a delay line for each round trip asked for.
 func (b *bench) uploads(ctx context.Context) error {
 	srvDir, storage, err := serverDir(b.tmp)
 	if err != nil {
@@ -270,16 +219,35 @@ func (b *bench) uploads(ctx context.Context) error {
 	defer os.RemoveAll(srvDir)
 	b.meta.ServerStorage = storage
 	b.logf("versitygw keeps objects in %s", storage)
-	srv, err := startVersity(b.cfg.Root, filepath.Join(srvDir, "data"))
+	dataDir := filepath.Join(srvDir, "data")
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return err
+	}
+	srv, err := testbed.NewVersity(dataDir)
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
+	defer srv.Close()
+	endpoints := map[time.Duration]string{0: srv.Endpoint}
+	for _, wl := range b.cfg.Workloads {
+		for _, rtt := range b.rttsFor(wl) {
+			if _, ok := endpoints[rtt]; ok {
+				continue
+			}
+			line, err := testbed.NewDelayLine(srv.Endpoint, rtt)
+			if err != nil {
+				return err
+			}
+			defer line.Close()
+			endpoints[rtt] = line.Endpoint
+			b.logf("delay line for a %s round trip: %s → %s", rtt, line.Endpoint, srv.Endpoint)
+		}
+	}
 	home := filepath.Join(b.tmp, "home")
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return err
 	}
-	client, err := srv.s3Client(ctx)
+	client, err := s3Client(ctx, srv)
 	if err != nil {
 		return err
 	}
@@ -292,14 +260,25 @@ func (b *bench) uploads(ctx context.Context) error {
 		return err
 	}
 	for _, wl := range b.cfg.Workloads {
-		if err := b.uploadWorkload(ctx, srv, client, bucket, wl, cs, home); err != nil {
+		if len(b.rttsFor(wl)) == 0 {
+			b.note("%s not run: it runs at 0 ms only, and -rtts does not include 0", wl)
+			continue
+		}
+		if err := b.uploadWorkload(ctx, srv, dataDir, endpoints, client, bucket, wl, cs, home); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (b *bench) uploadWorkload(ctx context.Context, srv *server, client *s3.Client, bucket, wl string, all []contender, home string) error {
+// slot is one contender at one round trip: what a round runs once.
+type slot struct {
+	c   contender
+	rtt time.Duration
+}
+
+func (b *bench) uploadWorkload(ctx context.Context, srv *testbed.Versity, dataDir string, endpoints map[time.Duration]string,
+	client *s3.Client, bucket, wl string, all []contender, home string) error {
 	plan, err := workload.New(wl, b.cfg.Scale, b.cfg.Seed)
 	if err != nil {
 		return err
@@ -313,80 +292,170 @@ func (b *bench) uploadWorkload(ctx context.Context, srv *server, client *s3.Clie
 	b.meta.Workloads = append(b.meta.Workloads, report.WorkloadInfo{
 		Name: wl, Description: workload.Descriptions[wl], Files: len(plan.Files), Bytes: plan.Bytes(), Digest: plan.Digest(),
 	})
-	var cs []contender
-	for _, c := range all {
-		if wl == "W4" && !contains(w4Tools, c.name) {
-			continue
+	var slots []slot
+	for _, rtt := range b.rttsFor(wl) {
+		for _, c := range all {
+			if wl == "W4" && !contains(w4Tools, c.name) || rtt > 0 && !contains(farTools, c.name) {
+				continue
+			}
+			slots = append(slots, slot{c, rtt})
 		}
-		cs = append(cs, c)
 	}
 	want := plan.Sizes()
 	copyDir := filepath.Join(b.tmp, "copy")
 	rounds := b.cfg.Warmup + b.cfg.Reps
 	for round := range rounds {
-		// A fresh seeded order each round, so that no contender always
-		// runs first or always follows the same one. (Rotating the order
-		// keeps neighbours together: the PUT loop then always ran right
-		// after rclone and lost a third of its speed to it in every round.)
-		order := rand.New(rand.NewPCG(b.cfg.Seed, uint64(round))).Perm(len(cs))
+		// A fresh seeded order each round, over every contender at every
+		// round trip, so that no contender always runs first or always
+		// follows the same one, and a slow spell of the machine falls on
+		// all round trips alike. (Rotating the order keeps neighbours
+		// together: the PUT loop then always ran right after rclone and
+		// lost a third of its speed to it in every round.)
+		order := rand.New(rand.NewPCG(b.cfg.Seed, uint64(round))).Perm(len(slots))
 		for _, i := range order {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			c := cs[i]
-			prefix := fmt.Sprintf("%s/%s/r%d", wl, c.name, round)
-			src := tree.Root
-			if c.removes {
-				if err := workload.LinkCopy(tree, copyDir); err != nil {
-					return fmt.Errorf("copy %s for %s: %w", wl, c.name, err)
-				}
-				src = copyDir
+			if err := b.uploadRun(ctx, srv, dataDir, endpoints[slots[i].rtt], client, bucket, wl, slots[i], round, tree, want, copyDir, home); err != nil {
+				return err
 			}
-			row := report.Row{
-				Section: report.SectionUpload, Workload: wl, Tool: c.name, Rep: round - b.cfg.Warmup + 1,
-				Warmup: round < b.cfg.Warmup, Files: len(plan.Files), Bytes: plan.Bytes(),
-			}
-			u, runErr := b.runner.Run(ctx, measure.Command{Argv: c.argv(src, bucket, prefix), Env: c.env, Dir: home})
-			row.Wall, row.CPU, row.MaxRSS = u.Wall.Seconds(), u.CPU.Seconds(), u.MaxRSS
-			if runErr != nil {
-				row.Error = runErr.Error()
-			} else if _, verr := s3check.Verify(ctx, client, bucket, prefix, want); verr != nil {
-				row.Error = "verify: " + verr.Error()
-			} else {
-				row.Verified = true
-			}
-			if c.removes && runErr == nil {
-				left, lerr := workload.Remaining(copyDir)
-				switch {
-				case lerr != nil:
-					row.Error, row.Verified = "check sources: "+lerr.Error(), false
-				case len(left) > 0:
-					row.Error, row.Verified = fmt.Sprintf("%d source files left after removal, e.g. %s", len(left), left[0]), false
-				}
-			}
-			b.add(row)
-			tag := ""
-			if row.Warmup {
-				tag = " (warm-up)"
-			}
-			status := "verified"
-			if !row.Verified {
-				status = "FAILED: " + firstLine(row.Error)
-			}
-			b.logf("%s %-11s round %d/%d%s: %6.2f s %8.0f files/s %7.1f MiB/s cpu %5.2f s rss %5.1f MiB  %s",
-				wl, c.name, round+1, rounds, tag, row.Wall, row.FilesPerSec(), row.MiBPerSec(), row.CPU, float64(row.MaxRSS)/(1<<20), status)
-			// Clear up outside the measured time: the objects straight from
-			// the server's posix folder (much faster than deleting them
-			// through S3), the removal copy, and dirty pages, so the next
-			// run does not pay for this one's writeback.
-			cleanErr := errors.Join(os.RemoveAll(filepath.Join(srv.dataDir, bucket, wl, c.name, fmt.Sprintf("r%d", round))), os.RemoveAll(copyDir))
-			if cleanErr != nil {
-				return cleanErr
-			}
-			syscall.Sync()
 		}
 	}
 	return nil
+}
+
+// uploadRun runs one contender once, verifies what it left and clears up.
+func (b *bench) uploadRun(ctx context.Context, srv *testbed.Versity, dataDir, endpoint string, client *s3.Client, bucket, wl string,
+	s slot, round int, tree workload.Tree, want map[string]int64, copyDir, home string) error {
+	c := s.c
+	rtt := rttName(s.rtt)
+	prefix := fmt.Sprintf("%s/%s/%s/r%d", wl, rtt, c.name, round)
+	src := tree.Root
+	if c.removes {
+		if err := workload.LinkCopy(tree, copyDir); err != nil {
+			return fmt.Errorf("copy %s for %s: %w", wl, c.name, err)
+		}
+		src = copyDir
+	}
+	row := report.Row{
+		Section: report.SectionUpload, Workload: wl, Tool: c.name, RTT: s.rtt, Rep: round - b.cfg.Warmup + 1,
+		Warmup: round < b.cfg.Warmup, Files: len(tree.Plan.Files), Bytes: tree.Plan.Bytes(),
+	}
+	argv, env := c.cmd(endpoint, src, bucket, prefix)
+	srvBefore, lineBefore, allBefore := processCPU(srv.Pid()), selfCPU(), machineCPU()
+	u, runErr := b.runner.Run(ctx, measure.Command{Argv: argv, Env: env, Dir: home})
+	row.ServerCPU, row.LineCPU = (processCPU(srv.Pid()) - srvBefore).Seconds(), (selfCPU() - lineBefore).Seconds()
+	row.Wall, row.CPU, row.MaxRSS = u.Wall.Seconds(), u.CPU.Seconds(), u.MaxRSS
+	row.OtherCPU = max(0, (machineCPU()-allBefore).Seconds()-row.CPU-row.ServerCPU-row.LineCPU)
+	if runErr != nil {
+		row.Error = runErr.Error()
+	} else if _, verr := s3check.Verify(ctx, client, bucket, prefix, want); verr != nil {
+		row.Error = "verify: " + verr.Error()
+	} else {
+		row.Verified = true
+	}
+	if c.removes && runErr == nil {
+		left, lerr := workload.Remaining(copyDir)
+		switch {
+		case lerr != nil:
+			row.Error, row.Verified = "check sources: "+lerr.Error(), false
+		case len(left) > 0:
+			row.Error, row.Verified = fmt.Sprintf("%d source files left after removal, e.g. %s", len(left), left[0]), false
+		}
+	}
+	b.add(row)
+	tag := ""
+	if row.Warmup {
+		tag = " (warm-up)"
+	}
+	status := "verified"
+	if !row.Verified {
+		status = "FAILED: " + firstLine(row.Error)
+	}
+	bound := ""
+	if n := report.LoopInFlight[c.name]; n > 0 && s.rtt > 0 {
+		// What a fixed number in flight allows through this round trip.
+		bound = fmt.Sprintf(" (bound %d ÷ %s = %.0f/s)", n, s.rtt, float64(n)/s.rtt.Seconds())
+	}
+	b.logf("%s %6s %-11s round %d/%d%s: %6.2f s %8.0f files/s%s %7.1f MiB/s cpu %5.2f s server %5.2f s line %4.2f s others %5.2f s rss %5.1f MiB  %s",
+		wl, rtt, c.name, round+1, b.cfg.Warmup+b.cfg.Reps, tag, row.Wall, row.FilesPerSec(), bound, row.MiBPerSec(),
+		row.CPU, row.ServerCPU, row.LineCPU, row.OtherCPU, float64(row.MaxRSS)/(1<<20), status)
+	// Clear up outside the measured time: the objects straight from the
+	// server's posix folder (much faster than deleting them through S3),
+	// the removal copy, and dirty pages, so the next run does not pay for
+	// this one's writeback.
+	if err := errors.Join(os.RemoveAll(filepath.Join(dataDir, bucket, filepath.FromSlash(prefix))), os.RemoveAll(copyDir)); err != nil {
+		return err
+	}
+	syscall.Sync()
+	return nil
+}
+
+// rttName names a round trip in object prefixes and the log: "0ms", "50ms".
+func rttName(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) + "ms" }
+
+// selfCPU is the CPU time of this process, which during a run is the
+// delay lines' (the harness itself only waits for the child).
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// machineCPU is the time all cores were busy since boot, from /proc/stat:
+// what is left of it after the contender, the server and the line is what
+// other processes took during a run, a sign of a run disturbed.
+func machineCPU() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0
+	}
+	var ticks int64
+	// user nice system idle iowait irq softirq steal: all but idle and
+	// iowait are busy.
+	for i, v := range f[1:9] {
+		if i == 3 || i == 4 {
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
+}
+
+// processCPU is the user and system time of another process from
+// /proc/PID/stat, in clock ticks of 10 ms (USER_HZ is 100 on Linux).
+func processCPU(pid int) time.Duration {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name, in parentheses, may hold spaces; fields count from
+	// after it: state is field 3, utime 14 and stime 15.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
 func firstLine(s string) string {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Sections of a results file.
@@ -26,7 +27,10 @@ type Row struct {
 	Workload string
 	Tool     string
 	// Phase is stop or start for start/stop runs.
-	Phase  string
+	Phase string
+	// RTT is the round trip a delay line added between client and server
+	// (uploads; 0 is loopback).
+	RTT    time.Duration
 	Rep    int
 	Warmup bool
 	Files  int
@@ -34,6 +38,13 @@ type Row struct {
 	Wall   float64 // seconds
 	CPU    float64 // seconds, user + system
 	MaxRSS int64   // bytes
+	// ServerCPU is the server's CPU seconds during the run, LineCPU the
+	// bench process's own (the delay line, when there is one).
+	ServerCPU float64
+	LineCPU   float64
+	// OtherCPU is what the rest of the machine used during the run: other
+	// processes that shared the cores.
+	OtherCPU float64
 	// APICalls is the number of requests the server saw, APIOps the same
 	// by operation ("StopInstances=10 DescribeInstances=1").
 	APICalls int
@@ -68,7 +79,12 @@ var header = []string{
 	"section", "workload", "tool", "phase", "rep", "warmup", "files", "bytes",
 	"wall_s", "files_per_s", "mib_per_s", "cpu_s", "max_rss_bytes",
 	"api_calls", "api_ops", "ec2_calls", "init_ms", "zip_bytes", "verified", "error",
+	"rtt_ms", "server_cpu_s", "line_cpu_s", "other_cpu_s",
 }
+
+// optional are the columns added after the first results were written;
+// an older file without them reads as zero.
+var optional = map[string]bool{"rtt_ms": true, "server_cpu_s": true, "line_cpu_s": true, "other_cpu_s": true}
 
 func f64(v float64) string { return strconv.FormatFloat(v, 'f', 4, 64) }
 
@@ -85,6 +101,7 @@ func WriteCSV(w io.Writer, rows []Row) error {
 			f64(r.Wall), f64(r.FilesPerSec()), f64(r.MiBPerSec()), f64(r.CPU), strconv.FormatInt(r.MaxRSS, 10),
 			strconv.Itoa(r.APICalls), r.APIOps, strconv.Itoa(r.EC2Calls), f64(r.InitMS), strconv.FormatInt(r.ZipBytes, 10),
 			strconv.FormatBool(r.Verified), oneLine(r.Error),
+			f64(float64(r.RTT) / float64(time.Millisecond)), f64(r.ServerCPU), f64(r.LineCPU), f64(r.OtherCPU),
 		}
 		if err := cw.Write(rec); err != nil {
 			return err
@@ -117,17 +134,26 @@ func ReadCSV(r io.Reader) ([]Row, error) {
 		col[h] = i
 	}
 	for _, h := range header {
-		if _, ok := col[h]; !ok {
+		if _, ok := col[h]; !ok && !optional[h] {
 			return nil, fmt.Errorf("results: no column %q", h)
 		}
 	}
 	var rows []Row
 	for n, rec := range recs[1:] {
 		line := n + 2
-		get := func(k string) string { return rec[col[k]] }
+		get := func(k string) string {
+			if i, ok := col[k]; ok && i < len(rec) {
+				return rec[i]
+			}
+			return ""
+		}
 		var perr error
 		num := func(k string) float64 {
-			v, err := strconv.ParseFloat(get(k), 64)
+			s := get(k)
+			if s == "" && optional[k] {
+				return 0
+			}
+			v, err := strconv.ParseFloat(s, 64)
 			if err != nil && perr == nil {
 				perr = fmt.Errorf("results line %d: column %s: %w", line, k, err)
 			}
@@ -141,6 +167,8 @@ func ReadCSV(r io.Reader) ([]Row, error) {
 			APICalls: int(num("api_calls")), APIOps: get("api_ops"), EC2Calls: int(num("ec2_calls")),
 			InitMS: num("init_ms"), ZipBytes: int64(num("zip_bytes")),
 			Verified: get("verified") == "true", Error: get("error"),
+			RTT:       time.Duration(num("rtt_ms") * float64(time.Millisecond)).Round(time.Microsecond),
+			ServerCPU: num("server_cpu_s"), LineCPU: num("line_cpu_s"), OtherCPU: num("other_cpu_s"),
 		}
 		if perr != nil {
 			return nil, perr

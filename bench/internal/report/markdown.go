@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // LambdaWarmInvokes is how many warm invocations each cold one is compared
@@ -82,7 +84,12 @@ func Markdown(w io.Writer, meta Meta, rows []Row, csvPath string) error {
 	p("- Every run uploads into a fresh prefix; afterwards the bench lists it back (ListObjectsV2) and checks the object count and every object's size. A run that fails or does not verify is left out of the medians and counted in the *failed* column.\n")
 	p("- Removal runs (`--remove-src`, `s5cmd mv`) work on a fresh hard-linked copy of the tree; the bench checks that no source file is left.\n")
 	p("- Client CPU (user + system) and peak RSS are the child's own rusage, taken through a small launcher (`bench/rusage`): a child started straight from the Go harness would have the harness's RSS counted in its peak.\n")
-	p("- The bare Go PUT loop (`bench/putloop`) PUTs each file whole with 64 workers, no checksum, no payload signing, no verification: the practical ceiling. On large files awsutils can pass it because of the server: versitygw v1.8.0, like S3 since 2025, gives a PUT that carries no checksum a CRC64NVME of its own (`backend/posix`: \"default to crc64nvme\"), and that costs it more than checking a CRC32 it was sent. Measured once (2026-11-29, W2, four alternating runs): the same loop sending CRC32 headers took 1.04-1.20 s against 1.24-1.28 s without.\n")
+	p("- The bare Go PUT loops (`bench/putloop`) PUT each file whole with a fixed number of requests in flight, no checksum, no payload signing, no retries, no verification: the practical ceiling. The SDK loops go through the SDK's S3 client (64 or 256 in flight); the raw loops sign each PUT with the SDK's v4 signer and send it with `net/http`, no SDK middleware, files up to 1 MiB sent whole from memory (256 or 1,024 in flight). On large files awsutils can pass them because of the server: versitygw v1.8.0, like S3 since 2025, gives a PUT that carries no checksum a CRC64NVME of its own (`backend/posix`: \"default to crc64nvme\"), and that costs it more than checking a CRC32 it was sent. Measured once (2026-11-29, W2, four alternating runs): the same loop sending CRC32 headers took 1.04-1.20 s against 1.24-1.28 s without.\n")
+	if far := farWorkloads(gs); len(far) > 0 {
+		p("- Round trips (%s): the same versitygw behind a TCP delay line in the bench process (`testbed.DelayLine`) that holds every chunk it reads for half the round trip in each direction before passing it on: no HTTP parsing, first in first out, at most 8 MiB a direction per connection held (like a TCP window). Its CPU is the *line CPU* column. Connection set-up costs no round trip through it and there is no TLS, so a client that opens many connections is not charged for them as on a real path. Workloads through it: %s (W2's few large files are bound by bandwidth, which the line does not model). The AWS CLI (10 requests in flight by default) and rclone (4 transfers) do not run through it: bound by their fixed concurrency they would take minutes a round to show only that.\n",
+			strings.Join(fmtRTTs(farRTTs(gs)), ", "), strings.Join(far, ", "))
+	}
+	p("- *Server CPU* is versitygw's CPU time during the run (from /proc); client, server and line share %d cores, so a run whose three CPU figures add up to about %d × wall time is bound by the machine, not by the round trip. *Others' CPU* is what the rest of the machine used meanwhile (all busy time in /proc/stat minus those three): other processes on a shared machine, which make a run slower than it would be alone.\n", meta.Machine.Cores, meta.Machine.Cores)
 	p("- W4 (100,000 files) measures memory and walk cost: only `awsutils upload` and `s5cmd cp` run it.\n")
 	p("- Workloads are generated from seed %d under `bench/work/`:\n\n| workload | what | files | size |\n|---|---|---|---|\n", meta.Seed)
 	for _, wl := range meta.Workloads {
@@ -92,24 +99,30 @@ func Markdown(w io.Writer, meta Meta, rows []Row, csvPath string) error {
 		p("- Start/stop: %s\n", meta.StartStop)
 	}
 
-	p("\n## Upload\n\n![throughput per tool and workload](%s)\n", ChartFile)
-	for _, wl := range uploadWorkloads(gs) {
-		p("\n### %s\n\n| tool | ok | failed | wall s | files/s | MiB/s | CPU s | peak RSS MiB |\n|---|---|---|---|---|---|---|---|\n", wl)
-		for _, g := range gs {
-			if g.Section != SectionUpload || g.Workload != wl {
-				continue
-			}
-			if len(g.Runs) == 0 {
-				p("| %s | 0 | %d | — | — | — | — | — |\n", ToolLabels[g.Tool], g.Failed)
-				continue
-			}
-			p("| %s | %d | %d | %s | %s | %s | %s | %s |\n", label(g.Tool), len(g.Runs), g.Failed,
-				fmtNum(g.Wall()), fmtNum(g.FilesPerSec()), fmtNum(g.MiBPerSec()), fmtNum(g.CPU()), fmtNum(mib(g.RSS())))
+	if far := farWorkloads(gs); len(far) > 0 {
+		p("\n## Upload through a round trip\n\nWhere users are: a Lambda function or a server in the bucket's region sees tens of milliseconds per request, more across regions. versitygw behind the delay line; 0 ms is the same server on loopback. Medians; higher is faster.\n\n![throughput per tool, workload and round trip](%s)\n", ChartFile)
+		for _, wl := range far {
+			latencyTable(p, gs, wl)
 		}
-		if rs := ratios(gs, wl); len(rs) > 0 {
-			p("\nawsutils ÷ peer (throughput: higher is better for awsutils; CPU and RSS: lower is leaner):\n\n| ratio | throughput | CPU s | peak RSS |\n|---|---|---|---|\n")
-			for _, r := range rs {
-				p("| %s | %.2f× | %.2f× | %.2f× |\n", r.name, r.throughput, r.cpu, r.rss)
+		loopBounds(p, gs, meta.Machine.Cores)
+	} else if len(uploadWorkloads(gs)) > 0 {
+		p("\n## Upload\n\n![throughput per tool and workload](%s)\n", ChartFile)
+	}
+	if len(uploadWorkloads(gs)) > 0 {
+		p("\n## Upload at 0 ms: CPU efficiency\n\nThe same server on loopback: no round trip, so every figure says what a tool costs in CPU and memory on a machine whose 2 cores client and server share.\n")
+		for _, wl := range uploadWorkloads(gs) {
+			if hasGroups(gs, wl, 0) {
+				detailTable(p, gs, wl, 0)
+			}
+		}
+	}
+	if far := farWorkloads(gs); len(far) > 0 {
+		p("\n## Upload details through a round trip\n")
+		for _, wl := range far {
+			for _, rtt := range farRTTs(gs) {
+				if hasGroups(gs, wl, rtt) {
+					detailTable(p, gs, wl, rtt)
+				}
 			}
 		}
 	}
@@ -198,18 +211,235 @@ func uploadWorkloads(gs []Group) []string {
 	return out
 }
 
+// hasGroups reports whether wl was run at rtt.
+func hasGroups(gs []Group, wl string, rtt time.Duration) bool {
+	for _, g := range gs {
+		if g.Section == SectionUpload && g.Workload == wl && g.RTT == rtt {
+			return true
+		}
+	}
+	return false
+}
+
+// farRTTs are the round trips above 0 the uploads were measured at.
+func farRTTs(gs []Group) []time.Duration {
+	var out []time.Duration
+	for _, r := range RTTs(gs) {
+		if r > 0 {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// farWorkloads are the upload workloads measured through a round trip.
+func farWorkloads(gs []Group) []string {
+	var out []string
+	for _, wl := range uploadWorkloads(gs) {
+		for _, r := range farRTTs(gs) {
+			if hasGroups(gs, wl, r) {
+				out = append(out, wl)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func fmtRTTs(ds []time.Duration) []string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = FmtRTT(d)
+	}
+	return out
+}
+
+// throughput is a group's median in the workload's unit.
+func throughput(g Group) float64 {
+	if unitFor(g.Workload) == "MiB/s" {
+		return g.MiBPerSec()
+	}
+	return g.FilesPerSec()
+}
+
+// latencyTable shows one workload's throughput per tool and round trip,
+// and awsutils' ratios to its peers at each.
+func latencyTable(p func(string, ...any), gs []Group, wl string) {
+	var rtts []time.Duration
+	for _, r := range RTTs(gs) {
+		if hasGroups(gs, wl, r) {
+			rtts = append(rtts, r)
+		}
+	}
+	head := func(first string) {
+		p("| %s |", first)
+		for _, r := range rtts {
+			p(" %s |", FmtRTT(r))
+		}
+		p("\n|---|%s\n", strings.Repeat("---|", len(rtts)))
+	}
+	p("\n### %s: %s by round trip\n\n", wl, unitFor(wl))
+	head("tool")
+	for _, tool := range ToolOrder {
+		seen := false
+		cells := make([]string, len(rtts))
+		for i, r := range rtts {
+			cells[i] = "—"
+			for _, g := range gs {
+				if g.Section == SectionUpload && g.Workload == wl && g.Tool == tool && g.RTT == r {
+					seen = true
+					if len(g.Runs) > 0 {
+						cells[i] = fmtNum(throughput(g))
+					} else {
+						cells[i] = "failed"
+					}
+				}
+			}
+		}
+		if seen {
+			p("| %s | %s |\n", label(tool), strings.Join(cells, " | "))
+		}
+	}
+	type pair struct {
+		name string
+		f    func(r time.Duration) (a, b Group, ok bool)
+	}
+	find := func(tool string) func(time.Duration) (Group, bool) {
+		return func(r time.Duration) (Group, bool) { return FindAt(gs, SectionUpload, wl, tool, "", r) }
+	}
+	two := func(a, b func(time.Duration) (Group, bool)) func(time.Duration) (Group, Group, bool) {
+		return func(r time.Duration) (Group, Group, bool) {
+			x, okX := a(r)
+			y, okY := b(r)
+			return x, y, okX && okY
+		}
+	}
+	best := func(r time.Duration) (Group, bool) { return BestLoop(gs, wl, r) }
+	pairs := []pair{
+		{label(ToolAwsutils) + " ÷ " + label(ToolS5cmd), two(find(ToolAwsutils), find(ToolS5cmd))},
+		{label(ToolAwsutils) + " ÷ best bare PUT loop (256 or 1,024 in flight)", two(find(ToolAwsutils), best)},
+		{label(ToolAwsutilsRemove) + " ÷ " + label(ToolS5cmdMove), two(find(ToolAwsutilsRemove), find(ToolS5cmdMove))},
+		{label(ToolAwsutilsRemove) + " ÷ " + label(ToolAwsutils), two(find(ToolAwsutilsRemove), find(ToolAwsutils))},
+	}
+	var rows []string
+	for _, pr := range pairs {
+		cells := make([]string, len(rtts))
+		found := false
+		for i, r := range rtts {
+			cells[i] = "—"
+			if a, b, ok := pr.f(r); ok {
+				cells[i] = fmt.Sprintf("%.2f×", a.FilesPerSec()/b.FilesPerSec())
+				found = true
+			}
+		}
+		if found {
+			rows = append(rows, fmt.Sprintf("| %s | %s |\n", pr.name, strings.Join(cells, " | ")))
+		}
+	}
+	if len(rows) > 0 {
+		p("\nRatios of throughput (higher is better for the first):\n\n")
+		head("ratio")
+		for _, r := range rows {
+			p("%s", r)
+		}
+	}
+}
+
+// loopBounds compares each bare PUT loop through the delay line with what
+// bounds it: its requests in flight ÷ the round trip, or the machine, whose
+// ceiling the same loop shows at 0 ms.
+func loopBounds(p func(string, ...any), gs []Group, cores int) {
+	var rows []string
+	for _, g := range gs {
+		inflight := LoopInFlight[g.Tool]
+		if g.Section != SectionUpload || g.RTT <= 0 || inflight == 0 || len(g.Runs) == 0 {
+			continue
+		}
+		rps := g.FilesPerSec()
+		bound := float64(inflight) / g.RTT.Seconds()
+		limit, limitName := bound, "round trip"
+		cpuBound := "—"
+		if z, ok := FindAt(gs, SectionUpload, g.Workload, g.Tool, "", 0); ok {
+			cpuBound = fmtNum(z.FilesPerSec())
+			if z.FilesPerSec() < limit {
+				limit, limitName = z.FilesPerSec(), "CPU"
+			}
+		}
+		busy := "—"
+		if cores > 0 && g.Wall() > 0 {
+			busy = fmt.Sprintf("%.0f %%", (g.CPU()+g.ServerCPU()+g.LineCPU()+g.OtherCPU())/g.Wall()/float64(cores)*100)
+		}
+		rows = append(rows, fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s | %.0f %% of the %s bound | %s |\n",
+			g.Workload, label(g.Tool), FmtRTT(g.RTT), strconv.Itoa(inflight), fmtNum(rps), fmtNum(bound), cpuBound, rps/limit*100, limitName, busy))
+	}
+	if len(rows) == 0 {
+		return
+	}
+	p("\n### The bare PUT loops against their bounds\n\nOne PUT per file, so files/s are requests/s. A loop with N requests in flight through a round trip of RTT can do at most N ÷ RTT requests/s; the same loop at 0 ms shows what the machine allows (the CPU bound). *Machine busy* is the CPU time of all processes (client, server, delay line and any others) over wall time and all cores: near 100 %%, the run was bound by the machine.\n\n")
+	p("| workload | loop | round trip | in flight | requests/s | in flight ÷ round trip | same loop at 0 ms | reached | machine busy |\n|---|---|---|---|---|---|---|---|---|\n")
+	for _, r := range rows {
+		p("%s", r)
+	}
+}
+
+// detailTable shows every measured figure of one workload at one round
+// trip, and awsutils' ratios to each peer.
+func detailTable(p func(string, ...any), gs []Group, wl string, rtt time.Duration) {
+	title := wl
+	lineCol := rtt > 0
+	if rtt > 0 {
+		title += " at " + FmtRTT(rtt)
+	}
+	p("\n### %s\n\n| tool | ok | failed | wall s | files/s | MiB/s | CPU s | server CPU s |", title)
+	cols := 9
+	if lineCol {
+		p(" line CPU s |")
+		cols++
+	}
+	p(" others' CPU s | peak RSS MiB |\n|%s\n", strings.Repeat("---|", cols+1))
+	for _, g := range gs {
+		if g.Section != SectionUpload || g.Workload != wl || g.RTT != rtt {
+			continue
+		}
+		if len(g.Runs) == 0 {
+			p("| %s | 0 | %d |%s\n", label(g.Tool), g.Failed, strings.Repeat(" — |", cols-2))
+			continue
+		}
+		p("| %s | %d | %d | %s | %s | %s | %s | %s |", label(g.Tool), len(g.Runs), g.Failed,
+			fmtNum(g.Wall()), fmtNum(g.FilesPerSec()), fmtNum(g.MiBPerSec()), fmtNum(g.CPU()), dash(g.ServerCPU()))
+		if lineCol {
+			p(" %s |", dash(g.LineCPU()))
+		}
+		p(" %s | %s |\n", dash(g.OtherCPU()), fmtNum(mib(g.RSS())))
+	}
+	if rs := ratios(gs, wl, rtt); len(rs) > 0 {
+		p("\nawsutils ÷ peer (throughput: higher is better for awsutils; CPU and RSS: lower is leaner):\n\n| ratio | throughput | CPU s | peak RSS |\n|---|---|---|---|\n")
+		for _, r := range rs {
+			p("| %s | %.2f× | %.2f× | %.2f× |\n", r.name, r.throughput, r.cpu, r.rss)
+		}
+	}
+}
+
+// dash prints a figure an older results file did not record as a dash.
+func dash(v float64) string {
+	if v == 0 {
+		return "—"
+	}
+	return fmtNum(v)
+}
+
 type ratioRow struct {
 	name                 string
 	throughput, cpu, rss float64
 }
 
-// ratios compares awsutils with each peer on one workload, and the
-// removal runs with each other.
-func ratios(gs []Group, wl string) []ratioRow {
+// ratios compares awsutils with each peer on one workload at one round
+// trip, and the removal runs with each other.
+func ratios(gs []Group, wl string, rtt time.Duration) []ratioRow {
 	var out []ratioRow
 	add := func(ours, peer string) {
-		a, okA := Find(gs, SectionUpload, wl, ours, "")
-		b, okB := Find(gs, SectionUpload, wl, peer, "")
+		a, okA := FindAt(gs, SectionUpload, wl, ours, "", rtt)
+		b, okB := FindAt(gs, SectionUpload, wl, peer, "", rtt)
 		if !okA || !okB {
 			return
 		}
@@ -224,5 +454,6 @@ func ratios(gs []Group, wl string) []ratioRow {
 		add(ToolAwsutils, peer)
 	}
 	add(ToolAwsutilsRemove, ToolS5cmdMove)
+	add(ToolAwsutilsRemove, ToolAwsutils)
 	return out
 }

@@ -46,6 +46,32 @@ func sampleRows() []Row {
 	return rows
 }
 
+// farRows are W1 and W4 runs through 50 and 150 ms round trips.
+func farRows() []Row {
+	var rows []Row
+	add := func(wl, tool string, rtt time.Duration, filesPerSec float64, rss int64) {
+		for rep := 1; rep <= 3; rep++ {
+			r := upload(wl, tool, rep, 5000/filesPerSec, rss)
+			if wl == "W4" {
+				r.Files, r.Wall = 100000, 100000/filesPerSec
+			}
+			r.RTT, r.ServerCPU, r.LineCPU = rtt, r.Wall/4, 0.01
+			rows = append(rows, r)
+		}
+	}
+	ms := time.Millisecond
+	for i, rtt := range []time.Duration{0, 50 * ms, 150 * ms} {
+		add("W1", ToolAwsutils, rtt, 2000, 30<<20)
+		add("W1", ToolAwsutilsRemove, rtt, 1000, 30<<20)
+		add("W1", ToolS5cmd, rtt, 1500, 30<<20)
+		add("W1", ToolPutLoop, rtt, []float64{4000, 1200, 420}[i], 30<<20)
+		add("W1", ToolRawPut256, rtt, 1500, 30<<20)
+		add("W1", ToolRawPut1024, rtt, []float64{2000, 2000, 3500}[i], 30<<20)
+	}
+	add("W4", ToolAwsutils, 50*time.Millisecond, 1000, 33<<20)
+	return rows
+}
+
 func TestCSVRoundTrip(t *testing.T) {
 	rows := sampleRows()
 	rows[1].Error = "line one\nline, \"two\""
@@ -66,6 +92,31 @@ func TestCSVRoundTrip(t *testing.T) {
 	if _, err := ReadCSV(strings.NewReader("a,b\n1,2\n")); err == nil {
 		t.Error("a file without the columns was accepted")
 	}
+
+	far := farRows()
+	buf.Reset()
+	if err := WriteCSV(&buf, far); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadCSV(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := back[len(back)-1]
+	if last.RTT != 50*time.Millisecond || last.ServerCPU != far[len(far)-1].ServerCPU || last.LineCPU != 0.01 {
+		t.Errorf("round trip lost the round trip or CPU columns: %+v", last)
+	}
+
+	// A file written before the round-trip and CPU columns reads as 0 ms.
+	old := "section,workload,tool,phase,rep,warmup,files,bytes,wall_s,files_per_s,mib_per_s,cpu_s,max_rss_bytes,api_calls,api_ops,ec2_calls,init_ms,zip_bytes,verified,error\n" +
+		"upload,W1,awsutils,,1,false,5000,20480000,1.5,3333,13,1.4,33000000,0,,0,0,0,true,\n"
+	rows, err = ReadCSV(strings.NewReader(old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || rows[0].RTT != 0 || rows[0].Wall != 1.5 {
+		t.Errorf("old file read as %+v", rows)
+	}
 }
 
 func TestGroupsSkipWarmupAndFailures(t *testing.T) {
@@ -85,8 +136,8 @@ func TestGroupsSkipWarmupAndFailures(t *testing.T) {
 
 func TestTargets(t *testing.T) {
 	want := map[string]string{
-		"W1 files/s vs s5cmd":            "met",    // 1.5×
-		"W1 files/s vs AWS CLI":          "met",    // 10×
+		"W1 files/s at 0 ms vs s5cmd":    "met",    // 1.5×
+		"W1 files/s at 0 ms vs AWS CLI":  "met",    // 10×
 		"W1 uploads verified":            "met",    // 3 of 3
 		"W2 MiB/s vs s5cmd":              "missed", // 1.2×
 		"W2 MiB/s vs bare PUT loop":      "met",    // 0.9×
@@ -111,6 +162,27 @@ func TestTargets(t *testing.T) {
 	if f := got["Start/stop EC2 calls"].Figure; !strings.Contains(f, "stop 1.2") {
 		t.Errorf("EC2 calls figure %q", f)
 	}
+	// Through a round trip: awsutils at 2,000 files/s against the best loop
+	// at 256 or more in flight (the 64-in-flight loop does not count), the
+	// removal at half the speed, W4's RSS flat.
+	far := Groups(farRows())
+	gotFar := map[string]Target{}
+	for _, tg := range Targets(far) {
+		gotFar[tg.Name] = tg
+	}
+	for name, st := range map[string]string{
+		"W1 files/s at 50 ms vs the best bare PUT loop":  "met",
+		"W1 files/s at 150 ms vs the best bare PUT loop": "missed",
+		"W1 `--remove-src` at 50 ms vs without":          "missed",
+		"W4 peak RSS at 50 ms flat in file count":        "met",
+	} {
+		if gotFar[name].Status != st {
+			t.Errorf("%s: %s (%s), want %s", name, gotFar[name].Status, gotFar[name].Figure, st)
+		}
+	}
+	if f := gotFar["W1 files/s at 50 ms vs the best bare PUT loop"].Figure; !strings.Contains(f, "1.00× (2000 vs 2000 files/s; raw signed PUT loop (1,024 in flight))") {
+		t.Errorf("best loop figure %q", f)
+	}
 	none := Targets(nil)
 	for _, tg := range none {
 		if tg.Status != "not measured" {
@@ -129,7 +201,7 @@ func TestMarkdownAndChart(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"## Targets", "| W1 files/s vs s5cmd | ≥ 1.3× | 1.50×", "Test CPU", "| s5cmd | v2.3.0 |",
+		"## Targets", "| W1 files/s at 0 ms vs s5cmd | ≥ 1.3× | 1.50×", "Test CPU", "| s5cmd | v2.3.0 |",
 		"### W1", "### W2", "`awsutils upload` ÷ `s5cmd cp` | 1.50×", "## Start/stop economy", "naive loop",
 		"## Lambda start-up", "rclone left out", "1 run(s) failed; first: exit 1", ChartFile,
 	} {
@@ -137,6 +209,35 @@ func TestMarkdownAndChart(t *testing.T) {
 			t.Errorf("markdown lacks %q", want)
 		}
 	}
+
+	// Through round trips the latency view leads, the loops face their
+	// bounds, and 0 ms follows as the CPU view.
+	md.Reset()
+	meta.Machine.Cores = 2
+	if err := Markdown(&md, meta, farRows(), "bench/results/latest.csv"); err != nil {
+		t.Fatal(err)
+	}
+	out := md.String()
+	for _, want := range []string{
+		"## Upload through a round trip", "### W1: files/s by round trip", "| tool | 0 ms | 50 ms | 150 ms |",
+		"| `awsutils upload` | 2000 | 2000 | 2000 |",
+		"| `awsutils upload` ÷ best bare PUT loop (256 or 1,024 in flight) | 1.00× | 1.00× | 0.57× |",
+		"| `awsutils upload --remove-src` ÷ `awsutils upload` | 0.50× | 0.50× | 0.50× |",
+		"### The bare PUT loops against their bounds",
+		// 256 ÷ 150 ms = 1707/s; the loop's 1,500/s at 0 ms is lower.
+		"| W1 | raw signed PUT loop (256 in flight) | 150 ms | 256 | 1500 | 1707 | 1500 | 100 % of the CPU bound |",
+		// 64 ÷ 150 ms = 427/s, below the 4,000/s at 0 ms.
+		"| W1 | bare Go PUT loop (SDK, 64 in flight) | 150 ms | 64 | 420 | 427 | 4000 | 98 % of the round trip bound |",
+		"## Upload at 0 ms: CPU efficiency", "### W1 at 50 ms", "line CPU s", "### W4 at 50 ms",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("markdown with round trips lacks %q", want)
+		}
+	}
+	if i, j := strings.Index(out, "## Upload through a round trip"), strings.Index(out, "## Upload at 0 ms"); i < 0 || j < i {
+		t.Error("the round-trip view does not come first")
+	}
+
 	var svg bytes.Buffer
 	if err := Chart(&svg, sampleRows()); err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"html"
 	"io"
 	"strings"
+	"time"
 )
 
 // unitFor says which throughput a workload is judged by: files/s for the
@@ -25,13 +26,27 @@ var toolColors = map[string]string{
 	ToolAWSCLI:         "#2f9e44",
 	ToolRclone:         "#9c36b5",
 	ToolPutLoop:        "#495057",
+	ToolPutLoop256:     "#868e96",
+	ToolRawPut256:      "#343a40",
+	ToolRawPut1024:     "#212529",
 }
 
-// Chart writes an SVG with one panel per upload workload: a horizontal bar
-// per tool, the median throughput in the workload's unit.
+// Chart writes an SVG with one panel per upload workload and round trip: a
+// horizontal bar per tool, the median throughput in the workload's unit.
 func Chart(w io.Writer, rows []Row) error {
 	gs := Groups(rows)
-	wls := uploadWorkloads(gs)
+	type panel struct {
+		wl  string
+		rtt time.Duration
+	}
+	var wls []panel
+	for _, wl := range uploadWorkloads(gs) {
+		for _, r := range RTTs(gs) {
+			if hasGroups(gs, wl, r) {
+				wls = append(wls, panel{wl, r})
+			}
+		}
+	}
 	const (
 		width    = 760
 		labelW   = 220
@@ -46,16 +61,12 @@ func Chart(w io.Writer, rows []Row) error {
 	}
 	panels := make([][]bar, len(wls))
 	height := 40
-	for i, wl := range wls {
+	for i, pn := range wls {
 		for _, g := range gs {
-			if g.Section != SectionUpload || g.Workload != wl || len(g.Runs) == 0 {
+			if g.Section != SectionUpload || g.Workload != pn.wl || g.RTT != pn.rtt || len(g.Runs) == 0 {
 				continue
 			}
-			v := g.FilesPerSec()
-			if unitFor(wl) == "MiB/s" {
-				v = g.MiBPerSec()
-			}
-			panels[i] = append(panels[i], bar{g.Tool, v})
+			panels[i] = append(panels[i], bar{g.Tool, throughput(g)})
 		}
 		height += panelPad + len(panels[i])*(barH+gap)
 	}
@@ -65,13 +76,13 @@ func Chart(w io.Writer, rows []Row) error {
 	p(`<rect width="100%%" height="100%%" fill="#ffffff"/>` + "\n")
 	p(`<text x="10" y="22" font-size="15" font-weight="bold">Upload throughput per tool (median; longer is faster)</text>` + "\n")
 	y := 40
-	for i, wl := range wls {
+	for i, pn := range wls {
 		maxV := 0.0
 		for _, br := range panels[i] {
 			maxV = max(maxV, br.v)
 		}
 		y += 24
-		p(`<text x="10" y="%d" font-size="13" font-weight="bold">%s (%s)</text>`+"\n", y, html.EscapeString(wl), unitFor(wl))
+		p(`<text x="10" y="%d" font-size="13" font-weight="bold">%s, %s round trip (%s)</text>`+"\n", y, html.EscapeString(pn.wl), FmtRTT(pn.rtt), unitFor(pn.wl))
 		y += 10
 		for _, br := range panels[i] {
 			bw := 0.0

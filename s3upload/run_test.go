@@ -155,8 +155,9 @@ func TestWrongBucketRemovesNothing(t *testing.T) {
 func TestDeniedCredentialsRemoveNothing(t *testing.T) {
 	v := testbed.StartVersity(t)
 	bucket := v.Bucket(t)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret")
-	cfg, err := awsclient.Load(context.Background(), awsclient.Options{})
+	opts := v.Options()
+	opts.SecretAccessKey = "wrong-secret"
+	cfg, err := awsclient.Load(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -442,7 +442,6 @@ func TestRunGroupRegion(t *testing.T) {
 	if err != nil {
 		t.Skipf("moto has no AMI %s in eu-west-1: %v", testbed.AMI, err)
 	}
-	t.Setenv("AWS_ENDPOINT_URL", b.proxy.Endpoint)
 	westID := aws.ToString(out.Instances[0].InstanceId)
 	ids := testbed.RunInstances(t, b.ec2, 1)
 	conf := parse(t, fmt.Sprintf("region_name: ap-northeast-1\nk:\n  - type: ec2.instance\n    ids: [%s]\n  - type: ec2.instance\n    region: eu-west-1\n    ids: [%s]\n", ids[0], westID))

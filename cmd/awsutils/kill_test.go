@@ -38,14 +38,8 @@ func newKillBed(t *testing.T, small, large int, largeSize int) *killBed {
 	b.direct = awsclient.S3(v.Config(t))
 	p := testbed.StartFaultProxy(t, v.Endpoint, testbed.Faults{Logf: func(string, ...any) {}})
 	b.proxy = p
-	b.env = os.Environ()
-	for k, val := range p.Env(v.Env()) {
-		b.env = append(b.env, k+"="+val)
-	}
-	b.bin = filepath.Join(t.TempDir(), "awsutils")
-	if out, err := exec.Command("go", "build", "-o", b.bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	b.env = childEnv(p.Env(v.Env()))
+	b.bin = testbed.BuildCommand(t, "./cmd/awsutils")
 	rng := rand.New(rand.NewPCG(7, 7))
 	add := func(rel string, size int) {
 		body := make([]byte, size)

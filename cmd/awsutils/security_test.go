@@ -16,9 +16,10 @@ import (
 // file that others can read draws a warning; a private one does not.
 func TestUploadNeverShowsTheSecret(t *testing.T) {
 	v := testbed.StartVersity(t)
-	v.Setenv(t)
-	t.Setenv("AWS_ACCESS_KEY_ID", "")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	// The keys come only from the config files.
+	env := v.Env()
+	delete(env, "AWS_ACCESS_KEY_ID")
+	delete(env, "AWS_SECRET_ACCESS_KEY")
 	bucket := v.Bucket(t)
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.yml")
@@ -55,7 +56,7 @@ func TestUploadNeverShowsTheSecret(t *testing.T) {
 			src := t.TempDir()
 			writeFiles(t, src, map[string]string{"a.txt": "a", "d/b.txt": "b"})
 			args := append(append([]string{"upload"}, tt.args...), src, tt.dest)
-			code, stdout, stderr := runCLI(t, args...)
+			code, stdout, stderr := runBin(t, env, args...)
 			all := stdout + stderr
 			if code != tt.wantCode {
 				t.Fatalf("exit %d, want %d\n%s", code, tt.wantCode, all)

@@ -66,7 +66,7 @@ dev-env:
 `, testbed.Region, ids[0], ids[1]))
 
 	// Flags may follow the key.
-	code, out, errs := startstopCLI(t, "stop", "dev-env", "--config", path)
+	code, out, errs := runBin(t, m.Env(), "stop", "dev-env", "--config", path)
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
@@ -85,7 +85,7 @@ dev-env:
 	}
 
 	// Idempotent, and JSON.
-	code, out, errs = startstopCLI(t, "stop", "--config="+path, "--output", "json", "dev-env")
+	code, out, errs = runBin(t, m.Env(), "stop", "--config="+path, "--output", "json", "dev-env")
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
@@ -103,7 +103,7 @@ dev-env:
 		t.Errorf("report %+v", rep)
 	}
 
-	code, out, errs = startstopCLI(t, "start", "--config", path, "--wait", "--wait-timeout", "1m", "dev-env")
+	code, out, errs = runBin(t, m.Env(), "start", "--config", path, "--wait", "--wait-timeout", "1m", "dev-env")
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
@@ -126,7 +126,7 @@ func TestStartStopCommandPartialFailure(t *testing.T) {
 	const missing = "i-0fedcba9876543210"
 	path := writeConfig(t, fmt.Sprintf("region_name: %s\nk:\n  - type: ec2.instance\n    ids: [%s, %s, %s]\n  - type: rds.db_instance\n    ids: [aurora1-a]\n",
 		testbed.Region, ids[0], missing, ids[1]))
-	code, out, errs := startstopCLI(t, "stop", "--config", path, "k")
+	code, out, errs := runBin(t, m.Env(), "stop", "--config", path, "k")
 	if code != exitFailed {
 		t.Fatalf("exit %d, want 1\n%s%s", code, out, errs)
 	}
@@ -176,7 +176,7 @@ func TestStartStopCommandErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, out, errs := startstopCLI(t, tt.args...)
+			code, out, errs := runBin(t, m.Env(), tt.args...)
 			if code != exitUsage {
 				t.Errorf("exit %d, want 2", code)
 			}
@@ -200,7 +200,7 @@ func TestStartStopCommandDryRun(t *testing.T) {
 	ids := testbed.RunInstances(t, ec2c, 1)
 	testbed.CreateDBInstance(t, rdsc, "pg1")
 	path := writeConfig(t, fmt.Sprintf("dev:\n  - type: ec2.instance\n    ids: [%s]\n  - type: rds.db_instance\n    ids: [pg1]\n", ids[0]))
-	code, out, errs := startstopCLI(t, "stop", "--dry-run", "--config", path, "dev")
+	code, out, errs := runBin(t, m.Env(), "stop", "--dry-run", "--config", path, "dev")
 	if code != exitOK || strings.Count(out, "planned") != 3 || !strings.Contains(out, "(dry run)") {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
@@ -256,7 +256,7 @@ func TestStartStopCommandKeptYAML(t *testing.T) {
 	testbed.CreateDBInstance(t, rdsc, "my-postgres")
 	path := writeConfig(t, fmt.Sprintf(keptConfig, testbed.Region, ids[0], ids[1], ids[2]))
 
-	code, out, errs := startstopCLI(t, "stop", "--config", path, "dev-env")
+	code, out, errs := runBin(t, m.Env(), "stop", "--config", path, "dev-env")
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
@@ -273,7 +273,7 @@ func TestStartStopCommandKeptYAML(t *testing.T) {
 	}
 
 	// batch_servers merges [*ec2, *rds]: the earlier mapping's type wins.
-	code, out, errs = startstopCLI(t, "stop", "--config", path, "--output", "json", "batch_servers")
+	code, out, errs = runBin(t, m.Env(), "stop", "--config", path, "--output", "json", "batch_servers")
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
@@ -285,7 +285,7 @@ func TestStartStopCommandKeptYAML(t *testing.T) {
 		t.Errorf("batch_servers: %+v", rep.Results)
 	}
 
-	code, out, errs = startstopCLI(t, "start", "--config", path, "everything")
+	code, out, errs = runBin(t, m.Env(), "start", "--config", path, "everything")
 	if code != exitOK || !strings.Contains(out, "start everything: 4 changed of 4 resources in ") {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
@@ -293,7 +293,7 @@ func TestStartStopCommandKeptYAML(t *testing.T) {
 		t.Errorf("states after start everything: %v", st)
 	}
 
-	code, out, errs = startstopCLI(t, "stop", "--config", path, "x-web")
+	code, out, errs = runBin(t, m.Env(), "stop", "--config", path, "x-web")
 	if code != exitUsage || out != "" {
 		t.Errorf("stop x-web: exit %d, stdout %q", code, out)
 	}

@@ -69,18 +69,19 @@ func TestUploadCommand(t *testing.T) {
 		t.Run(server, func(t *testing.T) {
 			var cfg aws.Config
 			var bucket string
+			var env map[string]string
 			if server == "moto" {
 				m := testbed.StartMoto(t)
-				cfg, bucket = m.Config(t), m.Bucket(t)
+				cfg, bucket, env = m.Config(t), m.Bucket(t), m.Env()
 			} else {
 				v := testbed.StartVersity(t)
-				cfg, bucket = v.Config(t), v.Bucket(t)
+				cfg, bucket, env = v.Config(t), v.Bucket(t), v.Env()
 			}
 			src := t.TempDir()
 			writeFiles(t, src, cliTree)
 
 			// Dry run first: nothing uploaded, nothing deleted.
-			code, _, stderr := runCLI(t, "upload", src, "s3://"+bucket+"/pre/", "--remove-src", "--dry-run", "--quiet")
+			code, _, stderr := runBin(t, env, "upload", src, "s3://"+bucket+"/pre/", "--remove-src", "--dry-run", "--quiet")
 			if code != exitOK {
 				t.Fatalf("dry run: exit %d: %s", code, stderr)
 			}
@@ -89,7 +90,7 @@ func TestUploadCommand(t *testing.T) {
 			}
 
 			// Flags may follow the arguments.
-			code, stdout, stderr := runCLI(t, "upload", src, "s3://"+bucket+"/pre/", "--remove-src", "--prune-empty-dirs", "--output", "json", "--concurrency", "8")
+			code, stdout, stderr := runBin(t, env, "upload", src, "s3://"+bucket+"/pre/", "--remove-src", "--prune-empty-dirs", "--output", "json", "--concurrency", "8")
 			if code != exitOK {
 				t.Fatalf("exit %d: %s %s", code, stdout, stderr)
 			}
@@ -129,7 +130,7 @@ func TestUploadCommand(t *testing.T) {
 
 			// A second run with --skip-unchanged uploads nothing.
 			writeFiles(t, src, cliTree)
-			code, stdout, stderr = runCLI(t, "upload", "--skip-unchanged", src, "s3://"+bucket+"/pre")
+			code, stdout, stderr = runBin(t, env, "upload", "--skip-unchanged", src, "s3://"+bucket+"/pre")
 			if code != exitOK || !strings.Contains(stdout, "0 uploaded") {
 				t.Fatalf("skip-unchanged: exit %d: %s %s", code, stdout, stderr)
 			}
@@ -153,15 +154,14 @@ func TestUploadCommandFailuresRemoveNothing(t *testing.T) {
 		}
 	}
 	t.Run("wrong bucket", func(t *testing.T) {
-		code, stdout, stderr := runCLI(t, "upload", "--remove-src", src, "s3://no-such-bucket-here")
+		code, stdout, stderr := runBin(t, v.Env(), "upload", "--remove-src", src, "s3://no-such-bucket-here")
 		if code != exitFailed || !strings.Contains(stdout, "NoSuchBucket") {
 			t.Fatalf("exit %d: %s %s", code, stdout, stderr)
 		}
 		check(t)
 	})
 	t.Run("denied credentials", func(t *testing.T) {
-		t.Setenv("AWS_SECRET_ACCESS_KEY", "wrong")
-		code, stdout, stderr := runCLI(t, "upload", "--remove-src", src, "s3://"+bucket)
+		code, stdout, stderr := runBin(t, withEnv(v.Env(), "AWS_SECRET_ACCESS_KEY", "wrong"), "upload", "--remove-src", src, "s3://"+bucket)
 		if code != exitFailed || !strings.Contains(stdout, "SignatureDoesNotMatch") {
 			t.Fatalf("exit %d: %s %s", code, stdout, stderr)
 		}

@@ -71,11 +71,10 @@ func run(ctx context.Context, w io.Writer) error {
 	}
 	defer moto.Close()
 	fmt.Fprintf(w, "moto server: %s\n", moto.Endpoint)
+	// The demo's own clients name the endpoint in code; the CLI and the
+	// functions get it as a user gives it, in their environment (d.env).
 	d.env = moto.Env()
-	for k, v := range d.env {
-		os.Setenv(k, v)
-	}
-	cfg, err := awsclient.Load(ctx, awsclient.Options{})
+	cfg, err := awsclient.Load(ctx, moto.Options())
 	if err != nil {
 		return err
 	}
@@ -259,6 +258,9 @@ func (d *demo) printStates(before, after map[string]string) {
 func (d *demo) runCLI(ctx context.Context, args ...string) error {
 	cmd := exec.CommandContext(ctx, d.cli, args...)
 	cmd.Env = os.Environ()
+	for k, v := range d.env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()

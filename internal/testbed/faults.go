@@ -215,7 +215,7 @@ const maxEvents = 100_000
 // proxy's address still verify at the server.
 type FaultProxy struct {
 	// Endpoint is the proxy's base URL, e.g. http://127.0.0.1:40123; use it
-	// as AWS_ENDPOINT_URL.
+	// as awsclient.Options.Endpoint, or as a child's AWS_ENDPOINT_URL.
 	Endpoint string
 
 	target *url.URL
@@ -406,23 +406,24 @@ func (p *FaultProxy) Env(server map[string]string) map[string]string {
 	return env
 }
 
-// Setenv points awsclient in this test process at the proxy, with the
-// credentials and region of server's environment.
-func (p *FaultProxy) Setenv(t testing.TB, server map[string]string) {
-	t.Helper()
-	setenv(t, p.Env(server))
+// Options are opts pointed at the proxy, with the credentials and region
+// of server's environment (Moto.Env, Versity.Env) where opts has none.
+func (p *FaultProxy) Options(server map[string]string, opts awsclient.Options) awsclient.Options {
+	opts.Endpoint = p.Endpoint
+	if opts.AccessKeyID == "" && opts.SecretAccessKey == "" {
+		opts.AccessKeyID, opts.SecretAccessKey = server["AWS_ACCESS_KEY_ID"], server["AWS_SECRET_ACCESS_KEY"]
+	}
+	if opts.Region == "" {
+		opts.Region = server["AWS_REGION"]
+	}
+	return opts
 }
 
 // Config is an aws.Config built by awsclient that reaches the server in
 // server's environment through the proxy.
 func (p *FaultProxy) Config(t testing.TB, server map[string]string, opts awsclient.Options) aws.Config {
 	t.Helper()
-	p.Setenv(t, server)
-	cfg, err := awsclient.Load(context.Background(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
+	return load(t, p.Options(server, opts))
 }
 
 func (p *FaultProxy) log(format string, args ...any) {
@@ -496,7 +497,10 @@ func (p *FaultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer body.discard()
 	for _, g := range gates {
 		if !g.wait(r, body) {
-			return
+			// Drop it without an answer: a handler that merely returned
+			// would send an empty 200, which a client racing the proxy's
+			// Close could take for success.
+			panic(http.ErrAbortHandler)
 		}
 	}
 	if p.answerDenied(w, r, denials, service, op, form) || p.answerDecode(w, r, service, op, form) {

@@ -323,13 +323,7 @@ func TestFaultProxyForwardsSignedS3(t *testing.T) {
 	})
 
 	// The control: versitygw does check signatures through the proxy.
-	bad := p.Env(v.Env())
-	bad["AWS_SECRET_ACCESS_KEY"] = "not-the-secret"
-	setenv(t, bad)
-	badCfg, err := awsclient.Load(ctx, awsclient.Options{MaxAttempts: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	badCfg := p.Config(t, v.Env(), awsclient.Options{AccessKeyID: v.AccessKey, SecretAccessKey: "not-the-secret", MaxAttempts: 1})
 	_, err = awsclient.S3(badCfg).PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: aws.String("x"), Body: strings.NewReader("x")})
 	if awsclient.Classify(err) != awsclient.KindAccessDenied {
 		t.Fatalf("a wrong signature through the proxy gave %v, want access denied", err)
@@ -702,14 +696,9 @@ func BenchmarkFaultProxyPutObject(b *testing.B) {
 	body := make([]byte, 8<<20)
 	for _, via := range []string{"direct", "proxy"} {
 		b.Run(via, func(b *testing.B) {
-			env := v.Env()
+			cfg := v.Config(b)
 			if via == "proxy" {
-				env = StartFaultProxy(b, v.Endpoint, Faults{}).Env(env)
-			}
-			setenv(b, env)
-			cfg, err := awsclient.Load(context.Background(), awsclient.Options{})
-			if err != nil {
-				b.Fatal(err)
+				cfg = StartFaultProxy(b, v.Endpoint, Faults{}).Config(b, v.Env(), awsclient.Options{})
 			}
 			client := awsclient.S3(cfg)
 			b.SetBytes(int64(len(body)))

@@ -268,11 +268,7 @@ func TestCloseDropsHeld(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.Setenv(t, moto.Env())
-	cfg, err := awsclient.Load(context.Background(), awsclient.Options{MaxAttempts: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := p.Config(t, moto.Env(), awsclient.Options{MaxAttempts: 1})
 	g := p.Hold(nil)
 	ctx := waitCtx(t)
 	call := async(func() error {

@@ -47,6 +47,30 @@ func BuildBootstrap(t testing.TB, pkg string) string {
 	return out
 }
 
+// BuildCommand builds the main package pkg (relative to the module root,
+// e.g. "./cmd/awsutils") once per test binary, named after its folder, for
+// tests that run a command as a child process with a server's Env.
+func BuildCommand(t testing.TB, pkg string) string {
+	t.Helper()
+	Require(t)
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	key := "command " + pkg
+	if p, ok := buildCache[key]; ok {
+		return p
+	}
+	dir, err := sharedTempDir("command-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, filepath.Base(pkg))
+	if err := Build(pkg, out); err != nil {
+		t.Fatal(err)
+	}
+	buildCache[key] = out
+	return out
+}
+
 // Build builds the main package pkg (relative to the module root) into out
 // as a static Linux binary for this machine's architecture, with the
 // lambda.norpc tag that provided.al2023 functions use.

@@ -6,10 +6,12 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/awsutils/awsutils/awsclient"
 )
@@ -21,18 +23,60 @@ const Region = "us-east-1"
 type Moto struct {
 	// Endpoint is the server's base URL, e.g. http://127.0.0.1:40123.
 	Endpoint string
-	proc     *process
+	// Account is the account id the credentials act in: moto's default
+	// (123456789012), or one of StartMotoAccount's.
+	Account string
+	// key and secret are the credentials; empty means moto's dummy ones,
+	// which act in the default account.
+	key, secret string
+	proc        *process
 }
 
 var (
-	motoOnce sync.Once
-	motoSrv  *Moto
-	motoErr  error
+	motoOnce   sync.Once
+	motoSrv    *Moto
+	motoErr    error
+	accountSeq atomic.Int64
 )
 
 // StartMoto returns the package's moto server, starting it on first use,
-// with its state reset so the test starts from an empty account.
+// with its state reset so the test starts from an empty account. The reset
+// empties every account, so a test that calls it must not run in parallel
+// with others that use the server; those take StartMotoAccount.
 func StartMoto(t testing.TB) *Moto {
+	t.Helper()
+	m := sharedMoto(t)
+	if err := m.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// StartMotoAccount returns the package's moto server, starting it on first
+// use, as seen from a new account of its own: empty, and used by no other
+// test. The server is not reset, so tests that each take an account may
+// run in parallel. The credentials are an STS AssumeRole into the account,
+// which moto then ties every call to; Env and Options carry them.
+func StartMotoAccount(t testing.TB) *Moto {
+	t.Helper()
+	m := sharedMoto(t)
+	// Far from moto's default 123456789012, and never reused while the
+	// server lives (it outlives -count rounds).
+	id := fmt.Sprintf("%012d", 200000000000+accountSeq.Add(1))
+	out, err := awsclient.STS(load(t, m.Options())).AssumeRole(context.Background(), &sts.AssumeRoleInput{
+		RoleArn: aws.String("arn:aws:iam::" + id + ":role/testbed"), RoleSessionName: aws.String("testbed"),
+	})
+	if err != nil {
+		t.Fatalf("testbed: moto account %s: %v", id, err)
+	}
+	a := *m
+	a.Account = id
+	a.key, a.secret = aws.ToString(out.Credentials.AccessKeyId), aws.ToString(out.Credentials.SecretAccessKey)
+	return &a
+}
+
+// sharedMoto is the package's server, started on first use.
+func sharedMoto(t testing.TB) *Moto {
 	t.Helper()
 	Require(t)
 	bin := tool(t, ".venv/bin/moto_server")
@@ -42,9 +86,6 @@ func StartMoto(t testing.TB) *Moto {
 	}
 	if motoSrv.proc.exited() {
 		t.Fatalf("testbed: moto server has exited (%v); its log:\n%s", motoSrv.proc.err, motoSrv.proc.log.Since(0))
-	}
-	if err := motoSrv.Reset(); err != nil {
-		t.Fatal(err)
 	}
 	logOnFailure(t, motoSrv.proc)
 	return motoSrv
@@ -76,14 +117,15 @@ func startMoto(bin string) (*Moto, error) {
 			return nil, err
 		}
 		if lastErr = p.waitTCP(addr, 60*time.Second); lastErr == nil {
-			return &Moto{Endpoint: "http://" + addr, proc: p}, nil
+			return &Moto{Endpoint: "http://" + addr, Account: Account, proc: p}, nil
 		}
 		p.stop()
 	}
 	return nil, lastErr
 }
 
-// Reset empties every service's state (POST /moto-api/reset).
+// Reset empties every service's state in every account (POST
+// /moto-api/reset).
 func (m *Moto) Reset() error {
 	resp, err := http.Post(m.Endpoint+"/moto-api/reset", "application/json", nil)
 	if err != nil {
@@ -96,25 +138,30 @@ func (m *Moto) Reset() error {
 	return nil
 }
 
-// Env is the environment that points a client or a Lambda function at
-// this server, with moto's dummy credentials.
+// Env is the environment that points a child process (a CLI binary, a
+// Lambda function) at this server, with m's credentials.
 func (m *Moto) Env() map[string]string {
-	return clientEnv(m.Endpoint, "testing", "testing")
+	key, secret := m.credentials()
+	return clientEnv(m.Endpoint, key, secret)
 }
 
-// Setenv points awsclient (and anything else reading the standard AWS
-// variables) in this test process at the server.
-func (m *Moto) Setenv(t testing.TB) { setenv(t, m.Env()) }
+// Options reach this server with m's credentials.
+func (m *Moto) Options() awsclient.Options {
+	key, secret := m.credentials()
+	return clientOptions(m.Endpoint, key, secret)
+}
+
+func (m *Moto) credentials() (key, secret string) {
+	if m.key == "" {
+		return "testing", "testing"
+	}
+	return m.key, m.secret
+}
 
 // Config is an aws.Config for this server built by awsclient.
 func (m *Moto) Config(t testing.TB) aws.Config {
 	t.Helper()
-	m.Setenv(t)
-	cfg, err := awsclient.Load(context.Background(), awsclient.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
+	return load(t, m.Options())
 }
 
 func clientEnv(endpoint, key, secret string) map[string]string {
@@ -127,17 +174,19 @@ func clientEnv(endpoint, key, secret string) map[string]string {
 	}
 }
 
-// setenv applies env and clears the settings that would point the SDK
-// elsewhere (profiles, service-specific endpoints, session tokens).
-func setenv(t testing.TB, env map[string]string) {
+// clientOptions name endpoint, keys and region in code, so that a test
+// reaches its server without the process environment (which t.Setenv
+// would change for every test, and which parallel tests may not touch).
+// The explicit endpoint wins over any endpoint variable a developer has set.
+func clientOptions(endpoint, key, secret string) awsclient.Options {
+	return awsclient.Options{Region: Region, AccessKeyID: key, SecretAccessKey: secret, Endpoint: endpoint}
+}
+
+func load(t testing.TB, opts awsclient.Options) aws.Config {
 	t.Helper()
-	for _, k := range []string{"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION",
-		"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_EC2", "AWS_ENDPOINT_URL_RDS", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"} {
-		t.Setenv(k, "")
+	cfg, err := awsclient.Load(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-	for k, v := range env {
-		t.Setenv(k, v)
-	}
+	return cfg
 }

@@ -68,6 +68,43 @@ func TestMotoResetEmptiesState(t *testing.T) {
 	}
 }
 
+// Each StartMotoAccount is an empty account that sees nothing of another
+// one's, through Config and through the Env a child process gets.
+func TestMotoAccountsAreSeparate(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a, b := testbed.StartMotoAccount(t), testbed.StartMotoAccount(t)
+	if a.Account == b.Account || a.Account == testbed.Account {
+		t.Fatalf("accounts %s and %s (default %s)", a.Account, b.Account, testbed.Account)
+	}
+	ids := testbed.RunInstances(t, awsclient.EC2(a.Config(t)), 2)
+	count := func(cfg aws.Config) int {
+		out, err := awsclient.EC2(cfg).DescribeInstances(ctx, &ec2.DescribeInstancesInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, r := range out.Reservations {
+			n += len(r.Instances)
+		}
+		return n
+	}
+	envCfg, err := awsclient.Load(ctx, awsclient.Options{Region: testbed.Region, Endpoint: a.Endpoint,
+		AccessKeyID: a.Env()["AWS_ACCESS_KEY_ID"], SecretAccessKey: a.Env()["AWS_SECRET_ACCESS_KEY"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := count(a.Config(t)); n != len(ids) {
+		t.Errorf("account %s sees %d instances, want %d", a.Account, n, len(ids))
+	}
+	if n := count(envCfg); n != len(ids) {
+		t.Errorf("account %s through its Env sees %d instances, want %d", a.Account, n, len(ids))
+	}
+	if n := count(b.Config(t)); n != 0 {
+		t.Errorf("account %s sees %d instances of another account", b.Account, n)
+	}
+}
+
 func TestMotoRDSInstanceAndAuroraCluster(t *testing.T) {
 	moto := testbed.StartMoto(t)
 	ctx := context.Background()
@@ -144,8 +181,9 @@ func TestS3PutGetWithChecksum(t *testing.T) {
 func TestVersityRejectsWrongSecret(t *testing.T) {
 	v := testbed.StartVersity(t)
 	bucket := v.Bucket(t)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
-	cfg, err := awsclient.Load(context.Background(), awsclient.Options{MaxAttempts: 1})
+	opts := v.Options()
+	opts.SecretAccessKey, opts.MaxAttempts = "not-the-secret", 1
+	cfg, err := awsclient.Load(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -119,21 +119,19 @@ func startVersity(bin, dir string) (*Versity, error) {
 	return nil, lastErr
 }
 
-// Env points a client or a Lambda function at this server with its root keys.
+// Env points a child process (a CLI binary, a Lambda function) at this
+// server with its root keys.
 func (v *Versity) Env() map[string]string { return clientEnv(v.Endpoint, v.AccessKey, v.SecretKey) }
 
-// Setenv points awsclient in this test process at the server.
-func (v *Versity) Setenv(t testing.TB) { setenv(t, v.Env()) }
+// Options reach this server with its root keys.
+func (v *Versity) Options() awsclient.Options {
+	return clientOptions(v.Endpoint, v.AccessKey, v.SecretKey)
+}
 
 // Config is an aws.Config for this server built by awsclient.
 func (v *Versity) Config(t testing.TB) aws.Config {
 	t.Helper()
-	v.Setenv(t)
-	cfg, err := awsclient.Load(context.Background(), awsclient.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
+	return load(t, v.Options())
 }
 
 // Bucket creates a bucket of its own for t.

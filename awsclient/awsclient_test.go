@@ -123,9 +123,7 @@ func TestS3PathStyleOnlyWithCustomEndpoint(t *testing.T) {
 
 func TestS3OptionsCanBeOverridden(t *testing.T) {
 	cleanEnv(t)
-	t.Setenv("AWS_REGION", "us-east-1")
-	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
-	cfg, err := Load(context.Background(), Options{})
+	cfg, err := Load(context.Background(), Options{Region: "us-east-1", Endpoint: "http://127.0.0.1:4566"})
 	if err != nil {
 		t.Fatal(err)
 	}

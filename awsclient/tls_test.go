@@ -25,11 +25,8 @@ func TestTLSIsVerified(t *testing.T) {
 	srv.StartTLS()
 	defer srv.Close()
 	cleanEnv(t)
-	t.Setenv("AWS_REGION", "us-east-1")
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
-	t.Setenv("AWS_ENDPOINT_URL", srv.URL)
-	cfg, err := Load(context.Background(), Options{MaxAttempts: 1})
+	cfg, err := Load(context.Background(), Options{Region: "us-east-1", AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "secret",
+		Endpoint: srv.URL, MaxAttempts: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

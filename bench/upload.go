@@ -228,10 +228,10 @@ func (b *bench) uploads(ctx context.Context) error {
 		return err
 	}
 	defer srv.Close()
-	endpoints := map[time.Duration]string{0: srv.Endpoint}
+	lines := map[time.Duration]*testbed.DelayLine{}
 	for _, wl := range b.cfg.Workloads {
 		for _, rtt := range b.rttsFor(wl) {
-			if _, ok := endpoints[rtt]; ok {
+			if _, ok := lines[rtt]; ok || rtt == 0 {
 				continue
 			}
 			line, err := testbed.NewDelayLine(srv.Endpoint, rtt)
@@ -239,7 +239,7 @@ func (b *bench) uploads(ctx context.Context) error {
 				return err
 			}
 			defer line.Close()
-			endpoints[rtt] = line.Endpoint
+			lines[rtt] = line
 			b.logf("delay line for a %s round trip: %s → %s", rtt, line.Endpoint, srv.Endpoint)
 		}
 	}
@@ -264,7 +264,7 @@ func (b *bench) uploads(ctx context.Context) error {
 			b.note("%s not run: it runs at 0 ms only, and -rtts does not include 0", wl)
 			continue
 		}
-		if err := b.uploadWorkload(ctx, srv, dataDir, endpoints, client, bucket, wl, cs, home); err != nil {
+		if err := b.uploadWorkload(ctx, srv, dataDir, lines, client, bucket, wl, cs, home); err != nil {
 			return err
 		}
 	}
@@ -277,7 +277,7 @@ type slot struct {
 	rtt time.Duration
 }
 
-func (b *bench) uploadWorkload(ctx context.Context, srv *testbed.Versity, dataDir string, endpoints map[time.Duration]string,
+func (b *bench) uploadWorkload(ctx context.Context, srv *testbed.Versity, dataDir string, lines map[time.Duration]*testbed.DelayLine,
 	client *s3.Client, bucket, wl string, all []contender, home string) error {
 	plan, err := workload.New(wl, b.cfg.Scale, b.cfg.Seed)
 	if err != nil {
@@ -316,7 +316,7 @@ func (b *bench) uploadWorkload(ctx context.Context, srv *testbed.Versity, dataDi
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if err := b.uploadRun(ctx, srv, dataDir, endpoints[slots[i].rtt], client, bucket, wl, slots[i], round, tree, want, copyDir, home); err != nil {
+			if err := b.uploadRun(ctx, srv, dataDir, lines[slots[i].rtt], client, bucket, wl, slots[i], round, tree, want, copyDir, home); err != nil {
 				return err
 			}
 		}
@@ -324,8 +324,9 @@ func (b *bench) uploadWorkload(ctx context.Context, srv *testbed.Versity, dataDi
 	return nil
 }
 
-// uploadRun runs one contender once, verifies what it left and clears up.
-func (b *bench) uploadRun(ctx context.Context, srv *testbed.Versity, dataDir, endpoint string, client *s3.Client, bucket, wl string,
+// uploadRun runs one contender once, verifies what it left and clears up;
+// line is nil at 0 ms.
+func (b *bench) uploadRun(ctx context.Context, srv *testbed.Versity, dataDir string, line *testbed.DelayLine, client *s3.Client, bucket, wl string,
 	s slot, round int, tree workload.Tree, want map[string]int64, copyDir, home string) error {
 	c := s.c
 	rtt := rttName(s.rtt)
@@ -341,12 +342,20 @@ func (b *bench) uploadRun(ctx context.Context, srv *testbed.Versity, dataDir, en
 		Section: report.SectionUpload, Workload: wl, Tool: c.name, RTT: s.rtt, Rep: round - b.cfg.Warmup + 1,
 		Warmup: round < b.cfg.Warmup, Files: len(tree.Plan.Files), Bytes: tree.Plan.Bytes(),
 	}
+	endpoint := srv.Endpoint
+	if line != nil {
+		endpoint = line.Endpoint
+		line.ResetPeak()
+	}
 	argv, env := c.cmd(endpoint, src, bucket, prefix)
 	srvBefore, lineBefore, allBefore := processCPU(srv.Pid()), selfCPU(), machineCPU()
 	u, runErr := b.runner.Run(ctx, measure.Command{Argv: argv, Env: env, Dir: home})
 	row.ServerCPU, row.LineCPU = (processCPU(srv.Pid()) - srvBefore).Seconds(), (selfCPU() - lineBefore).Seconds()
 	row.Wall, row.CPU, row.MaxRSS = u.Wall.Seconds(), u.CPU.Seconds(), u.MaxRSS
 	row.OtherCPU = max(0, (machineCPU()-allBefore).Seconds()-row.CPU-row.ServerCPU-row.LineCPU)
+	if line != nil {
+		row.Conns = line.Peak()
+	}
 	if runErr != nil {
 		row.Error = runErr.Error()
 	} else if _, verr := s3check.Verify(ctx, client, bucket, prefix, want); verr != nil {
@@ -377,9 +386,9 @@ func (b *bench) uploadRun(ctx context.Context, srv *testbed.Versity, dataDir, en
 		// What a fixed number in flight allows through this round trip.
 		bound = fmt.Sprintf(" (bound %d ÷ %s = %.0f/s)", n, s.rtt, float64(n)/s.rtt.Seconds())
 	}
-	b.logf("%s %6s %-11s round %d/%d%s: %6.2f s %8.0f files/s%s %7.1f MiB/s cpu %5.2f s server %5.2f s line %4.2f s others %5.2f s rss %5.1f MiB  %s",
+	b.logf("%s %6s %-11s round %d/%d%s: %6.2f s %8.0f files/s%s %7.1f MiB/s cpu %5.2f s server %5.2f s line %4.2f s others %5.2f s conns %4d rss %5.1f MiB  %s",
 		wl, rtt, c.name, round+1, b.cfg.Warmup+b.cfg.Reps, tag, row.Wall, row.FilesPerSec(), bound, row.MiBPerSec(),
-		row.CPU, row.ServerCPU, row.LineCPU, row.OtherCPU, float64(row.MaxRSS)/(1<<20), status)
+		row.CPU, row.ServerCPU, row.LineCPU, row.OtherCPU, row.Conns, float64(row.MaxRSS)/(1<<20), status)
 	// Clear up outside the measured time: the objects straight from the
 	// server's posix folder (much faster than deleting them through S3),
 	// the removal copy, and dirty pages, so the next run does not pay for

@@ -42,6 +42,7 @@ type DelayLine struct {
 	mu     sync.Mutex
 	closed bool
 	conns  map[*linePair]struct{}
+	peak   int // most connections open at once since ResetPeak
 }
 
 // Each direction of a connection holds at most lineWindow chunks of at most
@@ -118,6 +119,22 @@ func (d *DelayLine) Active() int {
 	return len(d.conns)
 }
 
+// Peak is the most connections open at once since the line started or
+// ResetPeak: with HTTP/1.1, at least the most requests a client had in
+// flight.
+func (d *DelayLine) Peak() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.peak
+}
+
+// ResetPeak starts a new Peak from the connections open now.
+func (d *DelayLine) ResetPeak() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.peak = len(d.conns)
+}
+
 // Close stops accepting, cuts every open connection and waits until the
 // line's goroutines are gone (at most about half a round trip).
 func (d *DelayLine) Close() error {
@@ -192,6 +209,7 @@ func (d *DelayLine) forward(client *net.TCPConn) {
 		return
 	}
 	d.conns[p] = struct{}{}
+	d.peak = max(d.peak, len(d.conns))
 	d.mu.Unlock()
 
 	var wg sync.WaitGroup

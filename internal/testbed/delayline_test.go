@@ -235,11 +235,18 @@ func TestDelayLineStreams(t *testing.T) {
 	if d.Conns() != conns || accepted.Load() != conns {
 		t.Errorf("line accepted %d connections, server %d; want %d each", d.Conns(), accepted.Load(), conns)
 	}
+	if p := d.Peak(); p < 1 || p > conns {
+		t.Errorf("peak of %d open connections, want 1 to %d", p, conns)
+	}
 	for deadline := time.Now().Add(5 * time.Second); d.Active() > 0 && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond)
 	}
 	if n := d.Active(); n != 0 {
 		t.Errorf("%d connections still open after every stream ended", n)
+	}
+	d.ResetPeak()
+	if p := d.Peak(); p != 0 {
+		t.Errorf("peak %d after a reset with no connection open", p)
 	}
 }
 

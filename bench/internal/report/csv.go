@@ -45,6 +45,9 @@ type Row struct {
 	// OtherCPU is what the rest of the machine used during the run: other
 	// processes that shared the cores.
 	OtherCPU float64
+	// Conns is the most connections the client held open at once through
+	// the delay line: with HTTP/1.1, at least its most requests in flight.
+	Conns int
 	// APICalls is the number of requests the server saw, APIOps the same
 	// by operation ("StopInstances=10 DescribeInstances=1").
 	APICalls int
@@ -79,12 +82,12 @@ var header = []string{
 	"section", "workload", "tool", "phase", "rep", "warmup", "files", "bytes",
 	"wall_s", "files_per_s", "mib_per_s", "cpu_s", "max_rss_bytes",
 	"api_calls", "api_ops", "ec2_calls", "init_ms", "zip_bytes", "verified", "error",
-	"rtt_ms", "server_cpu_s", "line_cpu_s", "other_cpu_s",
+	"rtt_ms", "server_cpu_s", "line_cpu_s", "other_cpu_s", "peak_conns",
 }
 
 // optional are the columns added after the first results were written;
 // an older file without them reads as zero.
-var optional = map[string]bool{"rtt_ms": true, "server_cpu_s": true, "line_cpu_s": true, "other_cpu_s": true}
+var optional = map[string]bool{"rtt_ms": true, "server_cpu_s": true, "line_cpu_s": true, "other_cpu_s": true, "peak_conns": true}
 
 func f64(v float64) string { return strconv.FormatFloat(v, 'f', 4, 64) }
 
@@ -101,7 +104,7 @@ func WriteCSV(w io.Writer, rows []Row) error {
 			f64(r.Wall), f64(r.FilesPerSec()), f64(r.MiBPerSec()), f64(r.CPU), strconv.FormatInt(r.MaxRSS, 10),
 			strconv.Itoa(r.APICalls), r.APIOps, strconv.Itoa(r.EC2Calls), f64(r.InitMS), strconv.FormatInt(r.ZipBytes, 10),
 			strconv.FormatBool(r.Verified), oneLine(r.Error),
-			f64(float64(r.RTT) / float64(time.Millisecond)), f64(r.ServerCPU), f64(r.LineCPU), f64(r.OtherCPU),
+			f64(float64(r.RTT) / float64(time.Millisecond)), f64(r.ServerCPU), f64(r.LineCPU), f64(r.OtherCPU), strconv.Itoa(r.Conns),
 		}
 		if err := cw.Write(rec); err != nil {
 			return err
@@ -168,7 +171,7 @@ func ReadCSV(r io.Reader) ([]Row, error) {
 			InitMS: num("init_ms"), ZipBytes: int64(num("zip_bytes")),
 			Verified: get("verified") == "true", Error: get("error"),
 			RTT:       time.Duration(num("rtt_ms") * float64(time.Millisecond)).Round(time.Microsecond),
-			ServerCPU: num("server_cpu_s"), LineCPU: num("line_cpu_s"), OtherCPU: num("other_cpu_s"),
+			ServerCPU: num("server_cpu_s"), LineCPU: num("line_cpu_s"), OtherCPU: num("other_cpu_s"), Conns: int(num("peak_conns")),
 		}
 		if perr != nil {
 			return nil, perr

@@ -86,7 +86,7 @@ func Markdown(w io.Writer, meta Meta, rows []Row, csvPath string) error {
 	p("- Client CPU (user + system) and peak RSS are the child's own rusage, taken through a small launcher (`bench/rusage`): a child started straight from the Go harness would have the harness's RSS counted in its peak.\n")
 	p("- The bare Go PUT loops (`bench/putloop`) PUT each file whole with a fixed number of requests in flight, no checksum, no payload signing, no retries, no verification: the practical ceiling. The SDK loops go through the SDK's S3 client (64 or 256 in flight); the raw loops sign each PUT with the SDK's v4 signer and send it with `net/http`, no SDK middleware, files up to 1 MiB sent whole from memory (256 or 1,024 in flight). On large files awsutils can pass them because of the server: versitygw v1.8.0, like S3 since 2025, gives a PUT that carries no checksum a CRC64NVME of its own (`backend/posix`: \"default to crc64nvme\"), and that costs it more than checking a CRC32 it was sent. Measured once (2026-11-29, W2, four alternating runs): the same loop sending CRC32 headers took 1.04-1.20 s against 1.24-1.28 s without.\n")
 	if far := farWorkloads(gs); len(far) > 0 {
-		p("- Round trips (%s): the same versitygw behind a TCP delay line in the bench process (`testbed.DelayLine`) that holds every chunk it reads for half the round trip in each direction before passing it on: no HTTP parsing, first in first out, at most 8 MiB a direction per connection held (like a TCP window). Its CPU is the *line CPU* column. Connection set-up costs no round trip through it and there is no TLS, so a client that opens many connections is not charged for them as on a real path. Workloads through it: %s (W2's few large files are bound by bandwidth, which the line does not model). The AWS CLI (10 requests in flight by default) and rclone (4 transfers) do not run through it: bound by their fixed concurrency they would take minutes a round to show only that.\n",
+		p("- Round trips (%s): the same versitygw behind a TCP delay line in the bench process (`testbed.DelayLine`) that holds every chunk it reads for half the round trip in each direction before passing it on: no HTTP parsing, first in first out, at most 8 MiB a direction per connection held (like a TCP window). Its CPU is the *line CPU* column; *peak conns* is the most connections a client held open through it at once, which with HTTP/1.1 is at least its most requests in flight. Connection set-up costs no round trip through it and there is no TLS, so a client that opens many connections is not charged for them as on a real path. Workloads through it: %s (W2's few large files are bound by bandwidth, which the line does not model). The AWS CLI (10 requests in flight by default) and rclone (4 transfers) do not run through it: bound by their fixed concurrency they would take minutes a round to show only that.\n",
 			strings.Join(fmtRTTs(farRTTs(gs)), ", "), strings.Join(far, ", "))
 	}
 	p("- *Server CPU* is versitygw's CPU time during the run (from /proc); client, server and line share %d cores, so a run whose three CPU figures add up to about %d × wall time is bound by the machine, not by the round trip. *Others' CPU* is what the rest of the machine used meanwhile (all busy time in /proc/stat minus those three): other processes on a shared machine, which make a run slower than it would be alone.\n", meta.Machine.Cores, meta.Machine.Cores)
@@ -393,8 +393,8 @@ func detailTable(p func(string, ...any), gs []Group, wl string, rtt time.Duratio
 	p("\n### %s\n\n| tool | ok | failed | wall s | files/s | MiB/s | CPU s | server CPU s |", title)
 	cols := 9
 	if lineCol {
-		p(" line CPU s |")
-		cols++
+		p(" line CPU s | peak conns |")
+		cols += 2
 	}
 	p(" others' CPU s | peak RSS MiB |\n|%s\n", strings.Repeat("---|", cols+1))
 	for _, g := range gs {
@@ -408,7 +408,11 @@ func detailTable(p func(string, ...any), gs []Group, wl string, rtt time.Duratio
 		p("| %s | %d | %d | %s | %s | %s | %s | %s |", label(g.Tool), len(g.Runs), g.Failed,
 			fmtNum(g.Wall()), fmtNum(g.FilesPerSec()), fmtNum(g.MiBPerSec()), fmtNum(g.CPU()), dash(g.ServerCPU()))
 		if lineCol {
-			p(" %s |", dash(g.LineCPU()))
+			conns := "—"
+			if n := g.med(func(r Row) float64 { return float64(r.Conns) }); n > 0 {
+				conns = fmt.Sprintf("%.0f", n)
+			}
+			p(" %s | %s |", dash(g.LineCPU()), conns)
 		}
 		p(" %s | %s |\n", dash(g.OtherCPU()), fmtNum(mib(g.RSS())))
 	}

@@ -55,7 +55,7 @@ func farRows() []Row {
 			if wl == "W4" {
 				r.Files, r.Wall = 100000, 100000/filesPerSec
 			}
-			r.RTT, r.ServerCPU, r.LineCPU = rtt, r.Wall/4, 0.01
+			r.RTT, r.ServerCPU, r.LineCPU, r.Conns = rtt, r.Wall/4, 0.01, 64
 			rows = append(rows, r)
 		}
 	}
@@ -103,7 +103,7 @@ func TestCSVRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	last := back[len(back)-1]
-	if last.RTT != 50*time.Millisecond || last.ServerCPU != far[len(far)-1].ServerCPU || last.LineCPU != 0.01 {
+	if last.RTT != 50*time.Millisecond || last.ServerCPU != far[len(far)-1].ServerCPU || last.LineCPU != 0.01 || last.Conns != 64 {
 		t.Errorf("round trip lost the round trip or CPU columns: %+v", last)
 	}
 
@@ -228,7 +228,7 @@ func TestMarkdownAndChart(t *testing.T) {
 		"| W1 | raw signed PUT loop (256 in flight) | 150 ms | 256 | 1500 | 1707 | 1500 | 100 % of the CPU bound |",
 		// 64 ÷ 150 ms = 427/s, below the 4,000/s at 0 ms.
 		"| W1 | bare Go PUT loop (SDK, 64 in flight) | 150 ms | 64 | 420 | 427 | 4000 | 98 % of the round trip bound |",
-		"## Upload at 0 ms: CPU efficiency", "### W1 at 50 ms", "line CPU s", "### W4 at 50 ms",
+		"## Upload at 0 ms: CPU efficiency", "### W1 at 50 ms", "line CPU s | peak conns |", "| 0.01 | 64 |", "### W4 at 50 ms",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("markdown with round trips lacks %q", want)

@@ -84,7 +84,7 @@ func main() {
 	}
 	var (
 		workloads = flag.String("workloads", "W1,W2,W3,W4", "upload workloads to run (comma-separated, or none)")
-		reps      = flag.Int("reps", 5, "measured rounds per workload")
+		reps      = flag.Int("reps", 3, "measured rounds per workload")
 		warmup    = flag.Int("warmup", 1, "warm-up rounds per workload (not counted)")
 		scale     = flag.Float64("scale", 1, "fraction of each workload's file count (1: full size)")
 		rtts      = flag.String("rtts", "0,50ms,150ms", "round trips the uploads run at (0: loopback; else through a delay line); W2 runs at 0 only")

@@ -15,6 +15,7 @@ import (
 // message; the batch is split until B is alone, A and C are stopped, and B
 // fails with the reason, decoded when the role may decode it.
 func TestRunPermissionDeniedIsolated(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		denials []testbed.Denial // besides StopInstances on B
@@ -34,6 +35,7 @@ func TestRunPermissionDeniedIsolated(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			b := newBed(t)
 			ids := testbed.RunInstances(t, b.ec2, 3)
 			a, bad, c := ids[0], ids[1], ids[2]
@@ -74,6 +76,7 @@ func TestRunPermissionDeniedIsolated(t *testing.T) {
 // A dry run proves the permissions: the refused instance fails, the others
 // would be stopped, nothing changes.
 func TestRunPermissionDeniedDryRun(t *testing.T) {
+	t.Parallel()
 	b := newBed(t)
 	ids := testbed.RunInstances(t, b.ec2, 3)
 	b.proxy.Deny(testbed.Denial{Ops: []string{"StopInstances"}, IDs: ids[1:2]})
@@ -91,6 +94,7 @@ func TestRunPermissionDeniedDryRun(t *testing.T) {
 // not touch fails alone, with RDS's own message naming it, and the others
 // are stopped.
 func TestRunRDSAccessDeniedIsolated(t *testing.T) {
+	t.Parallel()
 	b := newBed(t)
 	for _, id := range []string{"pg-a", "pg-b", "pg-c"} {
 		testbed.CreateDBInstance(t, b.rds, id)

@@ -15,7 +15,8 @@ import (
 // (RequestLimitExceeded / Throttling in each service's shape). The SDK's
 // retries carry the 100 to stopped; the bad id alone fails, by name.
 func TestRunUnderThrottling(t *testing.T) {
-	m := testbed.StartMoto(t)
+	t.Parallel()
+	m := testbed.StartMotoAccount(t)
 	direct := m.Config(t)
 	ec2c, rdsc := awsclient.EC2(direct), awsclient.RDS(direct)
 	ids := testbed.RunInstances(t, ec2c, 100)
@@ -64,7 +65,8 @@ func TestRunUnderThrottling(t *testing.T) {
 // what it cannot know. The proxy lets exactly 10 stop calls through and
 // holds the rest, so the split is the same on any machine.
 func TestRunDeadlineNamesWhatWasNotReached(t *testing.T) {
-	m := testbed.StartMoto(t)
+	t.Parallel()
+	m := testbed.StartMotoAccount(t)
 	direct := m.Config(t)
 	rdsc := awsclient.RDS(direct)
 	var dbs []string

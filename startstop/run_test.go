@@ -23,6 +23,8 @@ func TestMain(m *testing.M) { os.Exit(testbed.Main(m)) }
 // bed is moto server, a proxy in front of it, and clients that go through
 // the proxy (so the test sees every call the code under test makes, and can
 // hold or refuse them) or straight to moto (for setting up and checking).
+// Each bed is a moto account of its own and counts calls at its own proxy,
+// so the tests that use one run in parallel.
 type bed struct {
 	moto  *testbed.Moto
 	proxy *testbed.FaultProxy
@@ -33,7 +35,7 @@ type bed struct {
 
 func newBed(t *testing.T) *bed {
 	t.Helper()
-	m := testbed.StartMoto(t)
+	m := testbed.StartMotoAccount(t)
 	direct := m.Config(t)
 	p := testbed.StartFaultProxy(t, m.Endpoint, testbed.Faults{})
 	cfg := p.Config(t, m.Env(), awsclient.Options{})
@@ -138,6 +140,7 @@ func run(t *testing.T, b *bed, conf *Config, a Action, opts Options, keys ...str
 
 // The original README's example, stopped and started by key, twice.
 func TestRunOriginalExample(t *testing.T) {
+	t.Parallel()
 	b := newBed(t)
 	ids := testbed.RunInstances(t, b.ec2, 3)
 	testbed.CreateAuroraCluster(t, b.rds, "my-aurora-cluster", "my-aurora-cluster-1")
@@ -208,6 +211,7 @@ batch-servers:
 
 // One id that does not exist costs only itself.
 func TestRunMissingIDAmongValid(t *testing.T) {
+	t.Parallel()
 	b := newBed(t)
 	ids := testbed.RunInstances(t, b.ec2, 3)
 	const missing = "i-0123456789abcdef0"
@@ -229,6 +233,7 @@ func TestRunMissingIDAmongValid(t *testing.T) {
 
 // A terminated instance is failed with the reason, not called.
 func TestRunTerminatedInstance(t *testing.T) {
+	t.Parallel()
 	b := newBed(t)
 	ids := testbed.RunInstances(t, b.ec2, 2)
 	if _, err := b.ec2.TerminateInstances(context.Background(), &ec2.TerminateInstancesInput{InstanceIds: ids[:1]}); err != nil {
@@ -243,6 +248,7 @@ func TestRunTerminatedInstance(t *testing.T) {
 // An Aurora member listed as a DB instance is unsupported, and the rest of
 // the run goes on.
 func TestRunAuroraMemberAsDBInstance(t *testing.T) {
+	t.Parallel()
 	b := newBed(t)
 	testbed.CreateAuroraCluster(t, b.rds, "aurora1", "aurora1-a")
 	testbed.CreateDBInstance(t, b.rds, "pg1")
@@ -264,6 +270,7 @@ func TestRunAuroraMemberAsDBInstance(t *testing.T) {
 // The original's IAM role cannot describe instances: act anyway, say so
 // once, and still isolate a bad id.
 func TestRunDescribeDenied(t *testing.T) {
+	t.Parallel()
 	b := newBed(t)
 	ids := testbed.RunInstances(t, b.ec2, 3)
 	const missing = "i-0123456789abcdef0"
@@ -297,6 +304,7 @@ func TestRunDescribeDenied(t *testing.T) {
 }
 
 func TestRunDryRunChangesNothing(t *testing.T) {
+	t.Parallel()
 	b := newBed(t)
 	ids := testbed.RunInstances(t, b.ec2, 2)
 	testbed.CreateAuroraCluster(t, b.rds, "aurora1")
@@ -321,6 +329,7 @@ func TestRunDryRunChangesNothing(t *testing.T) {
 
 // 250 instances take a handful of EC2 calls, not one per instance.
 func TestRunEC2CallsAreBatched(t *testing.T) {
+	t.Parallel()
 	b := newBed(t)
 	ids := testbed.RunInstances(t, b.ec2, 250)
 	conf := parse(t, "k:\n  - type: ec2.instance\n    ids: ["+strings.Join(ids, ", ")+"]\n")
@@ -346,6 +355,7 @@ func TestRunEC2CallsAreBatched(t *testing.T) {
 }
 
 func TestRunUnknownKeyTouchesNothing(t *testing.T) {
+	t.Parallel()
 	b := newBed(t)
 	ids := testbed.RunInstances(t, b.ec2, 1)
 	conf := parse(t, fmt.Sprintf("dev:\n  - type: ec2.instance\n    ids: [%s]\nprod:\n  - type: rds.db_instance\n    ids: [pg1]\n", ids[0]))
@@ -365,6 +375,7 @@ func TestRunUnknownKeyTouchesNothing(t *testing.T) {
 // stop (act first) and the RDS describe in flight, whatever the machine's
 // speed.
 func TestRunRespectsDeadline(t *testing.T) {
+	t.Parallel()
 	b := newBed(t)
 	ids := testbed.RunInstances(t, b.ec2, 2)
 	testbed.CreateDBInstance(t, b.rds, "pg1")
@@ -417,6 +428,7 @@ func TestRunRespectsDeadline(t *testing.T) {
 
 // With Wait, results come once the resources reached the target.
 func TestRunWait(t *testing.T) {
+	t.Parallel()
 	b := newBed(t)
 	ids := testbed.RunInstances(t, b.ec2, 2)
 	testbed.CreateDBInstance(t, b.rds, "pg1")
@@ -435,6 +447,7 @@ func TestRunWait(t *testing.T) {
 
 // Groups may name their own region; others use region_name or Options.Region.
 func TestRunGroupRegion(t *testing.T) {
+	t.Parallel()
 	b := newBed(t)
 	west := awsclient.EC2(awsclient.WithRegion(b.moto.Config(t), "eu-west-1"))
 	out, err := west.RunInstances(context.Background(), &ec2.RunInstancesInput{ImageId: aws.String(testbed.AMI),
@@ -464,6 +477,7 @@ func TestRunGroupRegion(t *testing.T) {
 // which a run that waited for each call, or for one service before the
 // other, never reaches. Speed is measured by the benchmarks.
 func TestRunAtScale(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("scale test")
 	}

@@ -73,7 +73,8 @@ func decode(t *testing.T, cfg aws.Config, err error) (authorization, error) {
 // EC2 refuses the whole call when it names one instance the role may not
 // touch, and only the encoded message says which one.
 func TestDenyEC2ByID(t *testing.T) {
-	moto := StartMoto(t)
+	t.Parallel()
+	moto := StartMotoAccount(t)
 	p, cfg := proxyConfig(t, moto.Endpoint, moto.Env(), Faults{}, awsclient.Options{})
 	client := awsclient.EC2(cfg)
 	ids := RunInstances(t, awsclient.EC2(moto.Config(t)), 3)
@@ -116,7 +117,8 @@ func TestDenyEC2ByID(t *testing.T) {
 }
 
 func TestDenyShapes(t *testing.T) {
-	moto := StartMoto(t)
+	t.Parallel()
+	moto := StartMotoAccount(t)
 	v := StartVersity(t)
 	bucket := v.Bucket(t)
 	ctx := context.Background()
@@ -198,7 +200,8 @@ func TestDenyShapes(t *testing.T) {
 // A message STS did not issue is refused as STS refuses it; a denial can
 // be lifted.
 func TestDecodeAndLift(t *testing.T) {
-	moto := StartMoto(t)
+	t.Parallel()
+	moto := StartMotoAccount(t)
 	p, cfg := proxyConfig(t, moto.Endpoint, moto.Env(), Faults{}, awsclient.Options{MaxAttempts: 1})
 	ctx := context.Background()
 	_, err := sts.NewFromConfig(cfg).DecodeAuthorizationMessage(ctx, &sts.DecodeAuthorizationMessageInput{EncodedMessage: aws.String("not-ours")})

@@ -235,7 +235,8 @@ func wantOps(t *testing.T, st Stats, want map[string]int) {
 }
 
 func TestFaultProxyForwardsEC2AndRDS(t *testing.T) {
-	moto := StartMoto(t)
+	t.Parallel()
+	moto := StartMotoAccount(t)
 	ctx := context.Background()
 	p, cfg := proxyConfig(t, moto.Endpoint, moto.Env(), Faults{Seed: 1}, awsclient.Options{})
 	ec2c, rdsc := awsclient.EC2(cfg), awsclient.RDS(cfg)
@@ -265,6 +266,7 @@ func TestFaultProxyForwardsEC2AndRDS(t *testing.T) {
 }
 
 func TestFaultProxyForwardsSignedS3(t *testing.T) {
+	t.Parallel()
 	v := StartVersity(t)
 	ctx := context.Background()
 	bucket := v.Bucket(t)
@@ -363,7 +365,7 @@ type call struct {
 // calls sets up what each service's call needs (directly, not through the
 // proxy) and returns the calls.
 func calls(t *testing.T) (moto *Moto, v *Versity, cs []call) {
-	moto = StartMoto(t)
+	moto = StartMotoAccount(t)
 	v = StartVersity(t)
 	bucket := v.Bucket(t)
 	return moto, v, []call{
@@ -391,6 +393,7 @@ func (c call) server(moto *Moto, v *Versity) (string, map[string]string) {
 }
 
 func TestFaultProxyErrorsInServiceShape(t *testing.T) {
+	t.Parallel()
 	moto, v, cs := calls(t)
 	want := map[string]map[Fault]struct {
 		status int
@@ -457,6 +460,7 @@ func TestFaultProxyErrorsInServiceShape(t *testing.T) {
 }
 
 func TestFaultProxyRetriesThroughThrottling(t *testing.T) {
+	t.Parallel()
 	moto, v, cs := calls(t)
 	// Seed 8 at 50 % throttles the first two attempts and passes the next
 	// two: one call retried twice, one call straight through. Retries use
@@ -483,6 +487,7 @@ func TestFaultProxyRetriesThroughThrottling(t *testing.T) {
 }
 
 func TestFaultProxyResetsConnection(t *testing.T) {
+	t.Parallel()
 	moto, v, cs := calls(t)
 	for _, c := range cs {
 		t.Run(c.service, func(t *testing.T) {
@@ -519,6 +524,7 @@ func TestFaultProxyResetsConnection(t *testing.T) {
 }
 
 func TestFaultProxyResetLeavesNoObject(t *testing.T) {
+	t.Parallel()
 	v := StartVersity(t)
 	bucket := v.Bucket(t)
 	direct := awsclient.S3(v.Config(t))
@@ -536,7 +542,8 @@ func TestFaultProxyResetLeavesNoObject(t *testing.T) {
 }
 
 func TestFaultProxyAddsLatency(t *testing.T) {
-	moto := StartMoto(t)
+	t.Parallel()
+	moto := StartMotoAccount(t)
 	const delay = 300 * time.Millisecond
 	p, cfg := proxyConfig(t, moto.Endpoint, moto.Env(), Faults{Latency: delay}, awsclient.Options{})
 	client := awsclient.EC2(cfg)
@@ -563,7 +570,8 @@ func TestFaultProxyAddsLatency(t *testing.T) {
 // TestFaultProxyReplaysSeed sends the same calls through two proxies with
 // the same seed: they inject the same faults, in the decider's order.
 func TestFaultProxyReplaysSeed(t *testing.T) {
-	moto := StartMoto(t)
+	t.Parallel()
+	moto := StartMotoAccount(t)
 	f := Faults{Seed: 42, Throttle: 0.3, Error500: 0.2}
 	run := func() []Fault {
 		p, cfg := proxyConfig(t, moto.Endpoint, moto.Env(), f, awsclient.Options{MaxAttempts: 1})
@@ -609,6 +617,7 @@ func TestFaultProxyReplaysSeed(t *testing.T) {
 }
 
 func TestFaultProxyOnlyAndMaxFaults(t *testing.T) {
+	t.Parallel()
 	v := StartVersity(t)
 	bucket := v.Bucket(t)
 	ctx := context.Background()
@@ -654,6 +663,7 @@ func TestFaultProxyOnlyAndMaxFaults(t *testing.T) {
 // TestFaultProxyStreamsConcurrentUploads pushes many large bodies through at
 // once, as the benchmarks do, and checks every byte arrives.
 func TestFaultProxyStreamsConcurrentUploads(t *testing.T) {
+	t.Parallel()
 	v := StartVersity(t)
 	bucket := v.Bucket(t)
 	p, cfg := proxyConfig(t, v.Endpoint, v.Env(), Faults{Seed: 1}, awsclient.Options{})

@@ -56,7 +56,8 @@ func noResult(t *testing.T, chs ...<-chan error) {
 }
 
 func TestGateHoldsAndReleasesInOrder(t *testing.T) {
-	moto := StartMoto(t)
+	t.Parallel()
+	moto := StartMotoAccount(t)
 	p, cfg := proxyConfig(t, moto.Endpoint, moto.Env(), Faults{}, awsclient.Options{})
 	client := awsclient.EC2(cfg)
 	ids := RunInstances(t, awsclient.EC2(moto.Config(t)), 3)
@@ -113,7 +114,8 @@ func TestGateHoldsAndReleasesInOrder(t *testing.T) {
 // Permits given before the requests arrive let that many pass; the next
 // is held.
 func TestGatePermits(t *testing.T) {
-	moto := StartMoto(t)
+	t.Parallel()
+	moto := StartMotoAccount(t)
 	p, cfg := proxyConfig(t, moto.Endpoint, moto.Env(), Faults{}, awsclient.Options{})
 	client := awsclient.EC2(cfg)
 	ctx := waitCtx(t)
@@ -142,7 +144,8 @@ func TestGatePermits(t *testing.T) {
 // A held request whose client gives up is never forwarded: the server
 // never acts on it, even once the gate opens.
 func TestGateDropsAbandonedRequests(t *testing.T) {
-	moto := StartMoto(t)
+	t.Parallel()
+	moto := StartMotoAccount(t)
 	p, cfg := proxyConfig(t, moto.Endpoint, moto.Env(), Faults{}, awsclient.Options{})
 	client := awsclient.EC2(cfg)
 	ids := RunInstances(t, awsclient.EC2(moto.Config(t)), 1)
@@ -173,6 +176,7 @@ func TestGateDropsAbandonedRequests(t *testing.T) {
 // S3 bodies are received whole before a request is held (large ones go to
 // a temporary file) and reach the server byte for byte.
 func TestGateHoldsS3Bodies(t *testing.T) {
+	t.Parallel()
 	v := StartVersity(t)
 	bucket := v.Bucket(t)
 	p, cfg := proxyConfig(t, v.Endpoint, v.Env(), Faults{}, awsclient.Options{})
@@ -233,6 +237,7 @@ func TestGateHoldsS3Bodies(t *testing.T) {
 
 // Watch counts without holding, so a test can wait for the n-th call.
 func TestWatchCounts(t *testing.T) {
+	t.Parallel()
 	v := StartVersity(t)
 	bucket := v.Bucket(t)
 	p, cfg := proxyConfig(t, v.Endpoint, v.Env(), Faults{}, awsclient.Options{})
@@ -263,7 +268,8 @@ func TestGateWaitSaysWhatItSaw(t *testing.T) {
 // Close drops the requests a gate holds, so that a test's end never hangs
 // on a gate it did not release.
 func TestCloseDropsHeld(t *testing.T) {
-	moto := StartMoto(t)
+	t.Parallel()
+	moto := StartMotoAccount(t)
 	p, err := NewFaultProxy(moto.Endpoint, Faults{Logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)

@@ -33,6 +33,7 @@ func copyToolsScript(t *testing.T) string {
 }
 
 func TestToolsScriptSaysWhatToDo(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name        string
 		integration bool

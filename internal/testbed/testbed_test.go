@@ -24,7 +24,8 @@ import (
 func TestMain(m *testing.M) { os.Exit(testbed.Main(m)) }
 
 func TestMotoEC2StopsAnInstance(t *testing.T) {
-	moto := testbed.StartMoto(t)
+	t.Parallel()
+	moto := testbed.StartMotoAccount(t)
 	ctx := context.Background()
 	client := awsclient.EC2(moto.Config(t))
 	ids := testbed.RunInstances(t, client, 3)
@@ -106,7 +107,8 @@ func TestMotoAccountsAreSeparate(t *testing.T) {
 }
 
 func TestMotoRDSInstanceAndAuroraCluster(t *testing.T) {
-	moto := testbed.StartMoto(t)
+	t.Parallel()
+	moto := testbed.StartMotoAccount(t)
 	ctx := context.Background()
 	client := awsclient.RDS(moto.Config(t))
 	testbed.CreateDBInstance(t, client, "pg1")
@@ -133,12 +135,13 @@ func TestMotoRDSInstanceAndAuroraCluster(t *testing.T) {
 }
 
 func TestS3PutGetWithChecksum(t *testing.T) {
+	t.Parallel()
 	for _, server := range []string{"moto", "versitygw"} {
 		t.Run(server, func(t *testing.T) {
 			var cfg aws.Config
 			var bucket string
 			if server == "moto" {
-				m := testbed.StartMoto(t)
+				m := testbed.StartMotoAccount(t)
 				cfg, bucket = m.Config(t), m.Bucket(t)
 			} else {
 				v := testbed.StartVersity(t)
@@ -179,6 +182,7 @@ func TestS3PutGetWithChecksum(t *testing.T) {
 }
 
 func TestVersityRejectsWrongSecret(t *testing.T) {
+	t.Parallel()
 	v := testbed.StartVersity(t)
 	bucket := v.Bucket(t)
 	opts := v.Options()
@@ -197,6 +201,7 @@ func TestVersityRejectsWrongSecret(t *testing.T) {
 }
 
 func TestLambdaEmulator(t *testing.T) {
+	t.Parallel()
 	bootstrap := testbed.BuildBootstrap(t, "./internal/testbed/echofn")
 	fn := testbed.StartLambda(t, bootstrap, map[string]string{"AWS_LAMBDA_FUNCTION_NAME": "ec2_stop_dev_env"})
 	ctx := context.Background()

@@ -143,6 +143,7 @@ func until(t *testing.T, cmd *exec.Cmd, out *bytes.Buffer, exited <-chan error, 
 // flight. After each kill no file is lost, and a final rerun completes
 // with every file stored and removed.
 func TestKillAndRerun(t *testing.T) {
+	t.Parallel()
 	b := newKillBed(t, 600, 2, 12<<20)
 	rng := rand.New(rand.NewPCG(42, 1))
 	kills := 0
@@ -185,6 +186,7 @@ func TestKillAndRerun(t *testing.T) {
 // flight stops the run with a report and a failing exit, aborts the
 // multipart upload and loses nothing.
 func TestSignalsStopCleanly(t *testing.T) {
+	t.Parallel()
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
 			b := newKillBed(t, 20, 2, 30<<20)

@@ -15,6 +15,7 @@ import (
 // output forms, and greps everything the CLI printed for the secret. A key
 // file that others can read draws a warning; a private one does not.
 func TestUploadNeverShowsTheSecret(t *testing.T) {
+	t.Parallel()
 	v := testbed.StartVersity(t)
 	// The keys come only from the config files.
 	env := v.Env()

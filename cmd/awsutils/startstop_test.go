@@ -52,7 +52,8 @@ func instanceStates(t *testing.T, c *ec2.Client, ids ...string) map[string]strin
 }
 
 func TestStartStopCommand(t *testing.T) {
-	m := testbed.StartMoto(t)
+	t.Parallel()
+	m := testbed.StartMotoAccount(t)
 	cfg := m.Config(t)
 	ec2c, rdsc := awsclient.EC2(cfg), awsclient.RDS(cfg)
 	ids := testbed.RunInstances(t, ec2c, 2)
@@ -118,7 +119,8 @@ dev-env:
 
 // A bad id among good ones: the good ones act, exit 1, the bad one named.
 func TestStartStopCommandPartialFailure(t *testing.T) {
-	m := testbed.StartMoto(t)
+	t.Parallel()
+	m := testbed.StartMotoAccount(t)
 	cfg := m.Config(t)
 	ec2c, rdsc := awsclient.EC2(cfg), awsclient.RDS(cfg)
 	ids := testbed.RunInstances(t, ec2c, 2)
@@ -152,7 +154,8 @@ func TestStartStopCommandPartialFailure(t *testing.T) {
 
 // Usage and config errors: one line, exit 2, nothing touched.
 func TestStartStopCommandErrors(t *testing.T) {
-	m := testbed.StartMoto(t)
+	t.Parallel()
+	m := testbed.StartMotoAccount(t)
 	cfg := m.Config(t)
 	ec2c := awsclient.EC2(cfg)
 	ids := testbed.RunInstances(t, ec2c, 1)
@@ -194,7 +197,8 @@ func TestStartStopCommandErrors(t *testing.T) {
 }
 
 func TestStartStopCommandDryRun(t *testing.T) {
-	m := testbed.StartMoto(t)
+	t.Parallel()
+	m := testbed.StartMotoAccount(t)
 	cfg := m.Config(t)
 	ec2c, rdsc := awsclient.EC2(cfg), awsclient.RDS(cfg)
 	ids := testbed.RunInstances(t, ec2c, 1)
@@ -249,7 +253,8 @@ everything:
 // through the CLI: the helper keys are one warning line each, and asking
 // for one is a config error naming its line.
 func TestStartStopCommandKeptYAML(t *testing.T) {
-	m := testbed.StartMoto(t)
+	t.Parallel()
+	m := testbed.StartMotoAccount(t)
 	cfg := m.Config(t)
 	ec2c, rdsc := awsclient.EC2(cfg), awsclient.RDS(cfg)
 	ids := testbed.RunInstances(t, ec2c, 3)

@@ -65,13 +65,14 @@ var cliTree = map[string]string{
 }
 
 func TestUploadCommand(t *testing.T) {
+	t.Parallel()
 	for _, server := range []string{"moto", "versitygw"} {
 		t.Run(server, func(t *testing.T) {
 			var cfg aws.Config
 			var bucket string
 			var env map[string]string
 			if server == "moto" {
-				m := testbed.StartMoto(t)
+				m := testbed.StartMotoAccount(t)
 				cfg, bucket, env = m.Config(t), m.Bucket(t), m.Env()
 			} else {
 				v := testbed.StartVersity(t)
@@ -142,6 +143,7 @@ func TestUploadCommand(t *testing.T) {
 }
 
 func TestUploadCommandFailuresRemoveNothing(t *testing.T) {
+	t.Parallel()
 	v := testbed.StartVersity(t)
 	bucket := v.Bucket(t)
 	src := t.TempDir()

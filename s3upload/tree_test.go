@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -487,5 +489,45 @@ func TestBodyStopsOnShrink(t *testing.T) {
 	}
 	if !errors.As(shrunk(ctx, errors.New("transport")), &se) {
 		t.Errorf("context cause %v", context.Cause(ctx))
+	}
+}
+
+// TestInFlightFollowsTheRoundTrip: through a delay line of 150 ms, a run
+// left to follow the path keeps more files in flight than the 64 it starts
+// with (the first full window always doubles it), and the delay line sees
+// that many connections at once; a fixed Concurrency stays fixed. Neither
+// assertion depends on speed; the climb itself is tested on simulated
+// paths (limit_test.go).
+func TestInFlightFollowsTheRoundTrip(t *testing.T) {
+	v := testbed.StartVersity(t)
+	for _, tc := range []struct {
+		concurrency, files int
+		check              func(inFlight, peakConns int) bool
+	}{
+		{0, 400, func(n, peak int) bool { return n >= 2*startInFlight && peak > startInFlight }},
+		{16, 64, func(n, peak int) bool { return n == 16 && peak <= 16+DefaultLargeFiles*DefaultPartConcurrency }},
+	} {
+		src := t.TempDir()
+		files := map[string][]byte{}
+		for i := range tc.files {
+			files[fmt.Sprintf("d%d/f%03d", i%8, i)] = []byte("data")
+		}
+		writeTree(t, src, files)
+		// A line and a client of its own: another run's idle connections
+		// would count as open.
+		line := testbed.StartDelayLine(t, v.Endpoint, 150*time.Millisecond)
+		opts := v.Options()
+		opts.Endpoint, opts.MaxConnsPerHost = line.Endpoint, MaxInFlight
+		cfg, err := awsclient.Load(context.Background(), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := Run(context.Background(), cfg, Options{Src: src, Bucket: v.Bucket(t), RemoveSrc: true, Concurrency: tc.concurrency})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rep.OK() || rep.Totals.Removed != len(files) || !tc.check(rep.Totals.InFlight, line.Peak()) {
+			t.Errorf("concurrency %d: in flight %d, %d connections at once; totals %+v", tc.concurrency, rep.Totals.InFlight, line.Peak(), rep.Totals)
+		}
 	}
 }

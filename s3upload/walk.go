@@ -165,7 +165,7 @@ func newWalker(src string, f filter, follow, prune bool) (*walker, error) {
 	return w, nil
 }
 
-// close releases Src once every item the walk sent is done.
+// close closes the root on Src; every item the walk sent is done by then.
 func (w *walker) close() error { return w.root.Close() }
 
 // run sends every item to out and closes it. It stops early when ctx is

@@ -119,6 +119,7 @@ func countFiles(t *testing.T, dir string) int {
 var tree = map[string]string{"a.txt": "a", "empty": "", "d/e/deep.csv": "1,2", "日本 語/ファイル.txt": "こんにちは"}
 
 func TestFunction(t *testing.T) {
+	t.Parallel()
 	bootstrap := testbed.BuildBootstrap(t, "./cmd/s3upload-lambda")
 	for _, server := range []string{"moto", "versitygw"} {
 		t.Run(server, func(t *testing.T) {
@@ -126,7 +127,7 @@ func TestFunction(t *testing.T) {
 			var bucket string
 			var env map[string]string
 			if server == "moto" {
-				m := testbed.StartMoto(t)
+				m := testbed.StartMotoAccount(t)
 				cfg, bucket, env = m.Config(t), m.Bucket(t), m.Env()
 			} else {
 				v := testbed.StartVersity(t)
@@ -203,8 +204,9 @@ func TestFunction(t *testing.T) {
 }
 
 func TestFunctionConfigError(t *testing.T) {
+	t.Parallel()
 	bootstrap := testbed.BuildBootstrap(t, "./cmd/s3upload-lambda")
-	m := testbed.StartMoto(t)
+	m := testbed.StartMotoAccount(t)
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "aws_s3_upload.yml")
 	if err := os.WriteFile(cfgPath, []byte("region_name: us-east-1\nsecret_key: x\n"), 0o600); err != nil {
@@ -229,8 +231,9 @@ func TestFunctionConfigError(t *testing.T) {
 // remain, and leave exactly those files. Nothing depends on speed but that
 // 4 small files fit in the 4.8 seconds before the function's margin.
 func TestFunctionDeadline(t *testing.T) {
+	t.Parallel()
 	bootstrap := testbed.BuildBootstrap(t, "./cmd/s3upload-lambda")
-	m := testbed.StartMoto(t)
+	m := testbed.StartMotoAccount(t)
 	cfg, bucket := m.Config(t), m.Bucket(t)
 	proxy := testbed.StartFaultProxy(t, m.Endpoint, testbed.Faults{})
 	const passed = 4

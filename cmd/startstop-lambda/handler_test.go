@@ -83,7 +83,7 @@ type fixture struct {
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
-	m := testbed.StartMoto(t)
+	m := testbed.StartMotoAccount(t)
 	cfg := m.Config(t)
 	f := &fixture{moto: m, ec2: awsclient.EC2(cfg)}
 	f.ids = testbed.RunInstances(t, f.ec2, 3)
@@ -156,6 +156,7 @@ func report(t *testing.T, l *testbed.Lambda, event string) startstop.Report {
 }
 
 func TestLambdaEventForms(t *testing.T) {
+	t.Parallel()
 	f := setup(t)
 	l := f.lambda(t, nil)
 
@@ -195,6 +196,7 @@ func TestLambdaEventForms(t *testing.T) {
 // Function names ec2_stop_KEY / ec2_start_KEY with a plain scheduled event;
 // the config at the default place, $LAMBDA_TASK_ROOT/aws_resource_start_stop.yml.
 func TestLambdaFunctionNameForms(t *testing.T) {
+	t.Parallel()
 	f := setup(t)
 	root := t.TempDir()
 	data, err := os.ReadFile(f.conf)
@@ -228,6 +230,7 @@ func TestLambdaFunctionNameForms(t *testing.T) {
 
 // Bad input fails the invocation with one line and touches nothing.
 func TestLambdaBadInput(t *testing.T) {
+	t.Parallel()
 	f := setup(t)
 	malformed := writeFile(t, "bad.yml", "region_name: us-east-1\ndev-env:\n  - type: ec2.instance\n    ids: [i-0123456789abcdef0\n")
 	ctx := context.Background()
@@ -268,6 +271,7 @@ func TestLambdaBadInput(t *testing.T) {
 // A resource that fails fails the invocation, naming it, after the others
 // were done.
 func TestLambdaFailedResourceFailsInvocation(t *testing.T) {
+	t.Parallel()
 	f := setup(t)
 	const missing = "i-0123456789abcdef0"
 	f.conf = writeFile(t, startstop.ConfigFile, fmt.Sprintf("region_name: %s\nk:\n  - type: ec2.instance\n    ids: [%s, %s]\n  - type: rds.db_instance\n    ids: [my-aurora-cluster-1]\n", testbed.Region, f.ids[0], missing))
@@ -292,6 +296,7 @@ func TestLambdaFailedResourceFailsInvocation(t *testing.T) {
 // the zip: the file at the function's root, the original function names
 // and events.
 func TestLambdaKeptYAML(t *testing.T) {
+	t.Parallel()
 	f := setup(t)
 	root := t.TempDir()
 	conf := fmt.Sprintf(`region_name: %s
@@ -355,6 +360,7 @@ batch_servers:
 // it and why, after the others were stopped: EC2 refuses every call that
 // names it, and the batch is split until it is alone.
 func TestLambdaPermissionDeniedFailsOnlyThatInstance(t *testing.T) {
+	t.Parallel()
 	f := setup(t)
 	a, bad, c := f.ids[0], f.ids[1], f.ids[2]
 	p := testbed.StartFaultProxy(t, f.moto.Endpoint, testbed.Faults{})

@@ -25,6 +25,7 @@ import (
 // the server because it verifies the checksums moto only echoes.
 // AWSUTILS_SOAK=1 uses 10x the files.
 func TestRemoveSrcUnderFaults(t *testing.T) {
+	t.Parallel()
 	v := testbed.StartVersity(t)
 	bucket := v.Bucket(t)
 	n := 400

@@ -27,13 +27,14 @@ type target struct {
 	env      map[string]string
 }
 
-// eachServer runs fn against moto and versitygw.
+// eachServer runs fn against moto and versitygw, each time on a bucket (and
+// a moto account) of its own, so that tests using it may run in parallel.
 func eachServer(t *testing.T, fn func(t *testing.T, s target)) {
 	for _, name := range []string{"moto", "versitygw"} {
 		t.Run(name, func(t *testing.T) {
 			var s target
 			if name == "moto" {
-				m := testbed.StartMoto(t)
+				m := testbed.StartMotoAccount(t)
 				s = target{name: name, cfg: m.Config(t), bucket: m.Bucket(t), endpoint: m.Endpoint, env: m.Env()}
 			} else {
 				v := testbed.StartVersity(t)
@@ -152,8 +153,9 @@ func byResult(rep *Report) map[Result][]string {
 	return m
 }
 
-// setHook sets testHook for the life of t. Tests that set it must not run
-// in parallel with each other.
+// setHook sets testHook for the life of t. Every run in the process calls
+// it, so tests that set it must not be parallel (t.Parallel); parallel
+// tests run only after them.
 func setHook(t *testing.T, fn func(at stage, name string)) {
 	t.Helper()
 	testHook = fn

@@ -20,6 +20,7 @@ import (
 // ends in -N), hold the file's bytes, and have been verified before its
 // file went.
 func TestMultipartStraightFromFile(t *testing.T) {
+	t.Parallel()
 	const mib = 1 << 20
 	files := map[string][]byte{
 		"below.bin":         randBytes(5*mib - 1), // one PUT
@@ -68,6 +69,7 @@ func TestMultipartStraightFromFile(t *testing.T) {
 // the file must be reported failed, stay on disk, and leave no multipart
 // upload behind; a second run without faults then uploads it.
 func TestMultipartPartFailureAborts(t *testing.T) {
+	t.Parallel()
 	v := testbed.StartVersity(t)
 	bucket := v.Bucket(t)
 	p := testbed.StartFaultProxy(t, v.Endpoint, testbed.Faults{Seed: 7, Error500: 1, Only: []string{"UploadPart"}, Logf: func(string, ...any) {}})
@@ -107,7 +109,8 @@ func TestMultipartPartFailureAborts(t *testing.T) {
 // TestStorageOptions: the storage class and server-side encryption reach
 // both single PUTs and multipart uploads (moto stores and reports both).
 func TestStorageOptions(t *testing.T) {
-	m := testbed.StartMoto(t)
+	t.Parallel()
+	m := testbed.StartMotoAccount(t)
 	cfg, bucket := m.Config(t), m.Bucket(t)
 	src := t.TempDir()
 	writeTree(t, src, map[string][]byte{"small.txt": []byte("x\n"), "large.bin": randBytes(6 << 20)})

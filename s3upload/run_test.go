@@ -19,6 +19,7 @@ import (
 )
 
 func TestUploadTree(t *testing.T) {
+	t.Parallel()
 	eachServer(t, func(t *testing.T, s target) {
 		src := t.TempDir()
 		files := sampleTree()
@@ -127,6 +128,7 @@ func TestRemoveSrcRemovesExactlyTheVerifiedFiles(t *testing.T) {
 }
 
 func TestWrongBucketRemovesNothing(t *testing.T) {
+	t.Parallel()
 	eachServer(t, func(t *testing.T, s target) {
 		src := t.TempDir()
 		files := sampleTree()
@@ -153,6 +155,7 @@ func TestWrongBucketRemovesNothing(t *testing.T) {
 }
 
 func TestDeniedCredentialsRemoveNothing(t *testing.T) {
+	t.Parallel()
 	v := testbed.StartVersity(t)
 	bucket := v.Bucket(t)
 	opts := v.Options()
@@ -179,6 +182,7 @@ func TestDeniedCredentialsRemoveNothing(t *testing.T) {
 }
 
 func TestSymlinksAndSpecialFiles(t *testing.T) {
+	t.Parallel()
 	eachServer(t, func(t *testing.T, s target) {
 		outside := filepath.Join(t.TempDir(), "secret.txt")
 		if err := os.WriteFile(outside, []byte("credentials"), 0o600); err != nil {
@@ -247,6 +251,7 @@ func TestSymlinksAndSpecialFiles(t *testing.T) {
 }
 
 func TestSkipUnchanged(t *testing.T) {
+	t.Parallel()
 	eachServer(t, func(t *testing.T, s target) {
 		src := t.TempDir()
 		files := sampleTree()
@@ -275,6 +280,7 @@ func TestSkipUnchanged(t *testing.T) {
 }
 
 func TestDryRunTouchesNothing(t *testing.T) {
+	t.Parallel()
 	eachServer(t, func(t *testing.T, s target) {
 		src := t.TempDir()
 		files := sampleTree()
@@ -297,6 +303,7 @@ func TestDryRunTouchesNothing(t *testing.T) {
 // TestDeadline reaches the deadline while requests are held at the proxy,
 // so what is done and what remains never depends on the machine's speed.
 func TestDeadline(t *testing.T) {
+	t.Parallel()
 	// countLeft counts the regular files under src.
 	countLeft := func(src string) int {
 		var left int
@@ -318,7 +325,7 @@ func TestDeadline(t *testing.T) {
 		return src, len(files)
 	}
 	t.Run("small files", func(t *testing.T) {
-		m := testbed.StartMoto(t)
+		m := testbed.StartMotoAccount(t)
 		bucket := m.Bucket(t)
 		p := testbed.StartFaultProxy(t, m.Endpoint, testbed.Faults{})
 		cfg := p.Config(t, m.Env(), awsclient.Options{})
@@ -362,7 +369,7 @@ func TestDeadline(t *testing.T) {
 		}
 	})
 	t.Run("no file starts within the margin", func(t *testing.T) {
-		m := testbed.StartMoto(t)
+		m := testbed.StartMotoAccount(t)
 		bucket := m.Bucket(t)
 		p := testbed.StartFaultProxy(t, m.Endpoint, testbed.Faults{})
 		cfg := p.Config(t, m.Env(), awsclient.Options{})

@@ -43,6 +43,7 @@ func oddNames() map[string][]byte {
 }
 
 func TestOddNamesRoundTrip(t *testing.T) {
+	t.Parallel()
 	eachServer(t, func(t *testing.T, s target) {
 		for _, concurrency := range []int{1, 0} {
 			src := t.TempDir()
@@ -86,6 +87,7 @@ func TestOddNamesRoundTrip(t *testing.T) {
 }
 
 func TestExcludeMatchesNamesWithNewlines(t *testing.T) {
+	t.Parallel()
 	v := testbed.StartVersity(t)
 	cfg, bucket := v.Config(t), v.Bucket(t)
 	src := t.TempDir()

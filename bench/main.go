@@ -18,6 +18,7 @@
 //
 //	go run ./bench [-workloads W1,W2] [-rtts 0,50ms,150ms] [-reps 5] [-smoke] ...
 //	go run ./bench -report bench/results/latest.csv   # only rewrite the docs
+//	go run ./bench -report A.csv,B.csv                # merge two runs into latest.csv and the docs
 package main
 
 import (
@@ -104,11 +105,11 @@ func main() {
 		smoke     = flag.Bool("smoke", false, "tiny run: W1 at 200 files at 0 and 50 ms, 1 round, awsutils, two PUT loops and s5cmd if installed; results under bench/work/smoke")
 		out       = flag.String("out", filepath.Join(root, "bench", "results"), "results folder")
 		docs      = flag.String("docs", filepath.Join(root, "docs", "BENCHMARKS.md"), "markdown report to write")
-		reportCSV = flag.String("report", "", "only regenerate the report from this results CSV (its .meta.json beside it)")
+		reportCSV = flag.String("report", "", "only regenerate the report from this results CSV (its .meta.json beside it); several, comma-separated, are merged (a later run's rows replace an earlier one's for the same workload) into -out's latest.csv")
 	)
 	flag.Parse()
 	if *reportCSV != "" {
-		if err := writeReportFrom(*reportCSV, *docs); err != nil {
+		if err := writeReportFrom(splitList(*reportCSV), *docs, *out); err != nil {
 			log.Fatal(err)
 		}
 		return

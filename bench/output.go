@@ -66,25 +66,67 @@ func writeDocs(meta report.Meta, rows []report.Row, docs, csvName string) error 
 	return os.WriteFile(filepath.Join(filepath.Dir(docs), report.ChartFile), svg.Bytes(), 0o644)
 }
 
-// writeReportFrom regenerates the docs from a saved results file.
-func writeReportFrom(csvPath, docs string) error {
-	f, err := os.Open(csvPath)
+// writeReportFrom regenerates the docs from saved results files. Several
+// (a run cut short, and a second run for what it did not finish) are merged
+// with report.Merge, and the merged results are also written to
+// resultsDir/latest.csv, so that latest.csv always holds what the docs show.
+func writeReportFrom(csvPaths []string, docs, resultsDir string) error {
+	var metas []report.Meta
+	var runs [][]report.Row
+	for _, p := range csvPaths {
+		meta, rows, err := readResults(p)
+		if err != nil {
+			return err
+		}
+		metas, runs = append(metas, meta), append(runs, rows)
+	}
+	if len(runs) == 0 {
+		return fmt.Errorf("no results file given")
+	}
+	root, _ := moduleRoot()
+	if len(runs) == 1 {
+		return writeDocs(metas[0], runs[0], docs, relTo(root, csvPaths[0]))
+	}
+	meta, rows := report.Merge(metas, runs)
+	var csvBuf bytes.Buffer
+	if err := report.WriteCSV(&csvBuf, rows); err != nil {
+		return err
+	}
+	metaJSON, err := json.MarshalIndent(meta, "", "  ")
 	if err != nil {
 		return err
+	}
+	latest := filepath.Join(resultsDir, "latest.csv")
+	if err := os.WriteFile(latest, csvBuf.Bytes(), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(metaPath(latest), append(metaJSON, '\n'), 0o644); err != nil {
+		return err
+	}
+	var names []string
+	for _, p := range csvPaths {
+		names = append(names, relTo(root, p))
+	}
+	return writeDocs(meta, rows, docs, relTo(root, latest)+"` (merged from `"+strings.Join(names, "`, `")+"`)")
+}
+
+func readResults(csvPath string) (report.Meta, []report.Row, error) {
+	var meta report.Meta
+	f, err := os.Open(csvPath)
+	if err != nil {
+		return meta, nil, err
 	}
 	defer f.Close()
 	rows, err := report.ReadCSV(f)
 	if err != nil {
-		return fmt.Errorf("%s: %w", csvPath, err)
+		return meta, nil, fmt.Errorf("%s: %w", csvPath, err)
 	}
-	var meta report.Meta
 	b, err := os.ReadFile(metaPath(csvPath))
 	if err != nil {
-		return fmt.Errorf("%s: the run's description is missing: %w", csvPath, err)
+		return meta, nil, fmt.Errorf("%s: the run's description is missing: %w", csvPath, err)
 	}
 	if err := json.Unmarshal(b, &meta); err != nil {
-		return fmt.Errorf("%s: %w", metaPath(csvPath), err)
+		return meta, nil, fmt.Errorf("%s: %w", metaPath(csvPath), err)
 	}
-	root, _ := moduleRoot()
-	return writeDocs(meta, rows, docs, relTo(root, csvPath))
+	return meta, rows, nil
 }

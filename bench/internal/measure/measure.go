@@ -114,8 +114,11 @@ func (r Runner) Run(ctx context.Context, c Command) (Usage, error) {
 		CPU:    time.Duration(lu.UserNanos + lu.SysNanos),
 		MaxRSS: lu.MaxRSSKiB << 10,
 	}
-	if ctx.Err() != nil {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return u, fmt.Errorf("%s: stopped after %s: %w", filepath.Base(c.Argv[0]), r.Timeout, ctx.Err())
+	}
+	if ctx.Err() != nil {
+		return u, fmt.Errorf("%s: stopped: %w", filepath.Base(c.Argv[0]), ctx.Err())
 	}
 	if lu.ExitCode != 0 {
 		return u, &Error{Argv: c.Argv, ExitCode: lu.ExitCode, Output: out.String()}

@@ -261,3 +261,33 @@ func TestMarkdownAndChart(t *testing.T) {
 		t.Errorf("%d rects, want 8", rects)
 	}
 }
+
+// A second run replaces the first's rows of the same section and workload
+// and is named in a note.
+func TestMerge(t *testing.T) {
+	first := sampleRows()
+	second := []Row{upload("W4", ToolAwsutils, 1, 7, 40<<20)}
+	m1 := Meta{Command: "go run ./bench", Reps: 3, Workloads: []WorkloadInfo{{Name: "W1"}, {Name: "W4", Files: 1}}}
+	m2 := Meta{Command: "go run ./bench -workloads W4", Commit: "abc", Reps: 1, Workloads: []WorkloadInfo{{Name: "W4", Files: 2}},
+		Started: time.Unix(0, 0), Finished: time.Unix(90, 0)}
+	meta, rows := Merge([]Meta{m1, m2}, [][]Row{first, second})
+	w4 := 0
+	for _, r := range rows {
+		if r.Workload == "W4" {
+			w4++
+			if r.Wall != 7 {
+				t.Errorf("a W4 row of the first run survived: %+v", r)
+			}
+		}
+	}
+	if w4 != 1 || len(rows) != len(first)-3+1 {
+		t.Errorf("%d W4 rows, %d rows; want 1 and %d", w4, len(rows), len(first)-2)
+	}
+	if meta.Command != m1.Command || meta.Reps != 3 || len(meta.Workloads) != 2 || meta.Workloads[1].Files != 2 {
+		t.Errorf("merged meta %+v", meta)
+	}
+	if len(meta.Notes) != 1 || !strings.Contains(meta.Notes[0], "upload W4") || !strings.Contains(meta.Notes[0], "`go run ./bench -workloads W4` at commit `abc`") ||
+		!strings.Contains(meta.Notes[0], "1m30s") {
+		t.Errorf("notes %q", meta.Notes)
+	}
+}

@@ -436,3 +436,45 @@ func instances(workload string) int {
 func StartStopWorkload(ec2, rds, aurora int) string {
 	return fmt.Sprintf("%d ec2 + %d rds + %d aurora", ec2, rds, aurora)
 }
+
+// Merge joins the results of several runs into one report: a later run's
+// rows replace every row of an earlier run for the same section and
+// workload (so a run cut short and finished by a second one reads as one),
+// and each later run is described in a note. The first run's meta is the
+// base; the header's date, duration and commit stay the first run's.
+func Merge(metas []Meta, runs [][]Row) (Meta, []Row) {
+	if len(metas) == 0 {
+		return Meta{}, nil
+	}
+	meta := metas[0]
+	meta.Notes = slices.Clone(meta.Notes)
+	meta.Workloads = slices.Clone(meta.Workloads)
+	rows := slices.Clone(runs[0])
+	for i := 1; i < len(runs); i++ {
+		m := metas[i]
+		replaced := map[string]bool{}
+		var parts []string
+		for _, r := range runs[i] {
+			k := r.Section + "/" + r.Workload
+			if !replaced[k] {
+				replaced[k] = true
+				parts = append(parts, r.Section+" "+r.Workload)
+			}
+		}
+		rows = slices.DeleteFunc(rows, func(r Row) bool { return replaced[r.Section+"/"+r.Workload] })
+		rows = append(rows, runs[i]...)
+		for _, w := range m.Workloads {
+			meta.Workloads = slices.DeleteFunc(meta.Workloads, func(x WorkloadInfo) bool { return x.Name == w.Name })
+			meta.Workloads = append(meta.Workloads, w)
+		}
+		if m.StartStop != "" {
+			meta.StartStop = m.StartStop
+		}
+		meta.Notes = append(meta.Notes, fmt.Sprintf("From a second run (%s): `%s` at commit `%s`, %s (%s), %d warm-up and %d measured round(s)",
+			strings.Join(parts, ", "), m.Command, m.Commit, m.Started.UTC().Format("2006-01-02 15:04 UTC"), m.Finished.Sub(m.Started).Round(time.Second), m.Warmup, m.Reps))
+		for _, n := range m.Notes {
+			meta.Notes = append(meta.Notes, "second run: "+n)
+		}
+	}
+	return meta, rows
+}

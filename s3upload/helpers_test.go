@@ -2,48 +2,14 @@ package s3upload
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
-	"io"
 	"os"
-	"path/filepath"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-
-	"github.com/awsutils/awsutils/awsclient"
 	"github.com/awsutils/awsutils/internal/testbed"
 )
 
 func TestMain(m *testing.M) { os.Exit(testbed.Main(m)) }
-
-// target is one S3 server with a fresh bucket.
-type target struct {
-	name     string
-	cfg      aws.Config
-	bucket   string
-	endpoint string
-	env      map[string]string
-}
-
-// eachServer runs fn against moto and versitygw, each time on a bucket (and
-// a moto account) of its own, so that tests using it may run in parallel.
-func eachServer(t *testing.T, fn func(t *testing.T, s target)) {
-	for _, name := range []string{"moto", "versitygw"} {
-		t.Run(name, func(t *testing.T) {
-			var s target
-			if name == "moto" {
-				m := testbed.StartMotoAccount(t)
-				s = target{name: name, cfg: m.Config(t), bucket: m.Bucket(t), endpoint: m.Endpoint, env: m.Env()}
-			} else {
-				v := testbed.StartVersity(t)
-				s = target{name: name, cfg: v.Config(t), bucket: v.Bucket(t), endpoint: v.Endpoint, env: v.Env()}
-			}
-			fn(t, s)
-		})
-	}
-}
 
 func randBytes(n int) []byte {
 	b := make([]byte, n)
@@ -54,15 +20,7 @@ func randBytes(n int) []byte {
 // writeTree writes files (relative path -> content) under dir.
 func writeTree(t *testing.T, dir string, files map[string][]byte) {
 	t.Helper()
-	for rel, data := range files {
-		p := filepath.Join(dir, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testbed.WriteFiles(t, dir, files)
 }
 
 // sampleTree is a nested tree with empty files, Unicode and space names.
@@ -85,44 +43,6 @@ func treeBytes(files map[string][]byte) int64 {
 		n += int64(len(b))
 	}
 	return n
-}
-
-// objects returns every object in bucket with its content.
-func objects(t *testing.T, cfg aws.Config, bucket string) map[string][]byte {
-	t.Helper()
-	ctx := context.Background()
-	c := awsclient.S3(cfg)
-	got := map[string][]byte{}
-	p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, o := range page.Contents {
-			out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: o.Key})
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, err := io.ReadAll(out.Body)
-			out.Body.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
-			got[*o.Key] = b
-		}
-	}
-	return got
-}
-
-// multipartUploads lists unfinished multipart uploads.
-func multipartUploads(t *testing.T, cfg aws.Config, bucket string) int {
-	t.Helper()
-	out, err := awsclient.S3(cfg).ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(out.Uploads)
 }
 
 // compare checks that want (relative path -> content) is exactly what the

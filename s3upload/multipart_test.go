@@ -30,11 +30,11 @@ func TestMultipartStraightFromFile(t *testing.T) {
 		"ragged/empty.file": {},
 	}
 	wantParts := map[string]string{"exact.bin": "-2", "ragged/last.bin": "-3"}
-	eachServer(t, func(t *testing.T, s target) {
+	testbed.EachS3Server(t, func(t *testing.T, s testbed.S3Server) {
 		src := t.TempDir()
 		writeTree(t, src, files)
-		rep, err := Run(context.Background(), s.cfg, Options{
-			Src: src, Bucket: s.bucket, Prefix: "mp", RemoveSrc: true,
+		rep, err := Run(context.Background(), s.Config, Options{
+			Src: src, Bucket: s.Bucket, Prefix: "mp", RemoveSrc: true,
 			MultipartThreshold: 5 * mib, PartSize: 5 * mib, PartConcurrency: 2,
 		})
 		if err != nil {
@@ -46,10 +46,10 @@ func TestMultipartStraightFromFile(t *testing.T) {
 		if want := treeBytes(files); rep.Totals.Bytes != want {
 			t.Errorf("report says %d bytes uploaded, the files hold %d", rep.Totals.Bytes, want)
 		}
-		compare(t, objects(t, s.cfg, s.bucket), "mp", files)
-		c := awsclient.S3(s.cfg)
+		compare(t, testbed.Objects(t, s.Config, s.Bucket), "mp", files)
+		c := awsclient.S3(s.Config)
 		for rel := range files {
-			h, err := c.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String("mp/" + rel)})
+			h, err := c.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String("mp/" + rel)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -59,7 +59,7 @@ func TestMultipartStraightFromFile(t *testing.T) {
 				t.Errorf("%s: ETag %s; want a %s", rel, etag, map[bool]string{true: "multipart ETag ending in " + suffix, false: "single-PUT ETag"}[multi])
 			}
 		}
-		if n := multipartUploads(t, s.cfg, s.bucket); n != 0 {
+		if n := testbed.MultipartUploads(t, s.Config, s.Bucket); n != 0 {
 			t.Errorf("%d multipart uploads left open", n)
 		}
 	})
@@ -89,7 +89,7 @@ func TestMultipartPartFailureAborts(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(src, "big.bin")); err != nil {
 		t.Fatalf("source of a failed upload: %v", err)
 	}
-	if n := multipartUploads(t, v.Config(t), bucket); n != 0 {
+	if n := testbed.MultipartUploads(t, v.Config(t), bucket); n != 0 {
 		t.Fatalf("%d multipart uploads left after a failed part; want it aborted", n)
 	}
 	if got := p.Stats().Injected(); got == 0 {
@@ -103,7 +103,7 @@ func TestMultipartPartFailureAborts(t *testing.T) {
 	if err != nil || !rep.OK() || rep.Totals.Removed != 1 {
 		t.Fatalf("rerun: %v, totals %+v, files %+v", err, rep.Totals, rep.Files)
 	}
-	compare(t, objects(t, v.Config(t), bucket), "", map[string][]byte{"big.bin": big})
+	compare(t, testbed.Objects(t, v.Config(t), bucket), "", map[string][]byte{"big.bin": big})
 }
 
 // TestStorageOptions: the storage class and server-side encryption reach

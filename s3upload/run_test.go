@@ -20,12 +20,12 @@ import (
 
 func TestUploadTree(t *testing.T) {
 	t.Parallel()
-	eachServer(t, func(t *testing.T, s target) {
+	testbed.EachS3Server(t, func(t *testing.T, s testbed.S3Server) {
 		src := t.TempDir()
 		files := sampleTree()
 		files["big/forty.bin"] = randBytes(40 << 20)
 		writeTree(t, src, files)
-		rep, err := Run(context.Background(), s.cfg, Options{Src: src, Bucket: s.bucket, Prefix: "backup/2024/"})
+		rep, err := Run(context.Background(), s.Config, Options{Src: src, Bucket: s.Bucket, Prefix: "backup/2024/"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -35,14 +35,14 @@ func TestUploadTree(t *testing.T) {
 		if size := treeBytes(files); rep.Totals.Bytes != size {
 			t.Errorf("bytes %d, want %d", rep.Totals.Bytes, size)
 		}
-		compare(t, objects(t, s.cfg, s.bucket), "backup/2024", files)
+		compare(t, testbed.Objects(t, s.Config, s.Bucket), "backup/2024", files)
 		for rel := range files {
 			if _, err := os.Stat(filepath.Join(src, rel)); err != nil {
 				t.Errorf("source %s: %v", rel, err)
 			}
 		}
-		c := awsclient.S3(s.cfg)
-		big, err := c.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String("backup/2024/big/forty.bin")})
+		c := awsclient.S3(s.Config)
+		big, err := c.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String("backup/2024/big/forty.bin")})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -51,21 +51,21 @@ func TestUploadTree(t *testing.T) {
 		if strings.Contains(aws.ToString(big.ETag), "-") {
 			t.Errorf("40 MiB file went multipart under the default threshold: ETag %s", aws.ToString(big.ETag))
 		}
-		txt, err := c.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String("backup/2024/top.txt")})
+		txt, err := c.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String("backup/2024/top.txt")})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if ct := aws.ToString(txt.ContentType); !strings.HasPrefix(ct, "text/plain") {
 			t.Errorf("top.txt Content-Type %q", ct)
 		}
-		if n := multipartUploads(t, s.cfg, s.bucket); n != 0 {
+		if n := testbed.MultipartUploads(t, s.Config, s.Bucket); n != 0 {
 			t.Errorf("%d multipart uploads left", n)
 		}
 	})
 }
 
 func TestRemoveSrcRemovesExactlyTheVerifiedFiles(t *testing.T) {
-	eachServer(t, func(t *testing.T, s target) {
+	testbed.EachS3Server(t, func(t *testing.T, s testbed.S3Server) {
 		src := t.TempDir()
 		files := sampleTree()
 		files["big/twelve.bin"] = randBytes(12 << 20)
@@ -87,8 +87,8 @@ func TestRemoveSrcRemovesExactlyTheVerifiedFiles(t *testing.T) {
 			}
 		})
 
-		rep, err := Run(context.Background(), s.cfg, Options{
-			Src: src, Bucket: s.bucket, RemoveSrc: true, PruneEmptyDirs: true,
+		rep, err := Run(context.Background(), s.Config, Options{
+			Src: src, Bucket: s.Bucket, RemoveSrc: true, PruneEmptyDirs: true,
 			MultipartThreshold: 5 << 20, PartSize: 5 << 20,
 		})
 		if err != nil {
@@ -105,7 +105,7 @@ func TestRemoveSrcRemovesExactlyTheVerifiedFiles(t *testing.T) {
 		}
 		// Every object is what the file held when read; only the changed
 		// file remains, with its new line.
-		compare(t, objects(t, s.cfg, s.bucket), "", files)
+		compare(t, testbed.Objects(t, s.Config, s.Bucket), "", files)
 		b, err := os.ReadFile(appended)
 		if err != nil || string(b) != "line 1\nline 2\n" {
 			t.Fatalf("appended file: %q, %v", b, err)
@@ -129,11 +129,11 @@ func TestRemoveSrcRemovesExactlyTheVerifiedFiles(t *testing.T) {
 
 func TestWrongBucketRemovesNothing(t *testing.T) {
 	t.Parallel()
-	eachServer(t, func(t *testing.T, s target) {
+	testbed.EachS3Server(t, func(t *testing.T, s testbed.S3Server) {
 		src := t.TempDir()
 		files := sampleTree()
 		writeTree(t, src, files)
-		rep, err := Run(context.Background(), s.cfg, Options{Src: src, Bucket: "no-such-bucket-" + strings.ToLower(t.Name()[len(t.Name())-4:]), RemoveSrc: true})
+		rep, err := Run(context.Background(), s.Config, Options{Src: src, Bucket: "no-such-bucket-" + strings.ToLower(t.Name()[len(t.Name())-4:]), RemoveSrc: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -183,7 +183,7 @@ func TestDeniedCredentialsRemoveNothing(t *testing.T) {
 
 func TestSymlinksAndSpecialFiles(t *testing.T) {
 	t.Parallel()
-	eachServer(t, func(t *testing.T, s target) {
+	testbed.EachS3Server(t, func(t *testing.T, s testbed.S3Server) {
 		outside := filepath.Join(t.TempDir(), "secret.txt")
 		if err := os.WriteFile(outside, []byte("credentials"), 0o600); err != nil {
 			t.Fatal(err)
@@ -203,7 +203,7 @@ func TestSymlinksAndSpecialFiles(t *testing.T) {
 		}
 
 		// Not followed: links are reported as skipped; the FIFO too.
-		rep, err := Run(context.Background(), s.cfg, Options{Src: src, Bucket: s.bucket, DryRun: false, Prefix: "nofollow"})
+		rep, err := Run(context.Background(), s.Config, Options{Src: src, Bucket: s.Bucket, DryRun: false, Prefix: "nofollow"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -213,8 +213,8 @@ func TestSymlinksAndSpecialFiles(t *testing.T) {
 
 		// Followed, removing: the inside link is uploaded and removed, its
 		// target (excluded here) stays; outside targets are refused.
-		rep, err = Run(context.Background(), s.cfg, Options{
-			Src: src, Bucket: s.bucket, Prefix: "follow", FollowSymlinks: true, RemoveSrc: true, Exclude: []string{"real"},
+		rep, err = Run(context.Background(), s.Config, Options{
+			Src: src, Bucket: s.Bucket, Prefix: "follow", FollowSymlinks: true, RemoveSrc: true, Exclude: []string{"real"},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -238,7 +238,7 @@ func TestSymlinksAndSpecialFiles(t *testing.T) {
 		if b, err := os.ReadFile(filepath.Join(src, "real/target.txt")); err != nil || string(b) != "target" {
 			t.Errorf("link target: %q, %v", b, err)
 		}
-		got := objects(t, s.cfg, s.bucket)
+		got := testbed.Objects(t, s.Config, s.Bucket)
 		if string(got["follow/inside.txt"]) != "target" {
 			t.Errorf("follow/inside.txt = %q", got["follow/inside.txt"])
 		}
@@ -252,17 +252,17 @@ func TestSymlinksAndSpecialFiles(t *testing.T) {
 
 func TestSkipUnchanged(t *testing.T) {
 	t.Parallel()
-	eachServer(t, func(t *testing.T, s target) {
+	testbed.EachS3Server(t, func(t *testing.T, s testbed.S3Server) {
 		src := t.TempDir()
 		files := sampleTree()
 		files["big/seven.bin"] = randBytes(7 << 20)
 		writeTree(t, src, files)
-		opts := Options{Src: src, Bucket: s.bucket, Prefix: "p", SkipUnchanged: true, MultipartThreshold: 5 << 20, PartSize: 5 << 20}
-		rep, err := Run(context.Background(), s.cfg, opts)
+		opts := Options{Src: src, Bucket: s.Bucket, Prefix: "p", SkipUnchanged: true, MultipartThreshold: 5 << 20, PartSize: 5 << 20}
+		rep, err := Run(context.Background(), s.Config, opts)
 		if err != nil || rep.Totals.Uploaded != len(files) {
 			t.Fatalf("first run: %v %+v %v", err, rep.Totals, rep.Files)
 		}
-		rep, err = Run(context.Background(), s.cfg, opts)
+		rep, err = Run(context.Background(), s.Config, opts)
 		if err != nil || rep.Totals.Uploaded != 0 || rep.Totals.Skipped != len(files) || rep.Totals.Bytes != 0 {
 			t.Fatalf("second run: %v %+v %v", err, rep.Totals, rep.Files)
 		}
@@ -270,26 +270,26 @@ func TestSkipUnchanged(t *testing.T) {
 		// already verified in S3 are removed without uploading.
 		writeTree(t, src, map[string][]byte{"top.txt": []byte("changed\n")})
 		opts.RemoveSrc = true
-		rep, err = Run(context.Background(), s.cfg, opts)
+		rep, err = Run(context.Background(), s.Config, opts)
 		if err != nil || rep.Totals.Uploaded != 0 || rep.Totals.Removed != len(files) || rep.Totals.Bytes != int64(len("changed\n")) {
 			t.Fatalf("third run: %v %+v %v", err, rep.Totals, rep.Files)
 		}
 		files["top.txt"] = []byte("changed\n")
-		compare(t, objects(t, s.cfg, s.bucket), "p", files)
+		compare(t, testbed.Objects(t, s.Config, s.Bucket), "p", files)
 	})
 }
 
 func TestDryRunTouchesNothing(t *testing.T) {
 	t.Parallel()
-	eachServer(t, func(t *testing.T, s target) {
+	testbed.EachS3Server(t, func(t *testing.T, s testbed.S3Server) {
 		src := t.TempDir()
 		files := sampleTree()
 		writeTree(t, src, files)
-		rep, err := Run(context.Background(), s.cfg, Options{Src: src, Bucket: s.bucket, RemoveSrc: true, DryRun: true})
+		rep, err := Run(context.Background(), s.Config, Options{Src: src, Bucket: s.Bucket, RemoveSrc: true, DryRun: true})
 		if err != nil || !rep.OK() || rep.Totals.Skipped != len(files) || rep.Totals.Uploaded != 0 {
 			t.Fatalf("%v %+v", err, rep.Totals)
 		}
-		if got := objects(t, s.cfg, s.bucket); len(got) != 0 {
+		if got := testbed.Objects(t, s.Config, s.Bucket); len(got) != 0 {
 			t.Errorf("dry run uploaded %d objects", len(got))
 		}
 		for rel := range files {
@@ -361,7 +361,7 @@ func TestDeadline(t *testing.T) {
 			(tot.Remaining < total-passed && !strings.Contains(rep.Stopped, "at least")) {
 			t.Fatalf("totals %+v, stopped %q", tot, rep.Stopped)
 		}
-		if got := objects(t, m.Config(t), bucket); len(got) != passed {
+		if got := testbed.Objects(t, m.Config(t), bucket); len(got) != passed {
 			t.Errorf("bucket holds %d objects, %d removed", len(got), passed)
 		}
 		if left := countLeft(src); left != total-passed {
@@ -389,9 +389,9 @@ func TestDeadline(t *testing.T) {
 		}
 	})
 	t.Run("multipart in flight", func(t *testing.T) {
-		eachServer(t, func(t *testing.T, s target) {
-			p := testbed.StartFaultProxy(t, s.endpoint, testbed.Faults{})
-			cfg := p.Config(t, s.env, awsclient.Options{})
+		testbed.EachS3Server(t, func(t *testing.T, s testbed.S3Server) {
+			p := testbed.StartFaultProxy(t, s.Endpoint, testbed.Faults{})
+			cfg := p.Config(t, s.Env, awsclient.Options{})
 			gate := p.Hold(testbed.IsOp("UploadPart"))
 			src := t.TempDir()
 			writeTree(t, src, map[string][]byte{"big.bin": randBytes(11 << 20)})
@@ -403,7 +403,7 @@ func TestDeadline(t *testing.T) {
 				}
 				expire()
 			}()
-			rep, err := Run(ctx, cfg, Options{Src: src, Bucket: s.bucket, RemoveSrc: true, DeadlineMargin: time.Second,
+			rep, err := Run(ctx, cfg, Options{Src: src, Bucket: s.Bucket, RemoveSrc: true, DeadlineMargin: time.Second,
 				MultipartThreshold: 5 << 20, PartSize: 5 << 20})
 			if err != nil {
 				t.Fatal(err)
@@ -411,7 +411,7 @@ func TestDeadline(t *testing.T) {
 			if rep.Totals.Remaining != 1 || rep.Totals.Failed != 0 || rep.Totals.Skipped != 1 {
 				t.Fatalf("totals %+v, %v", rep.Totals, rep.Files)
 			}
-			if n := multipartUploads(t, s.cfg, s.bucket); n != 0 {
+			if n := testbed.MultipartUploads(t, s.Config, s.Bucket); n != 0 {
 				t.Errorf("%d multipart uploads left", n)
 			}
 			if _, err := os.Stat(filepath.Join(src, "big.bin")); err != nil {

@@ -44,11 +44,11 @@ func oddNames() map[string][]byte {
 
 func TestOddNamesRoundTrip(t *testing.T) {
 	t.Parallel()
-	eachServer(t, func(t *testing.T, s target) {
+	testbed.EachS3Server(t, func(t *testing.T, s testbed.S3Server) {
 		for _, concurrency := range []int{1, 0} {
 			src := t.TempDir()
 			files := oddNames()
-			if s.name == "moto" {
+			if s.Name == "moto" {
 				// moto 5.2.5 answers 404 to a key with a newline (S3 and
 				// versitygw store it).
 				for rel := range files {
@@ -59,8 +59,8 @@ func TestOddNamesRoundTrip(t *testing.T) {
 			}
 			writeTree(t, src, files)
 			prefix := "names" + string(rune('0'+concurrency))
-			rep, err := Run(context.Background(), s.cfg, Options{
-				Src: src, Bucket: s.bucket, Prefix: prefix, RemoveSrc: true, PruneEmptyDirs: true, Concurrency: concurrency,
+			rep, err := Run(context.Background(), s.Config, Options{
+				Src: src, Bucket: s.Bucket, Prefix: prefix, RemoveSrc: true, PruneEmptyDirs: true, Concurrency: concurrency,
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -68,7 +68,7 @@ func TestOddNamesRoundTrip(t *testing.T) {
 			if !rep.OK() || rep.Totals.Removed != len(files) {
 				t.Fatalf("concurrency %d: totals %+v, %v", concurrency, rep.Totals, rep.Files)
 			}
-			got := objects(t, s.cfg, s.bucket)
+			got := testbed.Objects(t, s.Config, s.Bucket)
 			mine := map[string][]byte{}
 			for k, v := range got {
 				if strings.HasPrefix(k, prefix+"/") {
@@ -101,7 +101,7 @@ func TestExcludeMatchesNamesWithNewlines(t *testing.T) {
 	if rep.Totals.Removed != 1 || rep.Totals.Excluded != 1 || !rep.OK() {
 		t.Fatalf("totals %+v, %v", rep.Totals, rep.Files)
 	}
-	got := objects(t, cfg, bucket)
+	got := testbed.Objects(t, cfg, bucket)
 	if len(got) != 1 || string(got["keep\n.txt"]) != "keep" {
 		t.Errorf("bucket holds %v", got)
 	}
@@ -244,7 +244,7 @@ func TestSwapsAfterListing(t *testing.T) {
 				if !strings.HasPrefix(msg, tc.want) {
 					t.Errorf("%s: %q, want %q; report %v", tc.at, msg, tc.want, rep.Files)
 				}
-				for k, b := range objects(t, cfg, bucket) {
+				for k, b := range testbed.Objects(t, cfg, bucket) {
 					if strings.HasPrefix(k, prefix+"/") && (bytes.Contains(b, []byte(secret)) || bytes.Contains(b, []byte("AWS_"))) {
 						t.Errorf("object %s holds a file from outside SRC", k)
 					}
@@ -330,11 +330,11 @@ func TestShrunkFileFailsAtOnce(t *testing.T) {
 		if fi, err := os.Stat(path); err != nil || fi.Size() != 1000 {
 			t.Errorf("size %d: source %v, %v", size, fi, err)
 		}
-		if n := multipartUploads(t, cfg, bucket); n != 0 {
+		if n := testbed.MultipartUploads(t, cfg, bucket); n != 0 {
 			t.Errorf("%d multipart uploads left", n)
 		}
 	}
-	if got := objects(t, cfg, bucket); len(got) != 0 {
+	if got := testbed.Objects(t, cfg, bucket); len(got) != 0 {
 		t.Errorf("bucket holds %d objects", len(got))
 	}
 }

@@ -52,7 +52,7 @@ func TestRunPermissionDeniedIsolated(t *testing.T) {
 				want = fmt.Sprintf(want, bad)
 			}
 			wantOutcome(t, rep, bad, Failed, want)
-			if st := b.ec2States(t, ids...); st[a] != "stopped" || st[bad] != "running" || st[c] != "stopped" {
+			if st := testbed.InstanceStates(t, b.ec2, ids...); st[a] != "stopped" || st[bad] != "running" || st[c] != "stopped" {
 				t.Errorf("states in moto %v", st)
 			}
 			if err := rep.Err(); rep.OK() || err == nil || !strings.Contains(err.Error(), bad) || strings.Contains(err.Error(), a) {
@@ -85,7 +85,7 @@ func TestRunPermissionDeniedDryRun(t *testing.T) {
 	wantOutcome(t, rep, ids[0], Planned, "StopInstances would succeed")
 	wantOutcome(t, rep, ids[1], Failed, "is not authorized to perform ec2:StopInstances on arn:aws:ec2:us-east-1:123456789012:instance/"+ids[1])
 	wantOutcome(t, rep, ids[2], Planned, "StopInstances would succeed")
-	if st := b.ec2States(t, ids...); st[ids[0]] != "running" || st[ids[2]] != "running" {
+	if st := testbed.InstanceStates(t, b.ec2, ids...); st[ids[0]] != "running" || st[ids[2]] != "running" {
 		t.Errorf("dry run changed %v", st)
 	}
 }
@@ -110,15 +110,15 @@ func TestRunRDSAccessDeniedIsolated(t *testing.T) {
 		" is not authorized to perform: rds:StopDBCluster on resource: arn:aws:rds:us-east-1:123456789012:cluster:aurora-b")
 	for _, id := range []string{"pg-a", "pg-c"} {
 		wantOutcome(t, rep, id, Changed, "")
-		if s := b.dbStatus(t, id); s != "stopped" {
+		if s := testbed.DBInstanceStatus(t, b.rds, id); s != "stopped" {
 			t.Errorf("%s is %s in moto", id, s)
 		}
 	}
 	wantOutcome(t, rep, "aurora-a", Changed, "")
-	if s := b.clusterStatus(t, "aurora-a"); s != "stopped" {
+	if s := testbed.DBClusterStatus(t, b.rds, "aurora-a"); s != "stopped" {
 		t.Errorf("aurora-a is %s in moto", s)
 	}
-	if s := b.dbStatus(t, "pg-b"); s != "available" {
+	if s := testbed.DBInstanceStatus(t, b.rds, "pg-b"); s != "available" {
 		t.Errorf("pg-b is %s in moto", s)
 	}
 	if n := b.calls("StopDBInstance") + b.calls("StopDBCluster"); n != 5 {

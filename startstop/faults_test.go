@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/awsutils/awsutils/awsclient"
 	"github.com/awsutils/awsutils/internal/testbed"
 )
 
@@ -16,26 +15,25 @@ import (
 // retries carry the 100 to stopped; the bad id alone fails, by name.
 func TestRunUnderThrottling(t *testing.T) {
 	t.Parallel()
-	m := testbed.StartMotoAccount(t)
-	direct := m.Config(t)
-	ec2c, rdsc := awsclient.EC2(direct), awsclient.RDS(direct)
-	ids := testbed.RunInstances(t, ec2c, 100)
-	testbed.CreateDBInstance(t, rdsc, "pg-throttled")
+	b := newBed(t)
+	ids := testbed.RunInstances(t, b.ec2, 100)
+	testbed.CreateDBInstance(t, b.rds, "pg-throttled")
 	const bad = "i-0123456789abcdef0"
 	// Seeded, with a cap so that backoff keeps the test short while still
 	// throttling many calls, several of them more than once.
-	p := testbed.StartFaultProxy(t, m.Endpoint, testbed.Faults{Seed: 3, Throttle: 0.5, MaxFaults: 8, Logf: t.Logf})
-	cfg := p.Config(t, m.Env(), awsclient.Options{})
+	if err := b.proxy.SetFaults(testbed.Faults{Seed: 3, Throttle: 0.5, MaxFaults: 8, Logf: t.Logf}); err != nil {
+		t.Fatal(err)
+	}
 	conf, err := Parse("faults.yml", []byte(fmt.Sprintf("region_name: %s\nk:\n  - type: ec2.instance\n    ids: [%s, %s]\n  - type: rds.db_instance\n    ids: [pg-throttled]\n",
 		testbed.Region, strings.Join(ids, ", "), bad)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := Run(context.Background(), cfg, conf, Request{Action: Stop, Keys: []string{"k"}}, Options{})
+	rep, err := Run(context.Background(), b.cfg, conf, Request{Action: Stop, Keys: []string{"k"}}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := p.Stats()
+	st := b.proxy.Stats()
 	t.Logf("%s; throttled %d of %d requests %v", rep.SummaryLine(), st.Injected(), st.Requests, st.FaultsByOp)
 	if st.Injected() == 0 {
 		t.Fatal("nothing was throttled: the test proved nothing")
@@ -46,13 +44,12 @@ func TestRunUnderThrottling(t *testing.T) {
 	if err := rep.Err(); err == nil || !strings.Contains(err.Error(), bad) {
 		t.Errorf("Err() = %v, want it to name %s", err, bad)
 	}
-	b := &bed{ec2: ec2c, rds: rdsc}
-	for id, s := range b.ec2States(t, ids...) {
+	for id, s := range testbed.InstanceStates(t, b.ec2, ids...) {
 		if s != "stopped" {
 			t.Errorf("%s is %s in moto", id, s)
 		}
 	}
-	if s := b.dbStatus(t, "pg-throttled"); s != "stopped" {
+	if s := testbed.DBInstanceStatus(t, b.rds, "pg-throttled"); s != "stopped" {
 		t.Errorf("pg-throttled is %s in moto", s)
 	}
 }
@@ -66,28 +63,24 @@ func TestRunUnderThrottling(t *testing.T) {
 // holds the rest, so the split is the same on any machine.
 func TestRunDeadlineNamesWhatWasNotReached(t *testing.T) {
 	t.Parallel()
-	m := testbed.StartMotoAccount(t)
-	direct := m.Config(t)
-	rdsc := awsclient.RDS(direct)
+	b := newBed(t)
 	var dbs []string
 	for i := range 30 {
 		id := fmt.Sprintf("db-%02d", i)
-		testbed.CreateDBInstance(t, rdsc, id)
+		testbed.CreateDBInstance(t, b.rds, id)
 		dbs = append(dbs, id)
 	}
-	p := testbed.StartFaultProxy(t, m.Endpoint, testbed.Faults{})
-	cfg := p.Config(t, m.Env(), awsclient.Options{})
 	conf, err := Parse("deadline.yml", []byte(fmt.Sprintf("region_name: %s\nk:\n  - type: rds.db_instance\n    ids: [%s]\n", testbed.Region, strings.Join(dbs, ", "))))
 	if err != nil {
 		t.Fatal(err)
 	}
 	const concurrency, reached, inFlight = 4, 10, 4
-	gate := p.Hold(testbed.IsOp("StopDBInstance"))
+	gate := b.proxy.Hold(testbed.IsOp("StopDBInstance"))
 	gate.ReleaseN(reached)
 	ctx, expire := testbed.ManualDeadline(t.Context())
 	done := make(chan *Report, 1)
 	go func() {
-		rep, err := Run(ctx, cfg, conf, Request{Action: Stop, Keys: []string{"k"}}, Options{Concurrency: concurrency})
+		rep, err := Run(ctx, b.cfg, conf, Request{Action: Stop, Keys: []string{"k"}}, Options{Concurrency: concurrency})
 		if err != nil {
 			t.Error(err)
 		}
@@ -111,10 +104,9 @@ func TestRunDeadlineNamesWhatWasNotReached(t *testing.T) {
 		t.Errorf("gate %+v, want %d passed and %d given up", c, reached, inFlight)
 	}
 
-	b := &bed{rds: rdsc}
 	notReached, unknown := 0, 0
 	for _, r := range rep.Results {
-		status := b.dbStatus(t, r.ID)
+		status := testbed.DBInstanceStatus(t, b.rds, r.ID)
 		switch {
 		case r.Outcome == Changed:
 			if status != "stopped" {

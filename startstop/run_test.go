@@ -59,39 +59,6 @@ func waitCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-func (b *bed) ec2States(t *testing.T, ids ...string) map[string]string {
-	t.Helper()
-	out, err := b.ec2.DescribeInstances(context.Background(), &ec2.DescribeInstancesInput{InstanceIds: ids})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := map[string]string{}
-	for _, r := range out.Reservations {
-		for _, i := range r.Instances {
-			st[aws.ToString(i.InstanceId)] = string(i.State.Name)
-		}
-	}
-	return st
-}
-
-func (b *bed) dbStatus(t *testing.T, id string) string {
-	t.Helper()
-	out, err := b.rds.DescribeDBInstances(context.Background(), &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(id)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return aws.ToString(out.DBInstances[0].DBInstanceStatus)
-}
-
-func (b *bed) clusterStatus(t *testing.T, id string) string {
-	t.Helper()
-	out, err := b.rds.DescribeDBClusters(context.Background(), &rds.DescribeDBClustersInput{DBClusterIdentifier: aws.String(id)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return aws.ToString(out.DBClusters[0].Status)
-}
-
 func parse(t *testing.T, yaml string) *Config {
 	t.Helper()
 	c, err := Parse("aws_resource_start_stop.yml", []byte(yaml))
@@ -142,21 +109,8 @@ func run(t *testing.T, b *bed, conf *Config, a Action, opts Options, keys ...str
 func TestRunOriginalExample(t *testing.T) {
 	t.Parallel()
 	b := newBed(t)
-	ids := testbed.RunInstances(t, b.ec2, 3)
-	testbed.CreateAuroraCluster(t, b.rds, "my-aurora-cluster", "my-aurora-cluster-1")
-	testbed.CreateDBInstance(t, b.rds, "my-postgres")
-	conf := parse(t, fmt.Sprintf(`region_name: %s
-dev-env:
-  - type: ec2.instance
-    ids: [%s, %s]
-  - type: rds.db_cluster
-    ids: [my-aurora-cluster]
-  - type: rds.db_instance
-    ids: [my-postgres]
-batch-servers:
-  - type: ec2.instance
-    ids: [%s]
-`, testbed.Region, ids[0], ids[1], ids[2]))
+	ids, yaml := testbed.CreateOriginalExample(t, b.ec2, b.rds)
+	conf := parse(t, yaml)
 
 	rep := run(t, b, conf, Stop, Options{}, "dev-env")
 	if !rep.OK() || rep.Totals.Changed != 4 {
@@ -166,13 +120,13 @@ batch-servers:
 	if r.Before != "running" || r.Region != testbed.Region || r.Type != EC2Instance {
 		t.Errorf("result %+v", r)
 	}
-	if st := b.ec2States(t, ids...); st[ids[0]] != "stopped" || st[ids[1]] != "stopped" || st[ids[2]] != "running" {
+	if st := testbed.InstanceStates(t, b.ec2, ids...); st[ids[0]] != "stopped" || st[ids[1]] != "stopped" || st[ids[2]] != "running" {
 		t.Errorf("EC2 states after stop dev-env: %v", st)
 	}
-	if s := b.clusterStatus(t, "my-aurora-cluster"); s != "stopped" {
+	if s := testbed.DBClusterStatus(t, b.rds, "my-aurora-cluster"); s != "stopped" {
 		t.Errorf("cluster %s", s)
 	}
-	if s := b.dbStatus(t, "my-postgres"); s != "stopped" {
+	if s := testbed.DBInstanceStatus(t, b.rds, "my-postgres"); s != "stopped" {
 		t.Errorf("db instance %s", s)
 	}
 
@@ -193,18 +147,18 @@ batch-servers:
 		t.Errorf("second stop: %d StopInstances and %d DescribeInstances calls, want 1 and 0: %v", n, d, b.ops())
 	}
 
-	rep = run(t, b, conf, Start, Options{}, "dev-env", "batch-servers")
+	rep = run(t, b, conf, Start, Options{}, "dev-env", "batch_servers")
 	if !rep.OK() || rep.Totals.Changed != 4 || rep.Totals.Unchanged != 1 {
 		t.Fatalf("start both keys: %s\n%+v", rep.SummaryLine(), rep.Results)
 	}
 	wantOutcome(t, rep, ids[2], Unchanged, "already running")
-	if st := b.ec2States(t, ids...); st[ids[0]] != "running" || st[ids[1]] != "running" {
+	if st := testbed.InstanceStates(t, b.ec2, ids...); st[ids[0]] != "running" || st[ids[1]] != "running" {
 		t.Errorf("EC2 states after start: %v", st)
 	}
-	if s := b.clusterStatus(t, "my-aurora-cluster"); s != "available" {
+	if s := testbed.DBClusterStatus(t, b.rds, "my-aurora-cluster"); s != "available" {
 		t.Errorf("cluster %s", s)
 	}
-	if s := b.dbStatus(t, "my-postgres"); s != "available" {
+	if s := testbed.DBInstanceStatus(t, b.rds, "my-postgres"); s != "available" {
 		t.Errorf("db instance %s", s)
 	}
 }
@@ -223,7 +177,7 @@ func TestRunMissingIDAmongValid(t *testing.T) {
 	}
 	wantOutcome(t, rep, missing, Failed, "instance not found in us-east-1")
 	wantOutcome(t, rep, "nosuchdb", Failed, "DB instance not found")
-	if st := b.ec2States(t, ids...); st[ids[0]] != "stopped" || st[ids[1]] != "stopped" || st[ids[2]] != "stopped" {
+	if st := testbed.InstanceStates(t, b.ec2, ids...); st[ids[0]] != "stopped" || st[ids[1]] != "stopped" || st[ids[2]] != "stopped" {
 		t.Errorf("states %v", st)
 	}
 	if err := rep.Err(); err == nil || !strings.Contains(err.Error(), missing) {
@@ -259,7 +213,7 @@ func TestRunAuroraMemberAsDBInstance(t *testing.T) {
 	if rep.OK() {
 		t.Error("unsupported resource left the report OK")
 	}
-	if s := b.dbStatus(t, "aurora1-a"); s != "available" {
+	if s := testbed.DBInstanceStatus(t, b.rds, "aurora1-a"); s != "available" {
 		t.Errorf("member touched: %s", s)
 	}
 	if n := b.calls("StopDBInstance"); n != 1 {
@@ -288,7 +242,7 @@ func TestRunDescribeDenied(t *testing.T) {
 	if len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], "ec2:DescribeInstances is not allowed") {
 		t.Errorf("notes %q", rep.Warnings)
 	}
-	if st := b.ec2States(t, ids...); st[ids[0]] != "stopped" || st[ids[2]] != "stopped" {
+	if st := testbed.InstanceStates(t, b.ec2, ids...); st[ids[0]] != "stopped" || st[ids[2]] != "stopped" {
 		t.Errorf("states %v", st)
 	}
 	if n := b.calls("DescribeInstances"); n != 1 {
@@ -298,7 +252,7 @@ func TestRunDescribeDenied(t *testing.T) {
 	// Starting works the same way.
 	rep = run(t, b, conf, Start, Options{}, "k")
 	wantOutcome(t, rep, ids[1], Changed, "")
-	if st := b.ec2States(t, ids...); st[ids[1]] != "running" {
+	if st := testbed.InstanceStates(t, b.ec2, ids...); st[ids[1]] != "running" {
 		t.Errorf("states %v", st)
 	}
 }
@@ -316,10 +270,10 @@ func TestRunDryRunChangesNothing(t *testing.T) {
 	}
 	wantOutcome(t, rep, ids[0], Planned, "StopInstances would succeed")
 	wantOutcome(t, rep, "pg1", Planned, "dry run")
-	if st := b.ec2States(t, ids...); st[ids[0]] != "running" || st[ids[1]] != "running" {
+	if st := testbed.InstanceStates(t, b.ec2, ids...); st[ids[0]] != "running" || st[ids[1]] != "running" {
 		t.Errorf("dry run changed EC2: %v", st)
 	}
-	if b.dbStatus(t, "pg1") != "available" || b.clusterStatus(t, "aurora1") != "available" {
+	if testbed.DBInstanceStatus(t, b.rds, "pg1") != "available" || testbed.DBClusterStatus(t, b.rds, "aurora1") != "available" {
 		t.Error("dry run changed RDS")
 	}
 	if n := b.calls("StopDBInstance") + b.calls("StopDBCluster"); n != 0 {
@@ -344,7 +298,7 @@ func TestRunEC2CallsAreBatched(t *testing.T) {
 		t.Errorf("%d EC2 calls for 250 instances, want at most 4 (2 describes, 2 stops)", calls)
 	}
 	stopped := 0
-	for _, s := range b.ec2States(t, ids...) {
+	for _, s := range testbed.InstanceStates(t, b.ec2, ids...) {
 		if s == "stopped" {
 			stopped++
 		}
@@ -418,10 +372,10 @@ func TestRunRespectsDeadline(t *testing.T) {
 	if c := gate.Counts(); c.Arrived != 2 || c.Passed != 0 {
 		t.Errorf("gate %+v, want the 2 calls held and given up", c)
 	}
-	if st := b.ec2States(t, ids...); st[ids[0]] != "running" || st[ids[1]] != "running" {
+	if st := testbed.InstanceStates(t, b.ec2, ids...); st[ids[0]] != "running" || st[ids[1]] != "running" {
 		t.Errorf("states %v", st)
 	}
-	if s := b.dbStatus(t, "pg1"); s != "available" {
+	if s := testbed.DBInstanceStatus(t, b.rds, "pg1"); s != "available" {
 		t.Errorf("pg1 is %s", s)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -10,6 +11,14 @@ import (
 
 	"github.com/awsutils/awsutils/internal/testbed"
 )
+
+// runCLI runs the CLI in this process with args.
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
 
 // runBin runs the built awsutils binary with args and env (a server's or a
 // proxy's Env), as a user runs it against a local endpoint. The tests that

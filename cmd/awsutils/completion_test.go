@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/awsutils/awsutils/internal/testbed"
 )
 
 // The completion and help tests read nothing of the process environment
@@ -47,7 +49,7 @@ func needShell(t *testing.T, shell string) string {
 func shellEnv(t *testing.T) (env []string, home string) {
 	t.Helper()
 	home = t.TempDir()
-	writeFiles(t, home, map[string]string{
+	testbed.WriteFiles(t, home, map[string]string{
 		".aws/config": "[default]\nregion = us-east-1\n[profile dev]\nregion = eu-west-1\n" +
 			"[sso-session corp]\nsso_region = us-east-1\n[services local]\ns3 =\n  endpoint_url = http://localhost\n",
 		".aws/credentials":       "[ci]\naws_access_key_id = x\n",

@@ -47,13 +47,6 @@ func newKillBed(t *testing.T, small, large int, largeSize int) *killBed {
 			body[i] = byte(rng.UintN(256))
 		}
 		b.originals[rel] = body
-		path := filepath.Join(b.src, rel)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, body, 0o644); err != nil {
-			t.Fatal(err)
-		}
 	}
 	for i := range small {
 		add(fmt.Sprintf("s/%02d/f%04d.dat", i%10, i), 1+rng.IntN(16<<10))
@@ -61,6 +54,7 @@ func newKillBed(t *testing.T, small, large int, largeSize int) *killBed {
 	for i := range large {
 		add(fmt.Sprintf("big/%d.bin", i), largeSize)
 	}
+	testbed.WriteFiles(t, b.src, b.originals)
 	return b
 }
 

@@ -171,7 +171,7 @@ aws_secret_access_key = not-%[2]s
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv("AWS_PROFILE", tt.env)
 			src := t.TempDir()
-			writeFiles(t, src, map[string]string{"a.txt": "a", "d/b.txt": "b"})
+			testbed.WriteFiles(t, src, map[string]string{"a.txt": "a", "d/b.txt": "b"})
 			prefix := strings.ReplaceAll(tt.name, " ", "-")
 			args := append(append([]string{"upload"}, tt.args...), src, "s3://"+bucket+"/"+prefix)
 			code, stdout, stderr := runCLI(t, args...)

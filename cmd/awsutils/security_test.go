@@ -55,7 +55,7 @@ func TestUploadNeverShowsTheSecret(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			src := t.TempDir()
-			writeFiles(t, src, map[string]string{"a.txt": "a", "d/b.txt": "b"})
+			testbed.WriteFiles(t, src, map[string]string{"a.txt": "a", "d/b.txt": "b"})
 			args := append(append([]string{"upload"}, tt.args...), src, tt.dest)
 			code, stdout, stderr := runBin(t, env, args...)
 			all := stdout + stderr

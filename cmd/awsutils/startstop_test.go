@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,22 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	"github.com/aws/aws-sdk-go-v2/service/rds"
-
-	"github.com/awsutils/awsutils/awsclient"
 	"github.com/awsutils/awsutils/internal/testbed"
 	"github.com/awsutils/awsutils/startstop"
 )
-
-// startstopCLI runs the CLI in this process with args.
-func startstopCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	code = run(context.Background(), args, &out, &errb)
-	return code, out.String(), errb.String()
-}
 
 func writeConfig(t *testing.T, content string) string {
 	t.Helper()
@@ -36,26 +21,10 @@ func writeConfig(t *testing.T, content string) string {
 	return path
 }
 
-func instanceStates(t *testing.T, c *ec2.Client, ids ...string) map[string]string {
-	t.Helper()
-	out, err := c.DescribeInstances(context.Background(), &ec2.DescribeInstancesInput{InstanceIds: ids})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := map[string]string{}
-	for _, r := range out.Reservations {
-		for _, i := range r.Instances {
-			st[aws.ToString(i.InstanceId)] = string(i.State.Name)
-		}
-	}
-	return st
-}
-
 func TestStartStopCommand(t *testing.T) {
 	t.Parallel()
 	m := testbed.StartMotoAccount(t)
-	cfg := m.Config(t)
-	ec2c, rdsc := awsclient.EC2(cfg), awsclient.RDS(cfg)
+	ec2c, rdsc := m.Clients(t)
 	ids := testbed.RunInstances(t, ec2c, 2)
 	testbed.CreateDBInstance(t, rdsc, "my-postgres")
 	path := writeConfig(t, fmt.Sprintf(`region_name: %s
@@ -81,7 +50,7 @@ dev-env:
 	if !strings.HasPrefix(lines[4], "stop dev-env: 3 changed of 3 resources in ") {
 		t.Errorf("summary %q", lines[4])
 	}
-	if st := instanceStates(t, ec2c, ids...); st[ids[0]] != "stopped" || st[ids[1]] != "stopped" {
+	if st := testbed.InstanceStates(t, ec2c, ids...); st[ids[0]] != "stopped" || st[ids[1]] != "stopped" {
 		t.Errorf("states %v", st)
 	}
 
@@ -111,9 +80,8 @@ dev-env:
 	if strings.Count(out, "reached ") != 3 {
 		t.Errorf("--wait output:\n%s", out)
 	}
-	db, err := rdsc.DescribeDBInstances(context.Background(), &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String("my-postgres")})
-	if err != nil || aws.ToString(db.DBInstances[0].DBInstanceStatus) != "available" {
-		t.Errorf("db after start: %v %v", db, err)
+	if s := testbed.DBInstanceStatus(t, rdsc, "my-postgres"); s != "available" {
+		t.Errorf("db after start: %s", s)
 	}
 }
 
@@ -121,8 +89,7 @@ dev-env:
 func TestStartStopCommandPartialFailure(t *testing.T) {
 	t.Parallel()
 	m := testbed.StartMotoAccount(t)
-	cfg := m.Config(t)
-	ec2c, rdsc := awsclient.EC2(cfg), awsclient.RDS(cfg)
+	ec2c, rdsc := m.Clients(t)
 	ids := testbed.RunInstances(t, ec2c, 2)
 	testbed.CreateAuroraCluster(t, rdsc, "aurora1", "aurora1-a")
 	const missing = "i-0fedcba9876543210"
@@ -147,7 +114,7 @@ func TestStartStopCommandPartialFailure(t *testing.T) {
 	if !strings.Contains(memberLine, "unsupported") || !strings.Contains(memberLine, "member of cluster aurora1; list the cluster under rds.db_cluster") {
 		t.Errorf("line for the member: %q", memberLine)
 	}
-	if st := instanceStates(t, ec2c, ids...); st[ids[0]] != "stopped" || st[ids[1]] != "stopped" {
+	if st := testbed.InstanceStates(t, ec2c, ids...); st[ids[0]] != "stopped" || st[ids[1]] != "stopped" {
 		t.Errorf("valid instances not stopped: %v", st)
 	}
 }
@@ -156,8 +123,7 @@ func TestStartStopCommandPartialFailure(t *testing.T) {
 func TestStartStopCommandErrors(t *testing.T) {
 	t.Parallel()
 	m := testbed.StartMotoAccount(t)
-	cfg := m.Config(t)
-	ec2c := awsclient.EC2(cfg)
+	ec2c, _ := m.Clients(t)
 	ids := testbed.RunInstances(t, ec2c, 1)
 	good := writeConfig(t, fmt.Sprintf("region_name: %s\ndev:\n  - type: ec2.instance\n    ids: [%s]\nprod:\n  - type: ec2.instance\n    ids: [%s]\n", testbed.Region, ids[0], ids[0]))
 	malformed := writeConfig(t, "region_name: us-east-1\ndev:\n  - type: ec2.instance\n    ids: [i-0123456789abcdef0\n")
@@ -191,7 +157,7 @@ func TestStartStopCommandErrors(t *testing.T) {
 			}
 		})
 	}
-	if st := instanceStates(t, ec2c, ids...); st[ids[0]] != "running" {
+	if st := testbed.InstanceStates(t, ec2c, ids...); st[ids[0]] != "running" {
 		t.Errorf("an error touched the instance: %v", st)
 	}
 }
@@ -199,8 +165,7 @@ func TestStartStopCommandErrors(t *testing.T) {
 func TestStartStopCommandDryRun(t *testing.T) {
 	t.Parallel()
 	m := testbed.StartMotoAccount(t)
-	cfg := m.Config(t)
-	ec2c, rdsc := awsclient.EC2(cfg), awsclient.RDS(cfg)
+	ec2c, rdsc := m.Clients(t)
 	ids := testbed.RunInstances(t, ec2c, 1)
 	testbed.CreateDBInstance(t, rdsc, "pg1")
 	path := writeConfig(t, fmt.Sprintf("dev:\n  - type: ec2.instance\n    ids: [%s]\n  - type: rds.db_instance\n    ids: [pg1]\n", ids[0]))
@@ -208,17 +173,16 @@ func TestStartStopCommandDryRun(t *testing.T) {
 	if code != exitOK || strings.Count(out, "planned") != 3 || !strings.Contains(out, "(dry run)") {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
-	if st := instanceStates(t, ec2c, ids...); st[ids[0]] != "running" {
+	if st := testbed.InstanceStates(t, ec2c, ids...); st[ids[0]] != "running" {
 		t.Errorf("dry run stopped the instance")
 	}
-	db, err := rdsc.DescribeDBInstances(context.Background(), &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String("pg1")})
-	if err != nil || aws.ToString(db.DBInstances[0].DBInstanceStatus) != "available" {
+	if s := testbed.DBInstanceStatus(t, rdsc, "pg1"); s != "available" {
 		t.Errorf("dry run stopped the DB instance")
 	}
 }
 
 func TestStartStopCommandHelp(t *testing.T) {
-	code, out, _ := startstopCLI(t, "start", "--help")
+	code, out, _ := runCLI(t, "start", "--help")
 	if code != exitOK || !strings.Contains(out, "usage: awsutils start [flags] KEY...") || !strings.Contains(out, "--dry-run") {
 		t.Errorf("exit %d\n%s", code, out)
 	}
@@ -255,8 +219,7 @@ everything:
 func TestStartStopCommandKeptYAML(t *testing.T) {
 	t.Parallel()
 	m := testbed.StartMotoAccount(t)
-	cfg := m.Config(t)
-	ec2c, rdsc := awsclient.EC2(cfg), awsclient.RDS(cfg)
+	ec2c, rdsc := m.Clients(t)
 	ids := testbed.RunInstances(t, ec2c, 3)
 	testbed.CreateDBInstance(t, rdsc, "my-postgres")
 	path := writeConfig(t, fmt.Sprintf(keptConfig, testbed.Region, ids[0], ids[1], ids[2]))
@@ -273,7 +236,7 @@ func TestStartStopCommandKeptYAML(t *testing.T) {
 			t.Errorf("%d notes for %q, want 1:\n%s", n, w, out)
 		}
 	}
-	if st := instanceStates(t, ec2c, ids...); st[ids[0]] != "stopped" || st[ids[1]] != "stopped" || st[ids[2]] != "running" {
+	if st := testbed.InstanceStates(t, ec2c, ids...); st[ids[0]] != "stopped" || st[ids[1]] != "stopped" || st[ids[2]] != "running" {
 		t.Errorf("states after stop dev-env: %v", st)
 	}
 
@@ -294,7 +257,7 @@ func TestStartStopCommandKeptYAML(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "start everything: 4 changed of 4 resources in ") {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
-	if st := instanceStates(t, ec2c, ids...); st[ids[0]] != "running" || st[ids[1]] != "running" || st[ids[2]] != "running" {
+	if st := testbed.InstanceStates(t, ec2c, ids...); st[ids[0]] != "running" || st[ids[1]] != "running" || st[ids[2]] != "running" {
 		t.Errorf("states after start everything: %v", st)
 	}
 
@@ -305,7 +268,7 @@ func TestStartStopCommandKeptYAML(t *testing.T) {
 	if want := "awsutils stop: " + path + ":2: x-web: want an entry with type and ids\n"; errs != want {
 		t.Errorf("stop x-web: stderr %q, want %q", errs, want)
 	}
-	if st := instanceStates(t, ec2c, ids...); st[ids[0]] != "running" {
+	if st := testbed.InstanceStates(t, ec2c, ids...); st[ids[0]] != "running" {
 		t.Errorf("asking for a helper key touched an instance: %v", st)
 	}
 }

@@ -1,64 +1,17 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-
-	"github.com/awsutils/awsutils/awsclient"
 	"github.com/awsutils/awsutils/internal/testbed"
 	"github.com/awsutils/awsutils/s3upload"
 )
 
 func TestMain(m *testing.M) { os.Exit(testbed.Main(m)) }
-
-func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	code = run(context.Background(), args, &out, &errb)
-	return code, out.String(), errb.String()
-}
-
-func writeFiles(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	for rel, data := range files {
-		p := filepath.Join(dir, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-func bucketContents(t *testing.T, cfg aws.Config, bucket string) map[string]string {
-	t.Helper()
-	c := awsclient.S3(cfg)
-	out, err := c.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]string{}
-	for _, o := range out.Contents {
-		g, err := c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: o.Key})
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(g.Body)
-		g.Body.Close()
-		got[*o.Key] = string(b)
-	}
-	return got
-}
 
 var cliTree = map[string]string{
 	"a.txt": "a", "empty": "", "d/e/deep.csv": "1,2", "スペース 入り/ファイル.txt": "こんにちは",
@@ -66,80 +19,69 @@ var cliTree = map[string]string{
 
 func TestUploadCommand(t *testing.T) {
 	t.Parallel()
-	for _, server := range []string{"moto", "versitygw"} {
-		t.Run(server, func(t *testing.T) {
-			var cfg aws.Config
-			var bucket string
-			var env map[string]string
-			if server == "moto" {
-				m := testbed.StartMotoAccount(t)
-				cfg, bucket, env = m.Config(t), m.Bucket(t), m.Env()
-			} else {
-				v := testbed.StartVersity(t)
-				cfg, bucket, env = v.Config(t), v.Bucket(t), v.Env()
-			}
-			src := t.TempDir()
-			writeFiles(t, src, cliTree)
+	testbed.EachS3Server(t, func(t *testing.T, s testbed.S3Server) {
+		cfg, bucket, env := s.Config, s.Bucket, s.Env
+		src := t.TempDir()
+		testbed.WriteFiles(t, src, cliTree)
 
-			// Dry run first: nothing uploaded, nothing deleted.
-			code, _, stderr := runBin(t, env, "upload", src, "s3://"+bucket+"/pre/", "--remove-src", "--dry-run", "--quiet")
-			if code != exitOK {
-				t.Fatalf("dry run: exit %d: %s", code, stderr)
-			}
-			if got := bucketContents(t, cfg, bucket); len(got) != 0 {
-				t.Fatalf("dry run uploaded %v", got)
-			}
+		// Dry run first: nothing uploaded, nothing deleted.
+		code, _, stderr := runBin(t, env, "upload", src, "s3://"+bucket+"/pre/", "--remove-src", "--dry-run", "--quiet")
+		if code != exitOK {
+			t.Fatalf("dry run: exit %d: %s", code, stderr)
+		}
+		if got := testbed.ObjectStrings(t, cfg, bucket); len(got) != 0 {
+			t.Fatalf("dry run uploaded %v", got)
+		}
 
-			// Flags may follow the arguments.
-			code, stdout, stderr := runBin(t, env, "upload", src, "s3://"+bucket+"/pre/", "--remove-src", "--prune-empty-dirs", "--output", "json", "--concurrency", "8")
-			if code != exitOK {
-				t.Fatalf("exit %d: %s %s", code, stdout, stderr)
+		// Flags may follow the arguments.
+		code, stdout, stderr := runBin(t, env, "upload", src, "s3://"+bucket+"/pre/", "--remove-src", "--prune-empty-dirs", "--output", "json", "--concurrency", "8")
+		if code != exitOK {
+			t.Fatalf("exit %d: %s %s", code, stdout, stderr)
+		}
+		var rep s3upload.Report
+		if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+			t.Fatalf("report %q: %v", stdout, err)
+		}
+		if rep.Totals.Removed != len(cliTree) || rep.Totals.Failed != 0 {
+			t.Fatalf("totals %+v", rep.Totals)
+		}
+		// The streamed document lists every file, as s3upload.Report does.
+		if rep.Bucket != bucket || rep.Prefix != "pre/" || len(rep.Files) != len(cliTree) || rep.Omitted != 0 {
+			t.Fatalf("report head %q %q, %d files listed (omitted %d), want %d", rep.Bucket, rep.Prefix, len(rep.Files), rep.Omitted, len(cliTree))
+		}
+		for _, f := range rep.Files {
+			rel, _ := filepath.Rel(src, f.Path)
+			if f.Result != s3upload.Removed || f.Key != "pre/"+filepath.ToSlash(rel) || f.Size != int64(len(cliTree[filepath.ToSlash(rel)])) {
+				t.Errorf("report entry %+v", f)
 			}
-			var rep s3upload.Report
-			if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
-				t.Fatalf("report %q: %v", stdout, err)
+		}
+		got := testbed.ObjectStrings(t, cfg, bucket)
+		for rel, data := range cliTree {
+			if got["pre/"+rel] != data {
+				t.Errorf("pre/%s = %q, want %q", rel, got["pre/"+rel], data)
 			}
-			if rep.Totals.Removed != len(cliTree) || rep.Totals.Failed != 0 {
-				t.Fatalf("totals %+v", rep.Totals)
-			}
-			// The streamed document lists every file, as s3upload.Report does.
-			if rep.Bucket != bucket || rep.Prefix != "pre/" || len(rep.Files) != len(cliTree) || rep.Omitted != 0 {
-				t.Fatalf("report head %q %q, %d files listed (omitted %d), want %d", rep.Bucket, rep.Prefix, len(rep.Files), rep.Omitted, len(cliTree))
-			}
-			for _, f := range rep.Files {
-				rel, _ := filepath.Rel(src, f.Path)
-				if f.Result != s3upload.Removed || f.Key != "pre/"+filepath.ToSlash(rel) || f.Size != int64(len(cliTree[filepath.ToSlash(rel)])) {
-					t.Errorf("report entry %+v", f)
-				}
-			}
-			got := bucketContents(t, cfg, bucket)
-			for rel, data := range cliTree {
-				if got["pre/"+rel] != data {
-					t.Errorf("pre/%s = %q, want %q", rel, got["pre/"+rel], data)
-				}
-			}
-			if len(got) != len(cliTree) {
-				t.Errorf("bucket holds %v", got)
-			}
-			entries, _ := os.ReadDir(src)
-			if len(entries) != 0 {
-				t.Errorf("SRC still holds %v", entries)
-			}
-			if _, err := os.Stat(src); err != nil {
-				t.Errorf("SRC itself removed: %v", err)
-			}
+		}
+		if len(got) != len(cliTree) {
+			t.Errorf("bucket holds %v", got)
+		}
+		entries, _ := os.ReadDir(src)
+		if len(entries) != 0 {
+			t.Errorf("SRC still holds %v", entries)
+		}
+		if _, err := os.Stat(src); err != nil {
+			t.Errorf("SRC itself removed: %v", err)
+		}
 
-			// A second run with --skip-unchanged uploads nothing.
-			writeFiles(t, src, cliTree)
-			code, stdout, stderr = runBin(t, env, "upload", "--skip-unchanged", src, "s3://"+bucket+"/pre")
-			if code != exitOK || !strings.Contains(stdout, "0 uploaded") {
-				t.Fatalf("skip-unchanged: exit %d: %s %s", code, stdout, stderr)
-			}
-			if n := strings.Count(stdout, "skipped  "); n != len(cliTree) || !strings.Contains(stdout, "unchanged in S3") {
-				t.Fatalf("text report has %d skipped lines, want one per file (%d):\n%s", n, len(cliTree), stdout)
-			}
-		})
-	}
+		// A second run with --skip-unchanged uploads nothing.
+		testbed.WriteFiles(t, src, cliTree)
+		code, stdout, stderr = runBin(t, env, "upload", "--skip-unchanged", src, "s3://"+bucket+"/pre")
+		if code != exitOK || !strings.Contains(stdout, "0 uploaded") {
+			t.Fatalf("skip-unchanged: exit %d: %s %s", code, stdout, stderr)
+		}
+		if n := strings.Count(stdout, "skipped  "); n != len(cliTree) || !strings.Contains(stdout, "unchanged in S3") {
+			t.Fatalf("text report has %d skipped lines, want one per file (%d):\n%s", n, len(cliTree), stdout)
+		}
+	})
 }
 
 func TestUploadCommandFailuresRemoveNothing(t *testing.T) {
@@ -147,7 +89,7 @@ func TestUploadCommandFailuresRemoveNothing(t *testing.T) {
 	v := testbed.StartVersity(t)
 	bucket := v.Bucket(t)
 	src := t.TempDir()
-	writeFiles(t, src, cliTree)
+	testbed.WriteFiles(t, src, cliTree)
 	check := func(t *testing.T) {
 		for rel := range cliTree {
 			if _, err := os.Stat(filepath.Join(src, rel)); err != nil {

@@ -12,10 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-
-	"github.com/awsutils/awsutils/awsclient"
 	"github.com/awsutils/awsutils/internal/testbed"
 	"github.com/awsutils/awsutils/s3upload"
 )
@@ -69,42 +65,6 @@ func TestRequestFromEventAndEnv(t *testing.T) {
 	}
 }
 
-func writeFiles(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	for rel, data := range files {
-		p := filepath.Join(dir, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-func bucketContents(t *testing.T, cfg aws.Config, bucket string) map[string]string {
-	t.Helper()
-	c := awsclient.S3(cfg)
-	got := map[string]string{}
-	p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, o := range page.Contents {
-			g, err := c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: o.Key})
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(g.Body)
-			g.Body.Close()
-			got[*o.Key] = string(b)
-		}
-	}
-	return got
-}
-
 func countFiles(t *testing.T, dir string) int {
 	n := 0
 	_ = filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
@@ -121,86 +81,75 @@ var tree = map[string]string{"a.txt": "a", "empty": "", "d/e/deep.csv": "1,2", "
 func TestFunction(t *testing.T) {
 	t.Parallel()
 	bootstrap := testbed.BuildBootstrap(t, "./cmd/s3upload-lambda")
-	for _, server := range []string{"moto", "versitygw"} {
-		t.Run(server, func(t *testing.T) {
-			var cfg aws.Config
-			var bucket string
-			var env map[string]string
-			if server == "moto" {
-				m := testbed.StartMotoAccount(t)
-				cfg, bucket, env = m.Config(t), m.Bucket(t), m.Env()
-			} else {
-				v := testbed.StartVersity(t)
-				cfg, bucket, env = v.Config(t), v.Bucket(t), v.Env()
-			}
-			src := t.TempDir()
-			writeFiles(t, src, tree)
-			env = maps.Clone(env)
-			env["AWS_LAMBDA_FUNCTION_NAME"] = "s3upload"
-			env["SRC_DIR"] = src
-			env["BUCKET"] = bucket
-			env["KEY_PREFIX"] = "from-env"
-			fn := testbed.StartLambda(t, bootstrap, env)
-			ctx := context.Background()
+	testbed.EachS3Server(t, func(t *testing.T, s testbed.S3Server) {
+		cfg, bucket := s.Config, s.Bucket
+		src := t.TempDir()
+		testbed.WriteFiles(t, src, tree)
+		env := maps.Clone(s.Env)
+		env["AWS_LAMBDA_FUNCTION_NAME"] = "s3upload"
+		env["SRC_DIR"] = src
+		env["BUCKET"] = bucket
+		env["KEY_PREFIX"] = "from-env"
+		fn := testbed.StartLambda(t, bootstrap, env)
+		ctx := context.Background()
 
-			// The event overrides prefix and removeSrc; srcDir and bucket come
-			// from the environment.
-			payload, err := fn.Invoke(ctx, `{"keyPrefix": "ev/", "removeSrc": true}`)
-			if err != nil {
-				t.Fatalf("%v\n%s", err, fn.Log())
+		// The event overrides prefix and removeSrc; srcDir and bucket come
+		// from the environment.
+		payload, err := fn.Invoke(ctx, `{"keyPrefix": "ev/", "removeSrc": true}`)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, fn.Log())
+		}
+		var rep s3upload.Report
+		if err := json.Unmarshal(payload, &rep); err != nil {
+			t.Fatalf("payload %s: %v", payload, err)
+		}
+		if rep.Totals.Removed != len(tree) || rep.Totals.Failed != 0 {
+			t.Fatalf("totals %+v", rep.Totals)
+		}
+		got := testbed.ObjectStrings(t, cfg, bucket)
+		for rel, data := range tree {
+			if got["ev/"+rel] != data {
+				t.Errorf("ev/%s = %q, want %q", rel, got["ev/"+rel], data)
 			}
-			var rep s3upload.Report
-			if err := json.Unmarshal(payload, &rep); err != nil {
-				t.Fatalf("payload %s: %v", payload, err)
-			}
-			if rep.Totals.Removed != len(tree) || rep.Totals.Failed != 0 {
-				t.Fatalf("totals %+v", rep.Totals)
-			}
-			got := bucketContents(t, cfg, bucket)
-			for rel, data := range tree {
-				if got["ev/"+rel] != data {
-					t.Errorf("ev/%s = %q, want %q", rel, got["ev/"+rel], data)
-				}
-			}
-			if n := countFiles(t, src); n != 0 {
-				t.Errorf("%d source files left", n)
-			}
-			if strings.Contains(fn.Log(), env["AWS_SECRET_ACCESS_KEY"]) {
-				t.Error("the secret key appears in the function's log")
-			}
+		}
+		if n := countFiles(t, src); n != 0 {
+			t.Errorf("%d source files left", n)
+		}
+		if strings.Contains(fn.Log(), env["AWS_SECRET_ACCESS_KEY"]) {
+			t.Error("the secret key appears in the function's log")
+		}
 
-			// An empty event takes everything from the environment.
-			writeFiles(t, src, tree)
-			if _, err := fn.Invoke(ctx, `{}`); err != nil {
-				t.Fatal(err)
-			}
-			if got := bucketContents(t, cfg, bucket); got["from-env/d/e/deep.csv"] != "1,2" || countFiles(t, src) != len(tree) {
-				t.Errorf("env run: objects %v", got)
-			}
+		// An empty event takes everything from the environment.
+		testbed.WriteFiles(t, src, tree)
+		if _, err := fn.Invoke(ctx, `{}`); err != nil {
+			t.Fatal(err)
+		}
+		if got := testbed.ObjectStrings(t, cfg, bucket); got["from-env/d/e/deep.csv"] != "1,2" || countFiles(t, src) != len(tree) {
+			t.Errorf("env run: objects %v", got)
+		}
 
-			// A wrong bucket fails the invocation and removes nothing.
-			_, err = fn.Invoke(ctx, `{"bucket": "no-such-bucket-x", "removeSrc": true}`)
-			var fe *testbed.FunctionError
-			if !errors.As(err, &fe) || !strings.Contains(fe.Message, "NoSuchBucket") {
-				t.Fatalf("want a function error naming NoSuchBucket, got %v", err)
-			}
-			if fe.Type != "FilesFailed" || !strings.Contains(fe.Message, " files failed: ") {
-				t.Errorf("errorType %q, message %q; want FilesFailed counting the failed files", fe.Type, fe.Message)
-			}
-			if n := countFiles(t, src); n != len(tree) {
-				t.Errorf("%d of %d source files left", n, len(tree))
-			}
+		// A wrong bucket fails the invocation and removes nothing.
+		_, err = fn.Invoke(ctx, `{"bucket": "no-such-bucket-x", "removeSrc": true}`)
+		var fe *testbed.FunctionError
+		if !errors.As(err, &fe) || !strings.Contains(fe.Message, "NoSuchBucket") {
+			t.Fatalf("want a function error naming NoSuchBucket, got %v", err)
+		}
+		if fe.Type != "FilesFailed" || !strings.Contains(fe.Message, " files failed: ") {
+			t.Errorf("errorType %q, message %q; want FilesFailed counting the failed files", fe.Type, fe.Message)
+		}
+		if n := countFiles(t, src); n != len(tree) {
+			t.Errorf("%d of %d source files left", n, len(tree))
+		}
 
-			// Unusable input fails the invocation.
-			_, err = fn.Invoke(ctx, map[string]any{"srcDir": filepath.Join(src, "missing")})
-			if !errors.As(err, &fe) || !strings.Contains(fe.Message, "srcDir") {
-				t.Fatalf("missing srcDir: %v", err)
-			}
-			if fe.Type != "BadRequest" {
-				t.Errorf("missing srcDir: errorType %q, want BadRequest", fe.Type)
-			}
-		})
-	}
+		// Unusable input fails the invocation.
+		_, err = fn.Invoke(ctx, map[string]any{"srcDir": filepath.Join(src, "missing")})
+		if !errors.As(err, &fe) || !strings.Contains(fe.Message, "srcDir") {
+			t.Fatalf("missing srcDir: %v", err)
+		}
+		if fe.Type != "BadRequest" {
+			t.Errorf("missing srcDir: errorType %q, want BadRequest", fe.Type)
+		}
+	})
 }
 
 func TestFunctionConfigError(t *testing.T) {
@@ -245,7 +194,7 @@ func TestFunctionDeadline(t *testing.T) {
 	for i := range 60 {
 		files[filepath.Join("d", strings.Repeat("f", 1+i%5)+string(rune('a'+i/5))+".txt")] = "data"
 	}
-	writeFiles(t, src, files)
+	testbed.WriteFiles(t, src, files)
 	env := proxy.Env(m.Env())
 	env["AWS_LAMBDA_FUNCTION_TIMEOUT"] = "6"
 	env["UPLOAD_CONCURRENCY"] = "2"
@@ -265,12 +214,11 @@ func TestFunctionDeadline(t *testing.T) {
 	if n := countFiles(t, src); n != tot.Remaining {
 		t.Errorf("%d files left, report says %d remain", n, tot.Remaining)
 	}
-	if got := bucketContents(t, cfg, bucket); len(got) != tot.Removed {
+	if got := testbed.ObjectStrings(t, cfg, bucket); len(got) != tot.Removed {
 		t.Errorf("bucket holds %d objects, %d files removed", len(got), tot.Removed)
 	}
-	out, err := awsclient.S3(cfg).ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket)})
-	if err != nil || len(out.Uploads) != 0 {
-		t.Errorf("multipart uploads left: %v %v", out, err)
+	if n := testbed.MultipartUploads(t, cfg, bucket); n != 0 {
+		t.Errorf("%d multipart uploads left", n)
 	}
 
 	// The next run picks up the rest.

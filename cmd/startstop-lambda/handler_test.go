@@ -14,10 +14,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
-	"github.com/awsutils/awsutils/awsclient"
 	"github.com/awsutils/awsutils/internal/lambdaerr"
 	"github.com/awsutils/awsutils/internal/testbed"
 	"github.com/awsutils/awsutils/startstop"
@@ -84,24 +82,9 @@ type fixture struct {
 func setup(t *testing.T) *fixture {
 	t.Helper()
 	m := testbed.StartMotoAccount(t)
-	cfg := m.Config(t)
-	f := &fixture{moto: m, ec2: awsclient.EC2(cfg)}
-	f.ids = testbed.RunInstances(t, f.ec2, 3)
-	testbed.CreateAuroraCluster(t, awsclient.RDS(cfg), "my-aurora-cluster", "my-aurora-cluster-1")
-	testbed.CreateDBInstance(t, awsclient.RDS(cfg), "my-postgres")
-	f.conf = writeFile(t, startstop.ConfigFile, fmt.Sprintf(`region_name: %s
-dev-env:
-  - type: ec2.instance
-    ids: [%s, %s]
-  - type: rds.db_cluster
-    ids: [my-aurora-cluster]
-  - type: rds.db_instance
-    ids: [my-postgres]
-batch_servers:
-  - type: ec2.instance
-    ids: [%s]
-`, testbed.Region, f.ids[0], f.ids[1], f.ids[2]))
-	return f
+	ec2c, rdsc := m.Clients(t)
+	ids, conf := testbed.CreateOriginalExample(t, ec2c, rdsc)
+	return &fixture{moto: m, ec2: ec2c, ids: ids, conf: writeFile(t, startstop.ConfigFile, conf)}
 }
 
 func writeFile(t *testing.T, name, content string) string {
@@ -129,16 +112,7 @@ func (f *fixture) lambda(t *testing.T, extra map[string]string) *testbed.Lambda 
 
 func (f *fixture) states(t *testing.T) []string {
 	t.Helper()
-	out, err := f.ec2.DescribeInstances(context.Background(), &ec2.DescribeInstancesInput{InstanceIds: f.ids})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := map[string]string{}
-	for _, r := range out.Reservations {
-		for _, i := range r.Instances {
-			st[aws.ToString(i.InstanceId)] = string(i.State.Name)
-		}
-	}
+	st := testbed.InstanceStates(t, f.ec2, f.ids...)
 	return []string{st[f.ids[0]], st[f.ids[1]], st[f.ids[2]]}
 }
 

@@ -74,10 +74,8 @@ func decode(t *testing.T, cfg aws.Config, err error) (authorization, error) {
 // touch, and only the encoded message says which one.
 func TestDenyEC2ByID(t *testing.T) {
 	t.Parallel()
-	moto := StartMotoAccount(t)
-	p, cfg := proxyConfig(t, moto.Endpoint, moto.Env(), Faults{}, awsclient.Options{})
-	client := awsclient.EC2(cfg)
-	ids := RunInstances(t, awsclient.EC2(moto.Config(t)), 3)
+	b := newEC2Bed(t, 3, awsclient.Options{})
+	p, cfg, client, ids := b.proxy, b.cfg, b.client, b.ids
 	ctx := context.Background()
 	p.Deny(Denial{Ops: []string{"StartInstances", "StopInstances"}, IDs: ids[1:2]})
 
@@ -96,7 +94,7 @@ func TestDenyEC2ByID(t *testing.T) {
 		a.Context.Resource != "arn:aws:ec2:"+Region+":"+Account+":instance/"+ids[1] || a.Context.Principal.Arn != Principal {
 		t.Errorf("decoded %+v", a)
 	}
-	if st := states(t, moto, ids...); st[ids[0]] != "running" {
+	if st := InstanceStates(t, b.direct, ids...); st[ids[0]] != "running" {
 		t.Fatalf("a refused call reached the server: %v", st)
 	}
 
@@ -108,7 +106,7 @@ func TestDenyEC2ByID(t *testing.T) {
 	if _, err := client.DescribeInstances(ctx, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{{Name: aws.String("instance-id"), Values: ids}}}); err != nil {
 		t.Fatal(err)
 	}
-	if st := states(t, moto, ids...); st[ids[0]] != "stopped" || st[ids[1]] != "running" || st[ids[2]] != "stopped" {
+	if st := InstanceStates(t, b.direct, ids...); st[ids[0]] != "stopped" || st[ids[1]] != "running" || st[ids[2]] != "stopped" {
 		t.Errorf("states %v", st)
 	}
 	if n := p.Stats().Denied; n != 1 {

@@ -55,12 +55,31 @@ func noResult(t *testing.T, chs ...<-chan error) {
 	}
 }
 
+// ec2Bed is a moto account of its own with running instances and a proxy
+// in front of it.
+type ec2Bed struct {
+	proxy  *FaultProxy
+	cfg    aws.Config  // through the proxy
+	client *ec2.Client // through the proxy
+	direct *ec2.Client // straight to moto, to set up and check
+	ids    []string
+}
+
+func newEC2Bed(t *testing.T, instances int, opts awsclient.Options) ec2Bed {
+	t.Helper()
+	moto := StartMotoAccount(t)
+	p, cfg := proxyConfig(t, moto.Endpoint, moto.Env(), Faults{}, opts)
+	b := ec2Bed{proxy: p, cfg: cfg, client: awsclient.EC2(cfg), direct: awsclient.EC2(moto.Config(t))}
+	if instances > 0 {
+		b.ids = RunInstances(t, b.direct, instances)
+	}
+	return b
+}
+
 func TestGateHoldsAndReleasesInOrder(t *testing.T) {
 	t.Parallel()
-	moto := StartMotoAccount(t)
-	p, cfg := proxyConfig(t, moto.Endpoint, moto.Env(), Faults{}, awsclient.Options{})
-	client := awsclient.EC2(cfg)
-	ids := RunInstances(t, awsclient.EC2(moto.Config(t)), 3)
+	b := newEC2Bed(t, 3, awsclient.Options{})
+	p, client, ids := b.proxy, b.client, b.ids
 	ctx := waitCtx(t)
 	g := p.Hold(IsOp("StopInstances"))
 
@@ -81,7 +100,7 @@ func TestGateHoldsAndReleasesInOrder(t *testing.T) {
 	}
 	noResult(t, calls...)
 	wantCounts(t, g, GateCounts{Arrived: 3, Held: 3})
-	if st := states(t, moto, ids...); st[ids[0]] != "running" || st[ids[2]] != "running" {
+	if st := InstanceStates(t, b.direct, ids...); st[ids[0]] != "running" || st[ids[2]] != "running" {
 		t.Fatalf("held calls reached the server: %v", st)
 	}
 
@@ -91,7 +110,7 @@ func TestGateHoldsAndReleasesInOrder(t *testing.T) {
 	}
 	noResult(t, calls[1:]...)
 	wantCounts(t, g, GateCounts{Arrived: 3, Held: 2, Passed: 1})
-	if st := states(t, moto, ids...); st[ids[0]] != "stopped" || st[ids[1]] != "running" {
+	if st := InstanceStates(t, b.direct, ids...); st[ids[0]] != "stopped" || st[ids[1]] != "running" {
 		t.Fatalf("after releasing the first: %v", st)
 	}
 
@@ -115,11 +134,10 @@ func TestGateHoldsAndReleasesInOrder(t *testing.T) {
 // is held.
 func TestGatePermits(t *testing.T) {
 	t.Parallel()
-	moto := StartMotoAccount(t)
-	p, cfg := proxyConfig(t, moto.Endpoint, moto.Env(), Faults{}, awsclient.Options{})
-	client := awsclient.EC2(cfg)
+	b := newEC2Bed(t, 0, awsclient.Options{})
+	client := b.client
 	ctx := waitCtx(t)
-	g := p.Hold(nil)
+	g := b.proxy.Hold(nil)
 	g.ReleaseN(2)
 	for range 2 {
 		if _, err := client.DescribeInstances(ctx, &ec2.DescribeInstancesInput{}); err != nil {
@@ -145,10 +163,8 @@ func TestGatePermits(t *testing.T) {
 // never acts on it, even once the gate opens.
 func TestGateDropsAbandonedRequests(t *testing.T) {
 	t.Parallel()
-	moto := StartMotoAccount(t)
-	p, cfg := proxyConfig(t, moto.Endpoint, moto.Env(), Faults{}, awsclient.Options{})
-	client := awsclient.EC2(cfg)
-	ids := RunInstances(t, awsclient.EC2(moto.Config(t)), 1)
+	b := newEC2Bed(t, 1, awsclient.Options{})
+	p, client, ids := b.proxy, b.client, b.ids
 	ctx := waitCtx(t)
 	g := p.Hold(IsOp("StopInstances"))
 	callCtx, expire := ManualDeadline(ctx)
@@ -168,7 +184,7 @@ func TestGateDropsAbandonedRequests(t *testing.T) {
 	}
 	g.Release()
 	wantCounts(t, g, GateCounts{Arrived: 1, Abandoned: 1})
-	if st := states(t, moto, ids...); st[ids[0]] != "running" {
+	if st := InstanceStates(t, b.direct, ids...); st[ids[0]] != "running" {
 		t.Fatalf("an abandoned StopInstances reached the server: %s", st[ids[0]])
 	}
 }
@@ -335,19 +351,4 @@ func TestManualDeadline(t *testing.T) {
 			}
 		})
 	}
-}
-
-func states(t *testing.T, moto *Moto, ids ...string) map[string]string {
-	t.Helper()
-	out, err := awsclient.EC2(moto.Config(t)).DescribeInstances(context.Background(), &ec2.DescribeInstancesInput{InstanceIds: ids})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := map[string]string{}
-	for _, r := range out.Reservations {
-		for _, i := range r.Instances {
-			st[aws.ToString(i.InstanceId)] = string(i.State.Name)
-		}
-	}
-	return st
 }

@@ -29,22 +29,7 @@ var (
 // cached for the life of the test binary.
 func BuildBootstrap(t testing.TB, pkg string) string {
 	t.Helper()
-	Require(t)
-	buildMu.Lock()
-	defer buildMu.Unlock()
-	if p, ok := buildCache[pkg]; ok {
-		return p
-	}
-	dir, err := sharedTempDir("bootstrap-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, "bootstrap")
-	if err := Build(pkg, out); err != nil {
-		t.Fatal(err)
-	}
-	buildCache[pkg] = out
-	return out
+	return buildOnce(t, pkg, "bootstrap-", "bootstrap")
 }
 
 // BuildCommand builds the main package pkg (relative to the module root,
@@ -52,18 +37,25 @@ func BuildBootstrap(t testing.TB, pkg string) string {
 // tests that run a command as a child process with a server's Env.
 func BuildCommand(t testing.TB, pkg string) string {
 	t.Helper()
+	return buildOnce(t, pkg, "command-", filepath.Base(pkg))
+}
+
+// buildOnce builds pkg as name in a folder of its own that lives as long as
+// the test binary, once per pkg and name.
+func buildOnce(t testing.TB, pkg, dirPattern, name string) string {
+	t.Helper()
 	Require(t)
 	buildMu.Lock()
 	defer buildMu.Unlock()
-	key := "command " + pkg
+	key := name + " " + pkg
 	if p, ok := buildCache[key]; ok {
 		return p
 	}
-	dir, err := sharedTempDir("command-")
+	dir, err := sharedTempDir(dirPattern)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(dir, filepath.Base(pkg))
+	out := filepath.Join(dir, name)
 	if err := Build(pkg, out); err != nil {
 		t.Fatal(err)
 	}
@@ -132,33 +124,22 @@ func LaunchLambda(bootstrap string, env map[string]string) (*Lambda, error) {
 	for _, k := range keys {
 		full = append(full, k+"="+env[k])
 	}
-	var lastErr error
-	for try := 0; try < 3; try++ {
-		p1, err := FreePort()
-		if err != nil {
-			return nil, err
+	p, addr, err := startListening("aws-lambda-rie", full, filepath.Dir(bootstrap), 30*time.Second, func(addr string) ([]string, error) {
+		// The function's runtime API listens on a second port.
+		api := addr
+		for api == addr {
+			port, err := FreePort()
+			if err != nil {
+				return nil, err
+			}
+			api = "127.0.0.1:" + strconv.Itoa(port)
 		}
-		p2, err := FreePort()
-		if err != nil {
-			return nil, err
-		}
-		if p1 == p2 {
-			continue
-		}
-		addr := "127.0.0.1:" + strconv.Itoa(p1)
-		p, err := startProcess("aws-lambda-rie", full, filepath.Dir(bootstrap), rie,
-			"--runtime-interface-emulator-address", addr,
-			"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(p2),
-			bootstrap)
-		if err != nil {
-			return nil, err
-		}
-		if lastErr = p.waitTCP(addr, 30*time.Second); lastErr == nil {
-			return &Lambda{invokeURL: "http://" + addr + "/2015-03-31/functions/function/invocations", proc: p}, nil
-		}
-		p.stop()
+		return []string{rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", api, bootstrap}, nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return nil, lastErr
+	return &Lambda{invokeURL: "http://" + addr + "/2015-03-31/functions/function/invocations", proc: p}, nil
 }
 
 // Close stops the emulator and the function.

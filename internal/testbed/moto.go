@@ -3,9 +3,8 @@ package testbed
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
-	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -33,11 +32,13 @@ type Moto struct {
 }
 
 var (
-	motoOnce   sync.Once
-	motoSrv    *Moto
-	motoErr    error
+	motoShared = shared[*Moto]{name: "moto server", tool: motoTool, start: startMoto}
 	accountSeq atomic.Int64
 )
+
+const motoTool = ".venv/bin/moto_server"
+
+func (m *Moto) process() *process { return m.proc }
 
 // StartMoto returns the package's moto server, starting it on first use,
 // with its state reset so the test starts from an empty account. The reset
@@ -45,7 +46,7 @@ var (
 // with others that use the server; those take StartMotoAccount.
 func StartMoto(t testing.TB) *Moto {
 	t.Helper()
-	m := sharedMoto(t)
+	m := motoShared.get(t)
 	if err := m.Reset(); err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +60,7 @@ func StartMoto(t testing.TB) *Moto {
 // which moto then ties every call to; Env and Options carry them.
 func StartMotoAccount(t testing.TB) *Moto {
 	t.Helper()
-	m := sharedMoto(t)
+	m := motoShared.get(t)
 	// Far from moto's default 123456789012, and never reused while the
 	// server lives (it outlives -count rounds).
 	id := fmt.Sprintf("%012d", 200000000000+accountSeq.Add(1))
@@ -75,53 +76,22 @@ func StartMotoAccount(t testing.TB) *Moto {
 	return &a
 }
 
-// sharedMoto is the package's server, started on first use.
-func sharedMoto(t testing.TB) *Moto {
-	t.Helper()
-	Require(t)
-	bin := tool(t, ".venv/bin/moto_server")
-	motoOnce.Do(func() { motoSrv, motoErr = startMoto(bin) })
-	if motoErr != nil {
-		t.Fatal(motoErr)
-	}
-	if motoSrv.proc.exited() {
-		t.Fatalf("testbed: moto server has exited (%v); its log:\n%s", motoSrv.proc.err, motoSrv.proc.log.Since(0))
-	}
-	logOnFailure(t, motoSrv.proc)
-	return motoSrv
-}
-
 // LaunchMoto starts a moto server of its own for a program (the demo, the
 // benchmarks); the caller closes it.
-func LaunchMoto() (*Moto, error) {
-	bin, err := ToolPath(".venv/bin/moto_server")
-	if err != nil {
-		return nil, err
-	}
-	return startMoto(bin)
-}
+func LaunchMoto() (*Moto, error) { return launch(motoTool, startMoto) }
 
 // Close stops the server.
 func (m *Moto) Close() { m.proc.stop() }
 
 func startMoto(bin string) (*Moto, error) {
-	var lastErr error
-	for try := 0; try < 3; try++ {
-		port, err := FreePort()
-		if err != nil {
-			return nil, err
-		}
-		addr := "127.0.0.1:" + strconv.Itoa(port)
-		p, err := startProcess("moto_server", baseEnv(), "", bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-		if err != nil {
-			return nil, err
-		}
-		if lastErr = p.waitTCP(addr, 60*time.Second); lastErr == nil {
-			return &Moto{Endpoint: "http://" + addr, Account: Account, proc: p}, nil
-		}
-		p.stop()
+	p, addr, err := startListening("moto_server", baseEnv(), "", 60*time.Second, func(addr string) ([]string, error) {
+		host, port, _ := net.SplitHostPort(addr)
+		return []string{bin, "-H", host, "-p", port}, nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return nil, lastErr
+	return &Moto{Endpoint: "http://" + addr, Account: Account, proc: p}, nil
 }
 
 // Reset empties every service's state in every account (POST

@@ -2,12 +2,15 @@ package testbed
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
+
+	"github.com/awsutils/awsutils/awsclient"
 )
 
 // RunInstances launches n running EC2 instances and returns their ids.
@@ -77,4 +80,74 @@ func CreateAuroraCluster(t testing.TB, client *rds.Client, id string, members ..
 func clusterExists(ctx context.Context, client *rds.Client, id string) bool {
 	out, err := client.DescribeDBClusters(ctx, &rds.DescribeDBClustersInput{DBClusterIdentifier: aws.String(id)})
 	return err == nil && len(out.DBClusters) == 1
+}
+
+// Clients are EC2 and RDS clients that reach m directly.
+func (m *Moto) Clients(t testing.TB) (*ec2.Client, *rds.Client) {
+	t.Helper()
+	cfg := m.Config(t)
+	return awsclient.EC2(cfg), awsclient.RDS(cfg)
+}
+
+// InstanceStates maps each of ids to its EC2 state name ("running",
+// "stopped", ...).
+func InstanceStates(t testing.TB, client *ec2.Client, ids ...string) map[string]string {
+	t.Helper()
+	out, err := client.DescribeInstances(context.Background(), &ec2.DescribeInstancesInput{InstanceIds: ids})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := map[string]string{}
+	for _, r := range out.Reservations {
+		for _, i := range r.Instances {
+			st[aws.ToString(i.InstanceId)] = string(i.State.Name)
+		}
+	}
+	return st
+}
+
+// DBInstanceStatus is the status of DB instance id ("available",
+// "stopped", ...).
+func DBInstanceStatus(t testing.TB, client *rds.Client, id string) string {
+	t.Helper()
+	out, err := client.DescribeDBInstances(context.Background(), &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(id)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(out.DBInstances[0].DBInstanceStatus)
+}
+
+// DBClusterStatus is the status of DB cluster id.
+func DBClusterStatus(t testing.TB, client *rds.Client, id string) string {
+	t.Helper()
+	out, err := client.DescribeDBClusters(context.Background(), &rds.DescribeDBClustersInput{DBClusterIdentifier: aws.String(id)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(out.DBClusters[0].Status)
+}
+
+// CreateOriginalExample creates what the example of the original README
+// names: three EC2 instances, the Aurora cluster my-aurora-cluster (with
+// the member my-aurora-cluster-1) and the DB instance my-postgres. It
+// returns the instance ids and that example's config for them: ids[0] and
+// ids[1], the cluster and the DB instance under dev-env, ids[2] under
+// batch_servers.
+func CreateOriginalExample(t testing.TB, ec2c *ec2.Client, rdsc *rds.Client) (ids []string, config string) {
+	t.Helper()
+	ids = RunInstances(t, ec2c, 3)
+	CreateAuroraCluster(t, rdsc, "my-aurora-cluster", "my-aurora-cluster-1")
+	CreateDBInstance(t, rdsc, "my-postgres")
+	return ids, fmt.Sprintf(`region_name: %s
+dev-env:
+  - type: ec2.instance
+    ids: [%s, %s]
+  - type: rds.db_cluster
+    ids: [my-aurora-cluster]
+  - type: rds.db_instance
+    ids: [my-postgres]
+batch_servers:
+  - type: ec2.instance
+    ids: [%s]
+`, Region, ids[0], ids[1], ids[2])
 }

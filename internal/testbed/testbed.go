@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -256,6 +257,76 @@ func (p *process) waitTCP(addr string, timeout time.Duration) error {
 	}
 	p.stop()
 	return fmt.Errorf("testbed: %s did not listen on %s within %s; its log:\n%s", p.name, addr, timeout, p.log.Since(0))
+}
+
+// startListening starts the server argv gives for a free loopback address and waits
+// until it accepts connections there. Another process may take the port
+// between FreePort and the server's bind, so a server that does not listen
+// is stopped and started again on another port, three times at most.
+func startListening(name string, env []string, dir string, timeout time.Duration, argv func(addr string) ([]string, error)) (*process, string, error) {
+	var lastErr error
+	for try := 0; try < 3; try++ {
+		port, err := FreePort()
+		if err != nil {
+			return nil, "", err
+		}
+		addr := "127.0.0.1:" + strconv.Itoa(port)
+		args, err := argv(addr)
+		if err != nil {
+			return nil, "", err
+		}
+		p, err := startProcess(name, env, dir, args...)
+		if err != nil {
+			return nil, "", err
+		}
+		if lastErr = p.waitTCP(addr, timeout); lastErr == nil {
+			return p, addr, nil
+		}
+		p.stop()
+	}
+	return nil, "", lastErr
+}
+
+// shared is a server that the tests of one package share, started on first
+// use by start and stopped by Main.
+type shared[S interface{ process() *process }] struct {
+	name  string // as failures name it, e.g. "moto server"
+	tool  string // its program, relative to Root
+	start func(bin string) (S, error)
+
+	once sync.Once
+	srv  S
+	err  error
+}
+
+// get returns the server, starting it on first use; a server that has
+// exited since fails t with its log, and what it logs during t is shown if
+// t fails.
+func (s *shared[S]) get(t testing.TB) S {
+	t.Helper()
+	Require(t)
+	bin := tool(t, s.tool)
+	s.once.Do(func() { s.srv, s.err = s.start(bin) })
+	if s.err != nil {
+		t.Fatal(s.err)
+	}
+	p := s.srv.process()
+	if p.exited() {
+		t.Fatalf("testbed: %s has exited (%v); its log:\n%s", s.name, p.err, p.log.Since(0))
+	}
+	logOnFailure(t, p)
+	return s.srv
+}
+
+// launch starts a server of its own for a program (the demo, the
+// benchmarks), which closes it.
+func launch[S any](rel string, start func(bin string) (S, error)) (S, error) {
+	bin, err := ToolPath(rel)
+	if err != nil {
+		var zero S
+		return zero, err
+	}
+	return start(bin)
 }
 
 // logOnFailure prints what a shared server logged during t when t fails.

@@ -33,21 +33,12 @@ func TestMotoEC2StopsAnInstance(t *testing.T) {
 	if _, err := client.StopInstances(ctx, &ec2.StopInstancesInput{InstanceIds: ids[:1]}); err != nil {
 		t.Fatal(err)
 	}
-	out, err := client.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: ids})
-	if err != nil {
-		t.Fatal(err)
-	}
-	states := map[string]ec2types.InstanceStateName{}
-	for _, r := range out.Reservations {
-		for _, i := range r.Instances {
-			states[*i.InstanceId] = i.State.Name
-		}
-	}
-	if states[ids[0]] != ec2types.InstanceStateNameStopped {
+	states := testbed.InstanceStates(t, client, ids...)
+	if states[ids[0]] != string(ec2types.InstanceStateNameStopped) {
 		t.Errorf("stopped instance is %q", states[ids[0]])
 	}
 	for _, id := range ids[1:] {
-		if states[id] != ec2types.InstanceStateNameRunning {
+		if states[id] != string(ec2types.InstanceStateNameRunning) {
 			t.Errorf("%s is %q, want running", id, states[id])
 		}
 	}
@@ -136,49 +127,38 @@ func TestMotoRDSInstanceAndAuroraCluster(t *testing.T) {
 
 func TestS3PutGetWithChecksum(t *testing.T) {
 	t.Parallel()
-	for _, server := range []string{"moto", "versitygw"} {
-		t.Run(server, func(t *testing.T) {
-			var cfg aws.Config
-			var bucket string
-			if server == "moto" {
-				m := testbed.StartMotoAccount(t)
-				cfg, bucket = m.Config(t), m.Bucket(t)
-			} else {
-				v := testbed.StartVersity(t)
-				cfg, bucket = v.Config(t), v.Bucket(t)
-			}
-			ctx := context.Background()
-			client := awsclient.S3(cfg)
-			body := []byte("hello, test bed\n")
-			put, err := client.PutObject(ctx, &s3.PutObjectInput{
-				Bucket: aws.String(bucket), Key: aws.String("dir/hello.txt"),
-				Body: bytes.NewReader(body), ChecksumAlgorithm: s3types.ChecksumAlgorithmCrc32,
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if put.ChecksumCRC32 == nil {
-				t.Fatal("PutObject returned no CRC32")
-			}
-			get, err := client.GetObject(ctx, &s3.GetObjectInput{
-				Bucket: aws.String(bucket), Key: aws.String("dir/hello.txt"), ChecksumMode: s3types.ChecksumModeEnabled,
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer get.Body.Close()
-			var got bytes.Buffer
-			if _, err := got.ReadFrom(get.Body); err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got.Bytes(), body) {
-				t.Fatalf("got %q", got.Bytes())
-			}
-			if aws.ToString(get.ChecksumCRC32) != aws.ToString(put.ChecksumCRC32) {
-				t.Fatalf("checksum on get %q, on put %q", aws.ToString(get.ChecksumCRC32), aws.ToString(put.ChecksumCRC32))
-			}
+	testbed.EachS3Server(t, func(t *testing.T, s testbed.S3Server) {
+		ctx, bucket := context.Background(), s.Bucket
+		client := awsclient.S3(s.Config)
+		body := []byte("hello, test bed\n")
+		put, err := client.PutObject(ctx, &s3.PutObjectInput{
+			Bucket: aws.String(bucket), Key: aws.String("dir/hello.txt"),
+			Body: bytes.NewReader(body), ChecksumAlgorithm: s3types.ChecksumAlgorithmCrc32,
 		})
-	}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if put.ChecksumCRC32 == nil {
+			t.Fatal("PutObject returned no CRC32")
+		}
+		get, err := client.GetObject(ctx, &s3.GetObjectInput{
+			Bucket: aws.String(bucket), Key: aws.String("dir/hello.txt"), ChecksumMode: s3types.ChecksumModeEnabled,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer get.Body.Close()
+		var got bytes.Buffer
+		if _, err := got.ReadFrom(get.Body); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Bytes(), body) {
+			t.Fatalf("got %q", got.Bytes())
+		}
+		if aws.ToString(get.ChecksumCRC32) != aws.ToString(put.ChecksumCRC32) {
+			t.Fatalf("checksum on get %q, on put %q", aws.ToString(get.ChecksumCRC32), aws.ToString(put.ChecksumCRC32))
+		}
+	})
 }
 
 func TestVersityRejectsWrongSecret(t *testing.T) {

@@ -8,7 +8,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -29,27 +28,19 @@ type Versity struct {
 }
 
 var (
-	versityOnce sync.Once
-	versitySrv  *Versity
-	versityErr  error
-	bucketSeq   atomic.Int64
+	versityShared = shared[*Versity]{name: "versitygw", tool: versityTool, start: startVersityTemp}
+	bucketSeq     atomic.Int64
 )
+
+const versityTool = ".bin/versitygw"
+
+func (v *Versity) process() *process { return v.proc }
 
 // StartVersity returns the package's versitygw, starting it on first use.
 // Tests isolate themselves with a fresh bucket from Bucket.
 func StartVersity(t testing.TB) *Versity {
 	t.Helper()
-	Require(t)
-	bin := tool(t, ".bin/versitygw")
-	versityOnce.Do(func() { versitySrv, versityErr = startVersity(bin, "") })
-	if versityErr != nil {
-		t.Fatal(versityErr)
-	}
-	if versitySrv.proc.exited() {
-		t.Fatalf("testbed: versitygw has exited (%v); its log:\n%s", versitySrv.proc.err, versitySrv.proc.log.Since(0))
-	}
-	logOnFailure(t, versitySrv.proc)
-	return versitySrv
+	return versityShared.get(t)
 }
 
 func randomHex(n int) string {
@@ -60,19 +51,13 @@ func randomHex(n int) string {
 
 // LaunchVersity starts a versitygw of its own for a program (the demo, the
 // benchmarks); the caller closes it.
-func LaunchVersity() (*Versity, error) {
-	bin, err := ToolPath(".bin/versitygw")
-	if err != nil {
-		return nil, err
-	}
-	return startVersity(bin, "")
-}
+func LaunchVersity() (*Versity, error) { return launch(versityTool, startVersityTemp) }
 
 // NewVersity is LaunchVersity keeping the objects in dir, which must exist
 // and is left in place: the benchmarks put it on tmpfs and delete each
 // run's objects straight from it.
 func NewVersity(dir string) (*Versity, error) {
-	bin, err := ToolPath(".bin/versitygw")
+	bin, err := ToolPath(versityTool)
 	if err != nil {
 		return nil, err
 	}
@@ -88,35 +73,27 @@ func (v *Versity) Close() { v.proc.stop() }
 // Pid is the server's process id, e.g. to read the CPU time it used.
 func (v *Versity) Pid() int { return v.proc.cmd.Process.Pid }
 
-// startVersity starts versitygw on dir, or on a temporary folder removed
-// when the process's servers stop if dir is empty.
-func startVersity(bin, dir string) (*Versity, error) {
-	if dir == "" {
-		d, err := sharedTempDir("versitygw-")
-		if err != nil {
-			return nil, err
-		}
-		dir = d
+// startVersityTemp starts versitygw on a temporary folder, removed when
+// the process's servers stop.
+func startVersityTemp(bin string) (*Versity, error) {
+	dir, err := sharedTempDir("versitygw-")
+	if err != nil {
+		return nil, err
 	}
+	return startVersity(bin, dir)
+}
+
+// startVersity starts versitygw on dir.
+func startVersity(bin, dir string) (*Versity, error) {
 	ak, sk := "AK"+strings.ToUpper(randomHex(8)), randomHex(20)
 	env := append(baseEnv(), "ROOT_ACCESS_KEY="+ak, "ROOT_SECRET_KEY="+sk)
-	var lastErr error
-	for try := 0; try < 3; try++ {
-		port, err := FreePort()
-		if err != nil {
-			return nil, err
-		}
-		addr := "127.0.0.1:" + strconv.Itoa(port)
-		p, err := startProcess("versitygw", env, "", bin, "--port", addr, "--quiet", "--keep-alive", "posix", dir)
-		if err != nil {
-			return nil, err
-		}
-		if lastErr = p.waitTCP(addr, 30*time.Second); lastErr == nil {
-			return &Versity{Endpoint: "http://" + addr, AccessKey: ak, SecretKey: sk, proc: p}, nil
-		}
-		p.stop()
+	p, addr, err := startListening("versitygw", env, "", 30*time.Second, func(addr string) ([]string, error) {
+		return []string{bin, "--port", addr, "--quiet", "--keep-alive", "posix", dir}, nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return nil, lastErr
+	return &Versity{Endpoint: "http://" + addr, AccessKey: ak, SecretKey: sk, proc: p}, nil
 }
 
 // Env points a child process (a CLI binary, a Lambda function) at this

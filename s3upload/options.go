@@ -1,6 +1,7 @@
 package s3upload
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -203,21 +204,11 @@ func (o *Options) validate() error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
-	if o.Concurrency == 0 {
-		o.Concurrency = DefaultConcurrency
-	}
-	if o.PartSize == 0 {
-		o.PartSize = DefaultPartSize
-	}
-	if o.MultipartThreshold == 0 {
-		o.MultipartThreshold = DefaultMultipartThreshold
-	}
-	if o.PartConcurrency == 0 {
-		o.PartConcurrency = DefaultPartConcurrency
-	}
-	if o.LargeFiles == 0 {
-		o.LargeFiles = DefaultLargeFiles
-	}
+	o.Concurrency = cmp.Or(o.Concurrency, DefaultConcurrency)
+	o.PartSize = cmp.Or(o.PartSize, DefaultPartSize)
+	o.MultipartThreshold = cmp.Or(o.MultipartThreshold, DefaultMultipartThreshold)
+	o.PartConcurrency = cmp.Or(o.PartConcurrency, DefaultPartConcurrency)
+	o.LargeFiles = cmp.Or(o.LargeFiles, DefaultLargeFiles)
 	if o.SSEKMSKeyID != "" && o.SSE == "" {
 		o.SSE = "aws:kms"
 	}

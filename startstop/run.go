@@ -1,6 +1,7 @@
 package startstop
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -92,7 +93,7 @@ func Run(ctx context.Context, cfg aws.Config, conf *Config, req Request, opts Op
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	region := firstNonEmpty(opts.Region, conf.Region, cfg.Region)
+	region := cmp.Or(opts.Region, conf.Region, cfg.Region)
 	plan, err := NewPlan(conf, req, region)
 	if err != nil {
 		return nil, err
@@ -122,28 +123,11 @@ func Run(ctx context.Context, cfg aws.Config, conf *Config, req Request, opts Op
 	return r.report, nil
 }
 
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
 func (o Options) withDefaults() Options {
-	if o.Concurrency == 0 {
-		o.Concurrency = DefaultConcurrency
-	}
-	if o.WaitTimeout == 0 {
-		o.WaitTimeout = DefaultWaitTimeout
-	}
-	if o.PollInterval == 0 {
-		o.PollInterval = DefaultPollInterval
-	}
-	if o.DeadlineMargin == 0 {
-		o.DeadlineMargin = DefaultDeadlineMargin
-	}
+	o.Concurrency = cmp.Or(o.Concurrency, DefaultConcurrency)
+	o.WaitTimeout = cmp.Or(o.WaitTimeout, DefaultWaitTimeout)
+	o.PollInterval = cmp.Or(o.PollInterval, DefaultPollInterval)
+	o.DeadlineMargin = cmp.Or(o.DeadlineMargin, DefaultDeadlineMargin)
 	return o
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -35,14 +34,8 @@ func runCompletion(_ context.Context, args []string, stdout, stderr io.Writer) i
 	const name = "awsutils completion"
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			fmt.Fprint(stdout, completionUsage)
-			printFlags(stdout, fs)
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "%s: %v; run `%s --help`\n", name, err, name)
-		return exitUsage
+	if code, done := parseArgs(fs, args, stdout, stderr, text(completionUsage)); done {
+		return code
 	}
 	if fs.NArg() != 1 {
 		fmt.Fprintf(stderr, "%s: want one shell: bash, zsh or fish\n", name)

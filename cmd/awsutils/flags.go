@@ -1,12 +1,37 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/spf13/pflag"
 )
+
+// parseArgs parses a command's args into fs, which is named after the
+// command. With --help it writes head and the flag list to stdout; a
+// mistake is one line on stderr. done reports that the command ends here,
+// with exit status code.
+func parseArgs(fs *pflag.FlagSet, args []string, stdout, stderr io.Writer, head func(io.Writer)) (code int, done bool) {
+	err := fs.Parse(args)
+	switch {
+	case err == nil:
+		return exitOK, false
+	case errors.Is(err, pflag.ErrHelp):
+		head(stdout)
+		printFlags(stdout, fs)
+		return exitOK, true
+	default:
+		fmt.Fprintf(stderr, "%s: %v; run `%s --help`\n", fs.Name(), err, fs.Name())
+		return exitUsage, true
+	}
+}
+
+// text is a head for parseArgs that writes s.
+func text(s string) func(io.Writer) {
+	return func(w io.Writer) { _, _ = io.WriteString(w, s) }
+}
 
 // printFlags writes the flag list of a command's help. It reads like
 // pflag's PrintDefaults, except that a boolean flag shows as plain --name:

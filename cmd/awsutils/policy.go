@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
@@ -39,14 +38,8 @@ func runPolicy(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	partition := fs.String("partition", "aws", "ARN partition: aws, aws-cn or aws-us-gov")
 	account := fs.String("account-id", "", "account id to put in ARNs (default any: *)")
 	function := fs.String("function-name", "", "Lambda function name: adds writing to its own log group")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			fmt.Fprint(stdout, policyUsage)
-			printFlags(stdout, fs)
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "%s: %v; run `%s --help`\n", name, err, name)
-		return exitUsage
+	if code, done := parseArgs(fs, args, stdout, stderr, text(policyUsage)); done {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "%s: unexpected argument %q; run `%s --help`\n", name, fs.Arg(0), name)

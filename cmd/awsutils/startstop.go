@@ -43,15 +43,9 @@ func runStartStop(ctx context.Context, action startstop.Action, args []string, s
 		fmt.Fprintf(w, "usage: %s [flags] KEY...\n\n", name)
 		fmt.Fprintf(w, "%ss everything listed under each KEY of the config file (%s).\n", titleCase(string(action)), startstop.ConfigFile)
 		fmt.Fprintf(w, "Exit status: 0 all in or moving to the wanted state, 1 some resource failed or unsupported, 2 usage or config error.\n\nflags:\n")
-		printFlags(w, fs)
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			usage(stdout)
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "%s: %v; run `%s --help`\n", name, err, name)
-		return exitUsage
+	if code, done := parseArgs(fs, args, stdout, stderr, usage); done {
+		return code
 	}
 	keys := fs.Args()
 	if len(keys) == 0 {

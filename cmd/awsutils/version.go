@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"runtime/debug"
@@ -28,14 +27,8 @@ func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) int 
 	// rather than silently ignored.
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			fmt.Fprintf(stdout, "usage: %s\n\nPrints the version and the commit awsutils was built from.\n", name)
-			printFlags(stdout, fs)
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "%s: %v; run `%s --help`\n", name, err, name)
-		return exitUsage
+	if code, done := parseArgs(fs, args, stdout, stderr, text("usage: "+name+"\n\nPrints the version and the commit awsutils was built from.\n")); done {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "%s: unexpected argument %q\n", name, fs.Arg(0))

@@ -3,8 +3,9 @@ package s3upload
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
+
+	"github.com/awsutils/awsutils/internal/testbed"
 )
 
 // aws_s3_upload.yml read as the original's PyYAML safe_load reads it. The
@@ -37,14 +38,8 @@ func TestParseConfigAnchorsAndMerges(t *testing.T) {
 				t.Fatal(err)
 			}
 			got, warns, err := parseConfig("f.yml", []byte(tt.yml))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want %q", err, tt.wantErr)
-				}
+			if !testbed.WantErr(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			tt.want.Path = "f.yml"
 			if got != tt.want {

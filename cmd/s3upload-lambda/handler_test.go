@@ -52,14 +52,8 @@ func TestRequestFromEventAndEnv(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := &handler{log: slog.New(slog.NewJSONHandler(io.Discard, nil)), getenv: func(k string) string { return tt.env[k] }}
 			got, err := h.request(tt.event)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil || got != tt.want {
-				t.Fatalf("got %+v, %v; want %+v", got, err, tt.want)
+			if testbed.WantErr(t, err, tt.wantErr) && got != tt.want {
+				t.Fatalf("got %+v; want %+v", got, tt.want)
 			}
 		})
 	}

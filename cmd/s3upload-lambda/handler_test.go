@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"maps"
@@ -124,12 +123,8 @@ func TestFunction(t *testing.T) {
 
 		// A wrong bucket fails the invocation and removes nothing.
 		_, err = fn.Invoke(ctx, `{"bucket": "no-such-bucket-x", "removeSrc": true}`)
-		var fe *testbed.FunctionError
-		if !errors.As(err, &fe) || !strings.Contains(fe.Message, "NoSuchBucket") {
-			t.Fatalf("want a function error naming NoSuchBucket, got %v", err)
-		}
-		if fe.Type != "FilesFailed" || !strings.Contains(fe.Message, " files failed: ") {
-			t.Errorf("errorType %q, message %q; want FilesFailed counting the failed files", fe.Type, fe.Message)
+		if fe := testbed.WantFunctionError(t, err, "FilesFailed", "NoSuchBucket"); !strings.Contains(fe.Message, " files failed: ") {
+			t.Errorf("message %q; want FilesFailed counting the failed files", fe.Message)
 		}
 		if n := countFiles(t, src); n != len(tree) {
 			t.Errorf("%d of %d source files left", n, len(tree))
@@ -137,12 +132,7 @@ func TestFunction(t *testing.T) {
 
 		// Unusable input fails the invocation.
 		_, err = fn.Invoke(ctx, map[string]any{"srcDir": filepath.Join(src, "missing")})
-		if !errors.As(err, &fe) || !strings.Contains(fe.Message, "srcDir") {
-			t.Fatalf("missing srcDir: %v", err)
-		}
-		if fe.Type != "BadRequest" {
-			t.Errorf("missing srcDir: errorType %q, want BadRequest", fe.Type)
-		}
+		testbed.WantFunctionError(t, err, "BadRequest", "srcDir")
 	})
 }
 
@@ -159,13 +149,7 @@ func TestFunctionConfigError(t *testing.T) {
 	env["AWSUTILS_CONFIG"] = cfgPath
 	fn := testbed.StartLambda(t, bootstrap, env)
 	_, err := fn.Invoke(context.Background(), map[string]any{"srcDir": dir, "bucket": "b"})
-	var fe *testbed.FunctionError
-	if !errors.As(err, &fe) || !strings.Contains(fe.Message, "aws_s3_upload.yml:2: unknown key \"secret_key\"") {
-		t.Fatalf("want a config error naming file:line, got %v", err)
-	}
-	if fe.Type != "BadConfig" {
-		t.Errorf("errorType %q, want BadConfig", fe.Type)
-	}
+	testbed.WantFunctionError(t, err, "BadConfig", "aws_s3_upload.yml:2: unknown key \"secret_key\"")
 }
 
 // TestFunctionDeadline runs the function with a 6-second timeout while the

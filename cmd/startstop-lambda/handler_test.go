@@ -220,12 +220,8 @@ func TestLambdaBadInput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := l.Invoke(ctx, tt.event)
-			var fe *testbed.FunctionError
-			if !errors.As(err, &fe) {
-				t.Fatalf("err = %v, want a function error", err)
-			}
-			if fe.Type != tt.wantType || !strings.Contains(fe.Message, tt.want) || strings.Contains(fe.Message, "\n") {
-				t.Errorf("%s: %q, want %s with one line containing %q", fe.Type, fe.Message, tt.wantType, tt.want)
+			if fe := testbed.WantFunctionError(t, err, tt.wantType, tt.want); strings.Contains(fe.Message, "\n") {
+				t.Errorf("%s: %q, want one line", fe.Type, fe.Message)
 			}
 		})
 	}
@@ -233,9 +229,8 @@ func TestLambdaBadInput(t *testing.T) {
 
 	bad := f.lambda(t, map[string]string{"AWSUTILS_CONFIG": malformed})
 	_, err := bad.Invoke(ctx, `{"action": "stop", "configKey": "dev-env"}`)
-	var fe *testbed.FunctionError
-	if !errors.As(err, &fe) || fe.Type != "BadConfig" || !strings.HasPrefix(fe.Message, malformed+":") || !strings.Contains(fe.Message, "malformed YAML") {
-		t.Errorf("malformed YAML: %v", err)
+	if fe := testbed.WantFunctionError(t, err, "BadConfig", "malformed YAML"); !strings.HasPrefix(fe.Message, malformed+":") {
+		t.Errorf("malformed YAML: %q, want it to start with the file", fe.Message)
 	}
 	if got := f.states(t); !reflect.DeepEqual(got, []string{"running", "running", "running"}) {
 		t.Errorf("bad input touched instances: %v", got)
@@ -251,10 +246,7 @@ func TestLambdaFailedResourceFailsInvocation(t *testing.T) {
 	f.conf = writeFile(t, startstop.ConfigFile, fmt.Sprintf("region_name: %s\nk:\n  - type: ec2.instance\n    ids: [%s, %s]\n  - type: rds.db_instance\n    ids: [my-aurora-cluster-1]\n", testbed.Region, f.ids[0], missing))
 	l := f.lambda(t, nil)
 	_, err := l.Invoke(context.Background(), `{"action": "stop", "configKey": "k"}`)
-	var fe *testbed.FunctionError
-	if !errors.As(err, &fe) || fe.Type != "ResourcesFailed" {
-		t.Fatalf("err = %v, want ResourcesFailed", err)
-	}
+	fe := testbed.WantFunctionError(t, err, "ResourcesFailed", "")
 	for _, want := range []string{"2 of 3 resources failed or unsupported", missing + ": instance not found", "member of cluster my-aurora-cluster"} {
 		if !strings.Contains(fe.Message, want) {
 			t.Errorf("message %q lacks %q", fe.Message, want)
@@ -312,9 +304,9 @@ batch_servers:
 
 	// A helper key asked for is a config error naming its line.
 	_, err := l.Invoke(context.Background(), `{"action": "start", "configKey": ".ec2"}`)
-	var fe *testbed.FunctionError
-	if want := filepath.Join(root, startstop.ConfigFile) + ":3: .ec2: want a list of {type, ids} entries"; !errors.As(err, &fe) || fe.Type != "BadConfig" || fe.Message != want {
-		t.Errorf("configKey .ec2: %v, want BadConfig %q", err, want)
+	want := filepath.Join(root, startstop.ConfigFile) + ":3: .ec2: want a list of {type, ids} entries"
+	if fe := testbed.WantFunctionError(t, err, "BadConfig", want); fe.Message != want {
+		t.Errorf("configKey .ec2: %q, want %q", fe.Message, want)
 	}
 	l.Close()
 
@@ -342,10 +334,7 @@ func TestLambdaPermissionDeniedFailsOnlyThatInstance(t *testing.T) {
 	f.conf = writeFile(t, startstop.ConfigFile, fmt.Sprintf("region_name: %s\nk:\n  - type: ec2.instance\n    ids: [%s, %s, %s]\n", testbed.Region, a, bad, c))
 	l := f.lambda(t, map[string]string{"AWS_ENDPOINT_URL": p.Endpoint})
 	_, err := l.Invoke(context.Background(), `{"action": "stop", "configKey": "k"}`)
-	var fe *testbed.FunctionError
-	if !errors.As(err, &fe) || fe.Type != "ResourcesFailed" {
-		t.Fatalf("err = %v, want ResourcesFailed", err)
-	}
+	fe := testbed.WantFunctionError(t, err, "ResourcesFailed", "")
 	want := "1 of 3 resources failed or unsupported: ec2.instance " + bad + ": StopInstances: UnauthorizedOperation: " + testbed.Principal +
 		" is not authorized to perform ec2:StopInstances on arn:aws:ec2:us-east-1:123456789012:instance/" + bad
 	if !strings.Contains(fe.Message, want) || strings.Contains(fe.Message, "\n") {

@@ -218,6 +218,43 @@ func proxyConfig(t *testing.T, endpoint string, env map[string]string, f Faults,
 	return p, p.Config(t, env, opts)
 }
 
+// ec2Bed is a moto account of its own with running instances and a proxy
+// in front of it.
+type ec2Bed struct {
+	proxy  *FaultProxy
+	cfg    aws.Config  // through the proxy
+	client *ec2.Client // through the proxy
+	direct *ec2.Client // straight to moto, to set up and check
+	ids    []string
+}
+
+func newEC2Bed(t *testing.T, instances int, opts awsclient.Options) ec2Bed {
+	t.Helper()
+	moto := StartMotoAccount(t)
+	p, cfg := proxyConfig(t, moto.Endpoint, moto.Env(), Faults{}, opts)
+	b := ec2Bed{proxy: p, cfg: cfg, client: awsclient.EC2(cfg), direct: awsclient.EC2(moto.Config(t))}
+	if instances > 0 {
+		b.ids = RunInstances(t, b.direct, instances)
+	}
+	return b
+}
+
+// s3Bed is versitygw with a bucket of its own and a proxy in front of it.
+type s3Bed struct {
+	v      *Versity
+	bucket string
+	proxy  *FaultProxy
+	client *s3.Client // through the proxy
+	direct *s3.Client // straight to versitygw
+}
+
+func newS3Bed(t *testing.T, f Faults, opts awsclient.Options) s3Bed {
+	t.Helper()
+	v := StartVersity(t)
+	p, cfg := proxyConfig(t, v.Endpoint, v.Env(), f, opts)
+	return s3Bed{v: v, bucket: v.Bucket(t), proxy: p, client: awsclient.S3(cfg), direct: awsclient.S3(v.Config(t))}
+}
+
 func wantOps(t *testing.T, st Stats, want map[string]int) {
 	t.Helper()
 	for op, n := range want {
@@ -267,11 +304,9 @@ func TestFaultProxyForwardsEC2AndRDS(t *testing.T) {
 
 func TestFaultProxyForwardsSignedS3(t *testing.T) {
 	t.Parallel()
-	v := StartVersity(t)
+	b := newS3Bed(t, Faults{Seed: 1}, awsclient.Options{})
+	v, p, client, bucket := b.v, b.proxy, b.client, b.bucket
 	ctx := context.Background()
-	bucket := v.Bucket(t)
-	p, cfg := proxyConfig(t, v.Endpoint, v.Env(), Faults{Seed: 1}, awsclient.Options{})
-	client := awsclient.S3(cfg)
 
 	body := []byte("hello through the proxy")
 	if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: aws.String("dir/a b+c.txt"), Body: bytes.NewReader(body)}); err != nil {
@@ -525,12 +560,10 @@ func TestFaultProxyResetsConnection(t *testing.T) {
 
 func TestFaultProxyResetLeavesNoObject(t *testing.T) {
 	t.Parallel()
-	v := StartVersity(t)
-	bucket := v.Bucket(t)
-	direct := awsclient.S3(v.Config(t))
-	_, cfg := proxyConfig(t, v.Endpoint, v.Env(), Faults{Seed: 1, Reset: 1}, awsclient.Options{MaxAttempts: 1})
+	b := newS3Bed(t, Faults{Seed: 1, Reset: 1}, awsclient.Options{MaxAttempts: 1})
+	bucket, direct := b.bucket, b.direct
 	ctx := context.Background()
-	_, err := awsclient.S3(cfg).PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: aws.String("cut"),
+	_, err := b.client.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: aws.String("cut"),
 		Body: bytes.NewReader(randomBytes(t, 8<<20))})
 	if !IsReset(err) {
 		t.Fatalf("PutObject through a reset gave %v", err)
@@ -618,12 +651,9 @@ func TestFaultProxyReplaysSeed(t *testing.T) {
 
 func TestFaultProxyOnlyAndMaxFaults(t *testing.T) {
 	t.Parallel()
-	v := StartVersity(t)
-	bucket := v.Bucket(t)
+	b := newS3Bed(t, Faults{Seed: 1, Throttle: 1, Only: []string{"PutObject"}, MaxFaults: 2}, awsclient.Options{MaxAttempts: 1})
+	p, client, bucket := b.proxy, b.client, b.bucket
 	ctx := context.Background()
-	p, cfg := proxyConfig(t, v.Endpoint, v.Env(), Faults{Seed: 1, Throttle: 1, Only: []string{"PutObject"}, MaxFaults: 2},
-		awsclient.Options{MaxAttempts: 1})
-	client := awsclient.S3(cfg)
 	put := func() error {
 		_, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: aws.String("k"), Body: strings.NewReader("v")})
 		return err
@@ -664,10 +694,8 @@ func TestFaultProxyOnlyAndMaxFaults(t *testing.T) {
 // once, as the benchmarks do, and checks every byte arrives.
 func TestFaultProxyStreamsConcurrentUploads(t *testing.T) {
 	t.Parallel()
-	v := StartVersity(t)
-	bucket := v.Bucket(t)
-	p, cfg := proxyConfig(t, v.Endpoint, v.Env(), Faults{Seed: 1}, awsclient.Options{})
-	client := awsclient.S3(cfg)
+	b := newS3Bed(t, Faults{Seed: 1}, awsclient.Options{})
+	p, client, bucket := b.proxy, b.client, b.bucket
 	const n, size = 16, 4 << 20
 	bodies := make([][]byte, n)
 	for i := range bodies {

@@ -55,52 +55,30 @@ func noResult(t *testing.T, chs ...<-chan error) {
 	}
 }
 
-// ec2Bed is a moto account of its own with running instances and a proxy
-// in front of it.
-type ec2Bed struct {
-	proxy  *FaultProxy
-	cfg    aws.Config  // through the proxy
-	client *ec2.Client // through the proxy
-	direct *ec2.Client // straight to moto, to set up and check
-	ids    []string
-}
-
-func newEC2Bed(t *testing.T, instances int, opts awsclient.Options) ec2Bed {
-	t.Helper()
-	moto := StartMotoAccount(t)
-	p, cfg := proxyConfig(t, moto.Endpoint, moto.Env(), Faults{}, opts)
-	b := ec2Bed{proxy: p, cfg: cfg, client: awsclient.EC2(cfg), direct: awsclient.EC2(moto.Config(t))}
-	if instances > 0 {
-		b.ids = RunInstances(t, b.direct, instances)
-	}
-	return b
-}
-
 func TestGateHoldsAndReleasesInOrder(t *testing.T) {
 	t.Parallel()
 	b := newEC2Bed(t, 3, awsclient.Options{})
-	p, client, ids := b.proxy, b.client, b.ids
 	ctx := waitCtx(t)
-	g := p.Hold(IsOp("StopInstances"))
+	g := b.proxy.Hold(IsOp("StopInstances"))
 
 	// Other operations are not held.
-	if _, err := client.DescribeInstances(ctx, &ec2.DescribeInstancesInput{}); err != nil {
+	if _, err := b.client.DescribeInstances(ctx, &ec2.DescribeInstancesInput{}); err != nil {
 		t.Fatal(err)
 	}
 	var calls []<-chan error
-	for i, id := range ids {
+	for i, id := range b.ids {
 		calls = append(calls, async(func() error {
-			_, err := client.StopInstances(ctx, &ec2.StopInstancesInput{InstanceIds: []string{id}})
+			_, err := b.client.StopInstances(ctx, &ec2.StopInstancesInput{InstanceIds: []string{id}})
 			return err
 		}))
-		// One at a time, so that arrival order is the order of ids.
+		// One at a time, so that arrival order is the order of the ids.
 		if err := g.WaitHeld(ctx, i+1); err != nil {
 			t.Fatal(err)
 		}
 	}
 	noResult(t, calls...)
 	wantCounts(t, g, GateCounts{Arrived: 3, Held: 3})
-	if st := InstanceStates(t, b.direct, ids...); st[ids[0]] != "running" || st[ids[2]] != "running" {
+	if st := InstanceStates(t, b.direct, b.ids...); st[b.ids[0]] != "running" || st[b.ids[2]] != "running" {
 		t.Fatalf("held calls reached the server: %v", st)
 	}
 
@@ -110,7 +88,7 @@ func TestGateHoldsAndReleasesInOrder(t *testing.T) {
 	}
 	noResult(t, calls[1:]...)
 	wantCounts(t, g, GateCounts{Arrived: 3, Held: 2, Passed: 1})
-	if st := InstanceStates(t, b.direct, ids...); st[ids[0]] != "stopped" || st[ids[1]] != "running" {
+	if st := InstanceStates(t, b.direct, b.ids...); st[b.ids[0]] != "stopped" || st[b.ids[1]] != "running" {
 		t.Fatalf("after releasing the first: %v", st)
 	}
 
@@ -121,10 +99,10 @@ func TestGateHoldsAndReleasesInOrder(t *testing.T) {
 		}
 	}
 	// Open for good: a later call passes at once.
-	if _, err := client.StartInstances(ctx, &ec2.StartInstancesInput{InstanceIds: ids[:1]}); err != nil {
+	if _, err := b.client.StartInstances(ctx, &ec2.StartInstancesInput{InstanceIds: b.ids[:1]}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := client.StopInstances(ctx, &ec2.StopInstancesInput{InstanceIds: ids[:1]}); err != nil {
+	if _, err := b.client.StopInstances(ctx, &ec2.StopInstancesInput{InstanceIds: b.ids[:1]}); err != nil {
 		t.Fatal(err)
 	}
 	wantCounts(t, g, GateCounts{Arrived: 4, Passed: 4})
@@ -135,17 +113,16 @@ func TestGateHoldsAndReleasesInOrder(t *testing.T) {
 func TestGatePermits(t *testing.T) {
 	t.Parallel()
 	b := newEC2Bed(t, 0, awsclient.Options{})
-	client := b.client
 	ctx := waitCtx(t)
 	g := b.proxy.Hold(nil)
 	g.ReleaseN(2)
 	for range 2 {
-		if _, err := client.DescribeInstances(ctx, &ec2.DescribeInstancesInput{}); err != nil {
+		if _, err := b.client.DescribeInstances(ctx, &ec2.DescribeInstancesInput{}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	third := async(func() error {
-		_, err := client.DescribeInstances(ctx, &ec2.DescribeInstancesInput{})
+		_, err := b.client.DescribeInstances(ctx, &ec2.DescribeInstancesInput{})
 		return err
 	})
 	if err := g.WaitHeld(ctx, 1); err != nil {
@@ -164,12 +141,11 @@ func TestGatePermits(t *testing.T) {
 func TestGateDropsAbandonedRequests(t *testing.T) {
 	t.Parallel()
 	b := newEC2Bed(t, 1, awsclient.Options{})
-	p, client, ids := b.proxy, b.client, b.ids
 	ctx := waitCtx(t)
-	g := p.Hold(IsOp("StopInstances"))
+	g := b.proxy.Hold(IsOp("StopInstances"))
 	callCtx, expire := ManualDeadline(ctx)
 	call := async(func() error {
-		_, err := client.StopInstances(callCtx, &ec2.StopInstancesInput{InstanceIds: ids})
+		_, err := b.client.StopInstances(callCtx, &ec2.StopInstancesInput{InstanceIds: b.ids})
 		return err
 	})
 	if err := g.WaitHeld(ctx, 1); err != nil {
@@ -184,8 +160,8 @@ func TestGateDropsAbandonedRequests(t *testing.T) {
 	}
 	g.Release()
 	wantCounts(t, g, GateCounts{Arrived: 1, Abandoned: 1})
-	if st := InstanceStates(t, b.direct, ids...); st[ids[0]] != "running" {
-		t.Fatalf("an abandoned StopInstances reached the server: %s", st[ids[0]])
+	if st := InstanceStates(t, b.direct, b.ids...); st[b.ids[0]] != "running" {
+		t.Fatalf("an abandoned StopInstances reached the server: %s", st[b.ids[0]])
 	}
 }
 
@@ -193,10 +169,8 @@ func TestGateDropsAbandonedRequests(t *testing.T) {
 // a temporary file) and reach the server byte for byte.
 func TestGateHoldsS3Bodies(t *testing.T) {
 	t.Parallel()
-	v := StartVersity(t)
-	bucket := v.Bucket(t)
-	p, cfg := proxyConfig(t, v.Endpoint, v.Env(), Faults{}, awsclient.Options{})
-	client := awsclient.S3(cfg)
+	b := newS3Bed(t, Faults{}, awsclient.Options{})
+	p, client, bucket := b.proxy, b.client, b.bucket
 	ctx := waitCtx(t)
 	tests := []struct {
 		name string
@@ -245,7 +219,7 @@ func TestGateHoldsS3Bodies(t *testing.T) {
 		t.Fatal(err)
 	}
 	g.Release()
-	_, err := awsclient.S3(v.Config(t)).HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: aws.String("gone")})
+	_, err := b.direct.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: aws.String("gone")})
 	if awsclient.Classify(err) != awsclient.KindNotFound {
 		t.Fatalf("HeadObject of an abandoned upload: %v, want not found", err)
 	}
@@ -254,10 +228,8 @@ func TestGateHoldsS3Bodies(t *testing.T) {
 // Watch counts without holding, so a test can wait for the n-th call.
 func TestWatchCounts(t *testing.T) {
 	t.Parallel()
-	v := StartVersity(t)
-	bucket := v.Bucket(t)
-	p, cfg := proxyConfig(t, v.Endpoint, v.Env(), Faults{}, awsclient.Options{})
-	client := awsclient.S3(cfg)
+	b := newS3Bed(t, Faults{}, awsclient.Options{})
+	p, client, bucket := b.proxy, b.client, b.bucket
 	ctx := waitCtx(t)
 	g := p.Watch(func(r *http.Request) bool { return Operation(r) == "PutObject" && strings.Contains(r.URL.Path, "/w/") })
 	for _, key := range []string{"w/a", "other", "w/b"} {

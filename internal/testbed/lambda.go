@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -153,6 +154,20 @@ type FunctionError struct {
 }
 
 func (e *FunctionError) Error() string { return e.Type + ": " + e.Message }
+
+// WantFunctionError fails t unless err is a *FunctionError of type typ
+// whose message contains want, and returns it.
+func WantFunctionError(t testing.TB, err error, typ, want string) *FunctionError {
+	t.Helper()
+	var fe *FunctionError
+	if !errors.As(err, &fe) {
+		t.Fatalf("err = %v, want a function error %s", err, typ)
+	}
+	if fe.Type != typ || !strings.Contains(fe.Message, want) {
+		t.Fatalf("function error %s: %q, want %s containing %q", fe.Type, fe.Message, typ, want)
+	}
+	return fe
+}
 
 // Invoke sends event (raw JSON bytes, a string of JSON, or a value to
 // marshal) and returns the function's payload, or a *FunctionError when the

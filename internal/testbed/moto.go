@@ -28,17 +28,10 @@ type Moto struct {
 	// key and secret are the credentials; empty means moto's dummy ones,
 	// which act in the default account.
 	key, secret string
-	proc        *process
+	server
 }
 
-var (
-	motoShared = shared[*Moto]{name: "moto server", tool: motoTool, start: startMoto}
-	accountSeq atomic.Int64
-)
-
-const motoTool = ".venv/bin/moto_server"
-
-func (m *Moto) process() *process { return m.proc }
+var motoShared = shared[*Moto]{name: "moto server", tool: ".venv/bin/moto_server", start: startMoto}
 
 // StartMoto returns the package's moto server, starting it on first use,
 // with its state reset so the test starts from an empty account. The reset
@@ -52,6 +45,9 @@ func StartMoto(t testing.TB) *Moto {
 	}
 	return m
 }
+
+// accountSeq numbers the accounts of StartMotoAccount.
+var accountSeq atomic.Int64
 
 // StartMotoAccount returns the package's moto server, starting it on first
 // use, as seen from a new account of its own: empty, and used by no other
@@ -78,7 +74,7 @@ func StartMotoAccount(t testing.TB) *Moto {
 
 // LaunchMoto starts a moto server of its own for a program (the demo, the
 // benchmarks); the caller closes it.
-func LaunchMoto() (*Moto, error) { return launch(motoTool, startMoto) }
+func LaunchMoto() (*Moto, error) { return launch(motoShared.tool, startMoto) }
 
 // Close stops the server.
 func (m *Moto) Close() { m.proc.stop() }
@@ -91,7 +87,7 @@ func startMoto(bin string) (*Moto, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Moto{Endpoint: "http://" + addr, Account: Account, proc: p}, nil
+	return &Moto{Endpoint: "http://" + addr, Account: Account, server: server{p}}, nil
 }
 
 // Reset empties every service's state in every account (POST

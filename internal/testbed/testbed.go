@@ -287,6 +287,12 @@ func startListening(name string, env []string, dir string, timeout time.Duration
 	return nil, "", lastErr
 }
 
+// server is what the test bed's servers have in common: a process that
+// Main stops.
+type server struct{ proc *process }
+
+func (s server) process() *process { return s.proc }
+
 // shared is a server that the tests of one package share, started on first
 // use by start and stopped by Main.
 type shared[S interface{ process() *process }] struct {

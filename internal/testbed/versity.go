@@ -24,17 +24,10 @@ type Versity struct {
 	Endpoint  string
 	AccessKey string
 	SecretKey string
-	proc      *process
+	server
 }
 
-var (
-	versityShared = shared[*Versity]{name: "versitygw", tool: versityTool, start: startVersityTemp}
-	bucketSeq     atomic.Int64
-)
-
-const versityTool = ".bin/versitygw"
-
-func (v *Versity) process() *process { return v.proc }
+var versityShared = shared[*Versity]{name: "versitygw", tool: ".bin/versitygw", start: startVersityTemp}
 
 // StartVersity returns the package's versitygw, starting it on first use.
 // Tests isolate themselves with a fresh bucket from Bucket.
@@ -51,13 +44,13 @@ func randomHex(n int) string {
 
 // LaunchVersity starts a versitygw of its own for a program (the demo, the
 // benchmarks); the caller closes it.
-func LaunchVersity() (*Versity, error) { return launch(versityTool, startVersityTemp) }
+func LaunchVersity() (*Versity, error) { return launch(versityShared.tool, startVersityTemp) }
 
 // NewVersity is LaunchVersity keeping the objects in dir, which must exist
 // and is left in place: the benchmarks put it on tmpfs and delete each
 // run's objects straight from it.
 func NewVersity(dir string) (*Versity, error) {
-	bin, err := ToolPath(versityTool)
+	bin, err := ToolPath(versityShared.tool)
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +86,7 @@ func startVersity(bin, dir string) (*Versity, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Versity{Endpoint: "http://" + addr, AccessKey: ak, SecretKey: sk, proc: p}, nil
+	return &Versity{Endpoint: "http://" + addr, AccessKey: ak, SecretKey: sk, server: server{p}}, nil
 }
 
 // Env points a child process (a CLI binary, a Lambda function) at this
@@ -122,6 +115,9 @@ func (m *Moto) Bucket(t testing.TB) string {
 	t.Helper()
 	return CreateBucket(t, m.Config(t))
 }
+
+// bucketSeq numbers the buckets of CreateBucket.
+var bucketSeq atomic.Int64
 
 // CreateBucket creates a uniquely named bucket through cfg.
 func CreateBucket(t testing.TB, cfg aws.Config) string {

@@ -3,6 +3,7 @@ package s3upload
 import (
 	"bytes"
 	"crypto/rand"
+	"maps"
 	"os"
 	"testing"
 
@@ -34,6 +35,17 @@ func sampleTree() map[string][]byte {
 		"日本語/ファイル.txt":                []byte("こんにちは\n"),
 		"a/random.bin":                randBytes(300 << 10),
 	}
+}
+
+// sampleSrc writes sampleTree and extra into a new folder and returns the
+// folder and the files written there.
+func sampleSrc(t *testing.T, extra map[string][]byte) (src string, files map[string][]byte) {
+	t.Helper()
+	files = sampleTree()
+	maps.Copy(files, extra)
+	src = t.TempDir()
+	writeTree(t, src, files)
+	return src, files
 }
 
 // treeBytes is the size of all files of a tree written by writeTree.

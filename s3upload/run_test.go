@@ -21,10 +21,7 @@ import (
 func TestUploadTree(t *testing.T) {
 	t.Parallel()
 	testbed.EachS3Server(t, func(t *testing.T, s testbed.S3Server) {
-		src := t.TempDir()
-		files := sampleTree()
-		files["big/forty.bin"] = randBytes(40 << 20)
-		writeTree(t, src, files)
+		src, files := sampleSrc(t, map[string][]byte{"big/forty.bin": randBytes(40 << 20)})
 		rep, err := Run(context.Background(), s.Config, Options{Src: src, Bucket: s.Bucket, Prefix: "backup/2024/"})
 		if err != nil {
 			t.Fatal(err)
@@ -66,11 +63,7 @@ func TestUploadTree(t *testing.T) {
 
 func TestRemoveSrcRemovesExactlyTheVerifiedFiles(t *testing.T) {
 	testbed.EachS3Server(t, func(t *testing.T, s testbed.S3Server) {
-		src := t.TempDir()
-		files := sampleTree()
-		files["big/twelve.bin"] = randBytes(12 << 20)
-		files["grow/appended.log"] = []byte("line 1\n")
-		writeTree(t, src, files)
+		src, files := sampleSrc(t, map[string][]byte{"big/twelve.bin": randBytes(12 << 20), "grow/appended.log": []byte("line 1\n")})
 		if err := os.Mkdir(filepath.Join(src, "already-empty"), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -130,9 +123,7 @@ func TestRemoveSrcRemovesExactlyTheVerifiedFiles(t *testing.T) {
 func TestWrongBucketRemovesNothing(t *testing.T) {
 	t.Parallel()
 	testbed.EachS3Server(t, func(t *testing.T, s testbed.S3Server) {
-		src := t.TempDir()
-		files := sampleTree()
-		writeTree(t, src, files)
+		src, files := sampleSrc(t, nil)
 		rep, err := Run(context.Background(), s.Config, Options{Src: src, Bucket: "no-such-bucket-" + strings.ToLower(t.Name()[len(t.Name())-4:]), RemoveSrc: true})
 		if err != nil {
 			t.Fatal(err)
@@ -164,9 +155,7 @@ func TestDeniedCredentialsRemoveNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := t.TempDir()
-	files := sampleTree()
-	writeTree(t, src, files)
+	src, files := sampleSrc(t, nil)
 	rep, err := Run(context.Background(), cfg, Options{Src: src, Bucket: bucket, RemoveSrc: true})
 	if err != nil {
 		t.Fatal(err)
@@ -253,10 +242,7 @@ func TestSymlinksAndSpecialFiles(t *testing.T) {
 func TestSkipUnchanged(t *testing.T) {
 	t.Parallel()
 	testbed.EachS3Server(t, func(t *testing.T, s testbed.S3Server) {
-		src := t.TempDir()
-		files := sampleTree()
-		files["big/seven.bin"] = randBytes(7 << 20)
-		writeTree(t, src, files)
+		src, files := sampleSrc(t, map[string][]byte{"big/seven.bin": randBytes(7 << 20)})
 		opts := Options{Src: src, Bucket: s.Bucket, Prefix: "p", SkipUnchanged: true, MultipartThreshold: 5 << 20, PartSize: 5 << 20}
 		rep, err := Run(context.Background(), s.Config, opts)
 		if err != nil || rep.Totals.Uploaded != len(files) {
@@ -282,9 +268,7 @@ func TestSkipUnchanged(t *testing.T) {
 func TestDryRunTouchesNothing(t *testing.T) {
 	t.Parallel()
 	testbed.EachS3Server(t, func(t *testing.T, s testbed.S3Server) {
-		src := t.TempDir()
-		files := sampleTree()
-		writeTree(t, src, files)
+		src, files := sampleSrc(t, nil)
 		rep, err := Run(context.Background(), s.Config, Options{Src: src, Bucket: s.Bucket, RemoveSrc: true, DryRun: true})
 		if err != nil || !rep.OK() || rep.Totals.Skipped != len(files) || rep.Totals.Uploaded != 0 {
 			t.Fatalf("%v %+v", err, rep.Totals)
@@ -304,17 +288,6 @@ func TestDryRunTouchesNothing(t *testing.T) {
 // so what is done and what remains never depends on the machine's speed.
 func TestDeadline(t *testing.T) {
 	t.Parallel()
-	// countLeft counts the regular files under src.
-	countLeft := func(src string) int {
-		var left int
-		_ = filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
-			if err == nil && info.Mode().IsRegular() {
-				left++
-			}
-			return nil
-		})
-		return left
-	}
 	smallFiles := func(t *testing.T) (string, int) {
 		src := t.TempDir()
 		files := map[string][]byte{}
@@ -364,7 +337,7 @@ func TestDeadline(t *testing.T) {
 		if got := testbed.Objects(t, m.Config(t), bucket); len(got) != passed {
 			t.Errorf("bucket holds %d objects, %d removed", len(got), passed)
 		}
-		if left := countLeft(src); left != total-passed {
+		if left := testbed.CountFiles(src); left != total-passed {
 			t.Errorf("%d files left, want %d", left, total-passed)
 		}
 	})
@@ -384,7 +357,7 @@ func TestDeadline(t *testing.T) {
 		if rep.Totals.Remaining != total || rep.Totals.Failed != 0 || !strings.Contains(rep.Stopped, "deadline") {
 			t.Fatalf("totals %+v, stopped %q", rep.Totals, rep.Stopped)
 		}
-		if left := countLeft(src); left != total {
+		if left := testbed.CountFiles(src); left != total {
 			t.Errorf("%d files left of %d", left, total)
 		}
 	})

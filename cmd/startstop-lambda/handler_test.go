@@ -116,6 +116,20 @@ func (f *fixture) states(t *testing.T) []string {
 	return []string{st[f.ids[0]], st[f.ids[1]], st[f.ids[2]]}
 }
 
+// named is the environment of a function that reads its config at the
+// default place of task root root, $LAMBDA_TASK_ROOT/aws_resource_start_stop.yml,
+// named name ("": the fixture's default).
+func named(root, name string) map[string]string {
+	env := map[string]string{"AWSUTILS_CONFIG": "", "LAMBDA_TASK_ROOT": root}
+	if name != "" {
+		env["AWS_LAMBDA_FUNCTION_NAME"] = name
+	}
+	return env
+}
+
+// scheduledEvent is what an EventBridge schedule sends.
+const scheduledEvent = `{"version":"0","id":"89d1a02d","detail-type":"Scheduled Event","source":"aws.events","time":"2026-01-01T00:00:00Z","region":"us-east-1","resources":["arn:aws:events:us-east-1:123456789012:rule/stop"],"detail":{}}`
+
 func report(t *testing.T, l *testbed.Lambda, event string) startstop.Report {
 	t.Helper()
 	payload, err := l.Invoke(context.Background(), event)
@@ -172,18 +186,10 @@ func TestLambdaEventForms(t *testing.T) {
 func TestLambdaFunctionNameForms(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	root := t.TempDir()
-	data, err := os.ReadFile(f.conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(root, startstop.ConfigFile), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	const scheduled = `{"version":"0","id":"89d1a02d","detail-type":"Scheduled Event","source":"aws.events","time":"2026-01-01T00:00:00Z","region":"us-east-1","resources":["arn:aws:events:us-east-1:123456789012:rule/stop"],"detail":{}}`
+	root := filepath.Dir(f.conf) // the config is named as at the default place
 
-	stop := f.lambda(t, map[string]string{"AWS_LAMBDA_FUNCTION_NAME": "ec2_stop_batch_servers", "AWSUTILS_CONFIG": "", "LAMBDA_TASK_ROOT": root})
-	rep := report(t, stop, scheduled)
+	stop := f.lambda(t, named(root, "ec2_stop_batch_servers"))
+	rep := report(t, stop, scheduledEvent)
 	if rep.Action != startstop.Stop || rep.Totals.Changed != 1 || rep.Results[0].ID != f.ids[2] {
 		t.Fatalf("%+v", rep)
 	}
@@ -192,8 +198,8 @@ func TestLambdaFunctionNameForms(t *testing.T) {
 	}
 	stop.Close()
 
-	start := f.lambda(t, map[string]string{"AWS_LAMBDA_FUNCTION_NAME": "ec2_start_batch_servers", "AWSUTILS_CONFIG": "", "LAMBDA_TASK_ROOT": root})
-	rep = report(t, start, scheduled)
+	start := f.lambda(t, named(root, "ec2_start_batch_servers"))
+	rep = report(t, start, scheduledEvent)
 	if rep.Action != startstop.Start || rep.Totals.Changed != 1 {
 		t.Fatalf("%+v", rep)
 	}
@@ -264,7 +270,6 @@ func TestLambdaFailedResourceFailsInvocation(t *testing.T) {
 func TestLambdaKeptYAML(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	root := t.TempDir()
 	conf := fmt.Sprintf(`region_name: %s
 x-app-servers: &app [%s, %s]
 .ec2: &ec2 {type: ec2.instance}
@@ -280,13 +285,9 @@ batch_servers:
   - type: rds.db_instance
     ids: [*pg]
 `, testbed.Region, f.ids[0], f.ids[1], f.ids[2])
-	if err := os.WriteFile(filepath.Join(root, startstop.ConfigFile), []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	const scheduled = `{"version":"0","id":"89d1a02d","detail-type":"Scheduled Event","source":"aws.events","time":"2026-01-01T00:00:00Z","region":"us-east-1","resources":["arn:aws:events:us-east-1:123456789012:rule/stop"],"detail":{}}`
-	atRoot := map[string]string{"AWSUTILS_CONFIG": "", "LAMBDA_TASK_ROOT": root}
+	root := filepath.Dir(writeFile(t, startstop.ConfigFile, conf))
 
-	l := f.lambda(t, atRoot)
+	l := f.lambda(t, named(root, ""))
 	rep := report(t, l, `{"action": "stop", "configKey": "dev-env"}`)
 	if rep.Totals.Changed != 4 || rep.Totals.Total != 4 {
 		t.Fatalf("stop dev-env: %+v", rep)
@@ -312,8 +313,8 @@ batch_servers:
 
 	// The function-name form; the aliased group and id are acted on again
 	// (unchanged) along with the instance.
-	stop := f.lambda(t, map[string]string{"AWS_LAMBDA_FUNCTION_NAME": "ec2_stop_batch_servers", "AWSUTILS_CONFIG": "", "LAMBDA_TASK_ROOT": root})
-	rep = report(t, stop, scheduled)
+	stop := f.lambda(t, named(root, "ec2_stop_batch_servers"))
+	rep = report(t, stop, scheduledEvent)
 	if rep.Action != startstop.Stop || rep.Totals.Total != 3 || rep.Totals.Changed != 1 || rep.Totals.Unchanged != 2 {
 		t.Fatalf("ec2_stop_batch_servers: %+v", rep)
 	}

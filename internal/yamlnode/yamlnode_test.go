@@ -44,6 +44,21 @@ func TestTagIsPyYAMLs(t *testing.T) {
 	}
 }
 
+// rootPairs parses doc as f.yml and returns it with the entries of its
+// top mapping.
+func rootPairs(t *testing.T, doc string) (*Doc, []Pair) {
+	t.Helper()
+	d, err := Parse("f.yml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := d.Pairs(d.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, root
+}
+
 // pairs renders a mapping's entries as "key=value" with the value's line.
 func pairs(t *testing.T, d *Doc, m *yaml.Node) string {
 	t.Helper()
@@ -75,14 +90,7 @@ func TestPairsAsPyYAML(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, err := Parse("f.yml", []byte(tt.doc))
-			if err != nil {
-				t.Fatal(err)
-			}
-			root, err := d.Pairs(d.Root)
-			if err != nil {
-				t.Fatal(err)
-			}
+			d, root := rootPairs(t, tt.doc)
 			var m *yaml.Node
 			for _, p := range root {
 				if p.Key.Value == "m" {
@@ -121,15 +129,8 @@ func TestErrors(t *testing.T) {
 	}
 	for _, tt := range merge {
 		t.Run("merge "+tt.name, func(t *testing.T) {
-			d, err := Parse("f.yml", []byte(tt.doc))
-			if err != nil {
-				t.Fatal(err)
-			}
-			root, err := d.Pairs(d.Root)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = d.Pairs(root[len(root)-1].Value)
+			d, root := rootPairs(t, tt.doc)
+			_, err := d.Pairs(root[len(root)-1].Value)
 			if err == nil || err.Error() != tt.want {
 				t.Errorf("err = %v\nwant %s", err, tt.want)
 			}
@@ -151,14 +152,7 @@ func TestMergeExpansionIsLinear(t *testing.T) {
 		fmt.Fprintf(&b, "n%d: &n%d {<<: [%s]}\n", lvl+1, lvl+1, strings.Join(refs, ", "))
 	}
 	start := time.Now()
-	d, err := Parse("f.yml", []byte(b.String()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := d.Pairs(d.Root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, root := rootPairs(t, b.String())
 	last := root[len(root)-1]
 	if got := pairs(t, d, last.Value); !strings.HasPrefix(got, "k0=0@1 k1=1@1") || strings.Count(got, "=") != 8 {
 		t.Errorf("%s: %s", last.Key.Value, got)

@@ -58,17 +58,6 @@ func TestRequestFromEventAndEnv(t *testing.T) {
 	}
 }
 
-func countFiles(t *testing.T, dir string) int {
-	n := 0
-	_ = filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
-		if err == nil && info.Mode().IsRegular() {
-			n++
-		}
-		return nil
-	})
-	return n
-}
-
 var tree = map[string]string{"a.txt": "a", "empty": "", "d/e/deep.csv": "1,2", "日本 語/ファイル.txt": "こんにちは"}
 
 func TestFunction(t *testing.T) {
@@ -105,7 +94,7 @@ func TestFunction(t *testing.T) {
 				t.Errorf("ev/%s = %q, want %q", rel, got["ev/"+rel], data)
 			}
 		}
-		if n := countFiles(t, src); n != 0 {
+		if n := testbed.CountFiles(src); n != 0 {
 			t.Errorf("%d source files left", n)
 		}
 		if strings.Contains(fn.Log(), env["AWS_SECRET_ACCESS_KEY"]) {
@@ -117,7 +106,7 @@ func TestFunction(t *testing.T) {
 		if _, err := fn.Invoke(ctx, `{}`); err != nil {
 			t.Fatal(err)
 		}
-		if got := testbed.ObjectStrings(t, cfg, bucket); got["from-env/d/e/deep.csv"] != "1,2" || countFiles(t, src) != len(tree) {
+		if got := testbed.ObjectStrings(t, cfg, bucket); got["from-env/d/e/deep.csv"] != "1,2" || testbed.CountFiles(src) != len(tree) {
 			t.Errorf("env run: objects %v", got)
 		}
 
@@ -126,7 +115,7 @@ func TestFunction(t *testing.T) {
 		if fe := testbed.WantFunctionError(t, err, "FilesFailed", "NoSuchBucket"); !strings.Contains(fe.Message, " files failed: ") {
 			t.Errorf("message %q; want FilesFailed counting the failed files", fe.Message)
 		}
-		if n := countFiles(t, src); n != len(tree) {
+		if n := testbed.CountFiles(src); n != len(tree) {
 			t.Errorf("%d of %d source files left", n, len(tree))
 		}
 
@@ -189,7 +178,7 @@ func TestFunctionDeadline(t *testing.T) {
 	if tot.Removed != passed || tot.Remaining != len(files)-passed || tot.Failed != 0 {
 		t.Fatalf("totals %+v, stopped %q", tot, rep.Stopped)
 	}
-	if n := countFiles(t, src); n != tot.Remaining {
+	if n := testbed.CountFiles(src); n != tot.Remaining {
 		t.Errorf("%d files left, report says %d remain", n, tot.Remaining)
 	}
 	if got := testbed.ObjectStrings(t, cfg, bucket); len(got) != tot.Removed {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -322,11 +321,11 @@ func (d *demo) upload(ctx context.Context) error {
 	}
 	cliDir, fnDir := filepath.Join(d.work, "efs", "cli"), filepath.Join(d.work, "efs", "lambda")
 	for _, dir := range []string{cliDir, fnDir} {
-		if err := writeSampleTree(dir); err != nil {
+		if err := testbed.WriteTree(dir, sampleFiles); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintf(d.w, "  %s: %d files\n  %s: %d files\n", cliDir, countFiles(cliDir), fnDir, countFiles(fnDir))
+	fmt.Fprintf(d.w, "  %s: %d files\n  %s: %d files\n", cliDir, testbed.CountFiles(cliDir), fnDir, testbed.CountFiles(fnDir))
 
 	d.title("CLI: awsutils upload --remove-src " + cliDir + " s3://" + bucket + "/from-cli")
 	if err := d.runCLI(ctx, "upload", "--remove-src", cliDir, "s3://"+bucket+"/from-cli"); err != nil {
@@ -346,7 +345,7 @@ func (d *demo) upload(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		left := countFiles(r.dir)
+		left := testbed.CountFiles(r.dir)
 		fmt.Fprintf(tw, "  %s\t%d\t%s %d\n", r.dir, left, r.prefix, n)
 		if left != 0 || n != len(sampleFiles) {
 			tw.Flush()
@@ -374,30 +373,6 @@ var sampleFiles = map[string]string{
 	"archive/2026-11-26.tar.gz":    "\x1f\x8b",
 	"config/settings.yaml":         "a: 1\n",
 	"config/nested/settings2.yaml": "b: 2\n",
-}
-
-func writeSampleTree(dir string) error {
-	for rel, body := range sampleFiles {
-		p := filepath.Join(dir, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func countFiles(dir string) int {
-	n := 0
-	_ = filepath.WalkDir(dir, func(_ string, e fs.DirEntry, err error) error {
-		if err == nil && e.Type().IsRegular() {
-			n++
-		}
-		return nil
-	})
-	return n
 }
 
 func (d *demo) countObjects(ctx context.Context, prefix string) (int, error) {

@@ -3,6 +3,7 @@ package testbed
 import (
 	"context"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -47,15 +48,35 @@ func EachS3Server(t *testing.T, fn func(t *testing.T, s S3Server)) {
 // content) under dir, making the folders they need.
 func WriteFiles[T string | []byte](t testing.TB, dir string, files map[string]T) {
 	t.Helper()
+	if err := WriteTree(dir, files); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// WriteTree is WriteFiles for programs (the demo).
+func WriteTree[T string | []byte](dir string, files map[string]T) error {
 	for rel, data := range files {
 		p := filepath.Join(dir, filepath.FromSlash(rel))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
+			return err
 		}
 		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
+			return err
 		}
 	}
+	return nil
+}
+
+// CountFiles is the number of regular files under dir.
+func CountFiles(dir string) int {
+	n := 0
+	_ = filepath.WalkDir(dir, func(_ string, e fs.DirEntry, err error) error {
+		if err == nil && e.Type().IsRegular() {
+			n++
+		}
+		return nil
+	})
+	return n
 }
 
 // Objects returns every object in bucket (key -> content).

@@ -71,17 +71,8 @@ func parseConfig(name string, data []byte) (Config, []string, error) {
 	if root.Kind != yaml.MappingNode {
 		return Config{}, nil, fmt.Errorf("%s:%d: want a mapping of region_name, access_key_id, secret_access_key", name, root.Line)
 	}
-	seen := map[string]bool{}
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		k := root.Content[i]
-		if yamlnode.IsMerge(k) {
-			continue
-		}
-		kv := yamlnode.Resolve(k).Value
-		if seen[kv] {
-			return Config{}, nil, fmt.Errorf("%s:%d: key %q given twice", name, k.Line, kv)
-		}
-		seen[kv] = true
+	if k, _ := yamlnode.Repeated(root); k != nil {
+		return Config{}, nil, fmt.Errorf("%s:%d: key %q given twice", name, k.Line, yamlnode.Resolve(k).Value)
 	}
 	pairs, err := doc.Pairs(root)
 	if err != nil {

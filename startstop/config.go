@@ -149,17 +149,8 @@ func Parse(name string, data []byte) (*Config, error) {
 	// A key written twice is most likely a copy-paste slip, so it is
 	// refused rather than the later one silently winning as in PyYAML. A
 	// key written here still wins silently over one a merge key brings in.
-	seen := map[string]int{}
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		k := root.Content[i]
-		if yamlnode.IsMerge(k) {
-			continue
-		}
-		kv := yamlnode.Resolve(k).Value
-		if prev, ok := seen[kv]; ok {
-			return nil, fmt.Errorf("%s:%d: key %q given twice (first on line %d)", name, k.Line, kv, prev)
-		}
-		seen[kv] = k.Line
+	if k, first := yamlnode.Repeated(root); k != nil {
+		return nil, fmt.Errorf("%s:%d: key %q given twice (first on line %d)", name, k.Line, yamlnode.Resolve(k).Value, first)
 	}
 	pairs, err := doc.Pairs(root)
 	if err != nil {

@@ -186,6 +186,25 @@ func Tag(n *yaml.Node) string {
 // quoted "<<" is an ordinary key).
 func IsMerge(k *yaml.Node) bool { return Tag(k) == "!!merge" }
 
+// Repeated returns the first key of mapping m that is written a second
+// time, merge keys aside, with the line it was first written on; nil if
+// none is. (PyYAML lets the later one win.)
+func Repeated(m *yaml.Node) (k *yaml.Node, first int) {
+	seen := map[string]int{}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k := m.Content[i]
+		if IsMerge(k) {
+			continue
+		}
+		kv := Resolve(k).Value
+		if prev, ok := seen[kv]; ok {
+			return k, prev
+		}
+		seen[kv] = k.Line
+	}
+	return nil, 0
+}
+
 // spend takes n from the budget, or says where it ran out.
 func (d *Doc) spend(at *yaml.Node, n int) error {
 	d.budget -= n

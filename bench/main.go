@@ -73,6 +73,7 @@ type config struct {
 	ResultsDir       string // where <timestamp>.csv and latest.csv go
 	Docs             string // the markdown file; the chart goes beside it
 	Command          string // how the run was started, for the report
+	Note             string // a line for the report's notes
 	Logf             func(format string, args ...any)
 }
 
@@ -105,11 +106,12 @@ func main() {
 		smoke     = flag.Bool("smoke", false, "tiny run: W1 at 200 files at 0 and 50 ms, 1 round, awsutils, two PUT loops and s5cmd if installed; results under bench/work/smoke")
 		out       = flag.String("out", filepath.Join(root, "bench", "results"), "results folder")
 		docs      = flag.String("docs", filepath.Join(root, "docs", "BENCHMARKS.md"), "markdown report to write")
+		note      = flag.String("note", "", "a paragraph printed under the report's title, e.g. why a run was cut short (also with -report)")
 		reportCSV = flag.String("report", "", "only regenerate the report from this results CSV (its .meta.json beside it); several, comma-separated, are merged (a later run's rows replace an earlier one's for the same workload) into -out's latest.csv")
 	)
 	flag.Parse()
 	if *reportCSV != "" {
-		if err := writeReportFrom(splitList(*reportCSV), *docs, *out); err != nil {
+		if err := writeReportFrom(splitList(*reportCSV), *docs, *out, *note); err != nil {
 			log.Fatal(err)
 		}
 		return
@@ -138,6 +140,7 @@ func main() {
 	if *smoke {
 		cfg = smokeConfig(cfg)
 	}
+	cfg.Note = *note
 	if err := cfg.validate(); err != nil {
 		log.Fatal(err)
 	}

@@ -70,7 +70,8 @@ func writeDocs(meta report.Meta, rows []report.Row, docs, csvName string) error 
 // (a run cut short, and a second run for what it did not finish) are merged
 // with report.Merge, and the merged results are also written to
 // resultsDir/latest.csv, so that latest.csv always holds what the docs show.
-func writeReportFrom(csvPaths []string, docs, resultsDir string) error {
+// A note, if given, is printed under the report's title.
+func writeReportFrom(csvPaths []string, docs, resultsDir, note string) error {
 	var metas []report.Meta
 	var runs [][]report.Row
 	for _, p := range csvPaths {
@@ -82,6 +83,9 @@ func writeReportFrom(csvPaths []string, docs, resultsDir string) error {
 	}
 	if len(runs) == 0 {
 		return fmt.Errorf("no results file given")
+	}
+	if note != "" {
+		metas[0].Caveat = note
 	}
 	root, _ := moduleRoot()
 	if len(runs) == 1 {
@@ -107,7 +111,7 @@ func writeReportFrom(csvPaths []string, docs, resultsDir string) error {
 	for _, p := range csvPaths {
 		names = append(names, relTo(root, p))
 	}
-	return writeDocs(meta, rows, docs, relTo(root, latest)+"` (merged from `"+strings.Join(names, "`, `")+"`)")
+	return writeDocs(meta, rows, docs, "`"+relTo(root, latest)+"` (merged from `"+strings.Join(names, "`, `")+"`)")
 }
 
 func readResults(csvPath string) (report.Meta, []report.Row, error) {

@@ -67,6 +67,7 @@ func run(ctx context.Context, cfg config) (res results, err error) {
 	}
 	b.runner = measure.Runner{Launcher: filepath.Join(b.bin, "rusage"), TempDir: tmp, Timeout: cfg.RunTimeout}
 
+	b.meta.Caveat = cfg.Note
 	b.note("load average at the start: %s", loadAverage())
 	defer func() {
 		b.note("load average at the end: %s", loadAverage())

@@ -195,7 +195,7 @@ func TestMarkdownAndChart(t *testing.T) {
 	meta := Meta{Started: time.Unix(0, 0), Finished: time.Unix(60, 0), Command: "go run ./bench", Scale: 1, Reps: 3, Warmup: 1,
 		Machine:  Machine{CPU: "Test CPU", Cores: 2, MemGiB: 24},
 		Versions: []Version{{Tool: "s5cmd", Version: "v2.3.0", Source: ".bin"}},
-		Notes:    []string{"rclone left out: not installed"}}
+		Notes:    []string{"rclone left out: not installed"}, Caveat: "Run cut short."}
 	var md bytes.Buffer
 	if err := Markdown(&md, meta, sampleRows(), "bench/results/latest.csv"); err != nil {
 		t.Fatal(err)
@@ -203,7 +203,7 @@ func TestMarkdownAndChart(t *testing.T) {
 	for _, want := range []string{
 		"## Targets", "| W1 files/s at 0 ms vs s5cmd | ≥ 1.3× | 1.50×", "Test CPU", "| s5cmd | v2.3.0 |",
 		"### W1", "### W2", "`awsutils upload` ÷ `s5cmd cp` | 1.50×", "## Start/stop economy", "naive loop",
-		"## Lambda start-up", "rclone left out", "1 run(s) failed; first: exit 1", ChartFile,
+		"## Lambda start-up", "rclone left out", "> Run cut short.", "1 run(s) failed; first: exit 1", ChartFile,
 	} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("markdown lacks %q", want)

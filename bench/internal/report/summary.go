@@ -56,6 +56,9 @@ type Meta struct {
 	StartStop string `json:"startstop"`
 	// Notes are contenders or parts left out, and why.
 	Notes []string `json:"notes"`
+	// Caveat is printed under the title: what a reader must know before
+	// reading any figure (a run cut short, a machine shared).
+	Caveat string `json:"caveat,omitempty"`
 }
 
 // Tool names as they appear in the results, in report order.
@@ -440,8 +443,9 @@ func StartStopWorkload(ec2, rds, aurora int) string {
 // Merge joins the results of several runs into one report: a later run's
 // rows replace every row of an earlier run for the same section and
 // workload (so a run cut short and finished by a second one reads as one),
-// and each later run is described in a note. The first run's meta is the
-// base; the header's date, duration and commit stay the first run's.
+// and each later run is described in a note (run 2, run 3, ...). The first
+// run's meta is the base; the header's date, duration and commit stay the
+// first run's.
 func Merge(metas []Meta, runs [][]Row) (Meta, []Row) {
 	if len(metas) == 0 {
 		return Meta{}, nil
@@ -470,10 +474,10 @@ func Merge(metas []Meta, runs [][]Row) (Meta, []Row) {
 		if m.StartStop != "" {
 			meta.StartStop = m.StartStop
 		}
-		meta.Notes = append(meta.Notes, fmt.Sprintf("From a second run (%s): `%s` at commit `%s`, %s (%s), %d warm-up and %d measured round(s)",
-			strings.Join(parts, ", "), m.Command, m.Commit, m.Started.UTC().Format("2006-01-02 15:04 UTC"), m.Finished.Sub(m.Started).Round(time.Second), m.Warmup, m.Reps))
+		meta.Notes = append(meta.Notes, fmt.Sprintf("From run %d (%s): `%s` at commit `%s`, %s (%s), %d warm-up and %d measured round(s)",
+			i+1, strings.Join(parts, ", "), m.Command, m.Commit, m.Started.UTC().Format("2006-01-02 15:04 UTC"), m.Finished.Sub(m.Started).Round(time.Second), m.Warmup, m.Reps))
 		for _, n := range m.Notes {
-			meta.Notes = append(meta.Notes, "second run: "+n)
+			meta.Notes = append(meta.Notes, fmt.Sprintf("run %d: %s", i+1, n))
 		}
 	}
 	return meta, rows

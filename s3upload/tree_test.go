@@ -121,6 +121,16 @@ func TestSwapsAfterListing(t *testing.T) {
 	const secret = "outside-secret"
 
 	type tree struct{ src, outside string }
+	// subToOutside moves the folder sub away and puts a link to the
+	// outside folder in its place.
+	subToOutside := func(t *testing.T, tr tree) {
+		if err := os.Rename(filepath.Join(tr.src, "sub"), filepath.Join(tr.src, "moved")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(tr.outside, filepath.Join(tr.src, "sub")); err != nil {
+			t.Fatal(err)
+		}
+	}
 	cases := []struct {
 		name   string
 		follow []bool
@@ -148,28 +158,14 @@ func TestSwapsAfterListing(t *testing.T) {
 		},
 		{
 			name: "folder becomes symlink to outside before it is opened", follow: []bool{false, true}, at: "sub",
-			swap: func(t *testing.T, tr tree) {
-				if err := os.Rename(filepath.Join(tr.src, "sub"), filepath.Join(tr.src, "moved")); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.Symlink(tr.outside, filepath.Join(tr.src, "sub")); err != nil {
-					t.Fatal(err)
-				}
-			},
+			swap: subToOutside,
 			want: "skipped: folder replaced after it was listed",
 		},
 		{
 			// The folder is open and listed; its files are read and removed
 			// where they were listed, never through the new link.
 			name: "folder becomes symlink to outside while its files are in flight", follow: []bool{false, true}, at: "sub/f.txt",
-			swap: func(t *testing.T, tr tree) {
-				if err := os.Rename(filepath.Join(tr.src, "sub"), filepath.Join(tr.src, "moved")); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.Symlink(tr.outside, filepath.Join(tr.src, "sub")); err != nil {
-					t.Fatal(err)
-				}
-			},
+			swap: subToOutside,
 			want: "removed", gone: "moved/f.txt",
 		},
 		{

@@ -65,6 +65,28 @@ func shellEnv(t *testing.T) (env []string, home string) {
 		"XDG_CONFIG_HOME=" + filepath.Join(home, ".config"), "XDG_DATA_HOME=" + filepath.Join(home, ".local/share")}, home
 }
 
+// completionShell is a shell under test (skipped if not installed) with
+// the completion script written for it, in a home of its own (shellEnv).
+type completionShell struct {
+	bin, script string
+	env         []string
+	home        string
+}
+
+func newCompletionShell(t *testing.T, shell string) completionShell {
+	t.Helper()
+	bin := needShell(t, shell)
+	_, path := script(t, shell)
+	env, home := shellEnv(t)
+	return completionShell{bin: bin, script: path, env: env, home: home}
+}
+
+// run runs the shell with args in the work folder of its home.
+func (s completionShell) run(t *testing.T, args ...string) string {
+	t.Helper()
+	return runShell(t, s.env, filepath.Join(s.home, "work"), append([]string{s.bin}, args...)...)
+}
+
 func runShell(t *testing.T, env []string, dir string, argv ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -138,9 +160,7 @@ func TestCompletionScriptsParse(t *testing.T) {
 // splits words at "=" and ":").
 func TestCompletionBash(t *testing.T) {
 	t.Parallel()
-	bin := needShell(t, "bash")
-	_, path := script(t, "bash")
-	env, home := shellEnv(t)
+	sh := newCompletionShell(t, "bash")
 	tests := []struct {
 		words []string // the last one is the word being completed
 		want  []string
@@ -170,7 +190,7 @@ func TestCompletionBash(t *testing.T) {
 		{[]string{"awsutils", "nosuch", "--"}, nil},
 	}
 	var prog strings.Builder
-	prog.WriteString("source " + shQuote(path) + "\n")
+	prog.WriteString("source " + shQuote(sh.script) + "\n")
 	// The function that `complete -p` says bash would call.
 	prog.WriteString(`fn=$(complete -p awsutils | sed -n 's/.* -F \([^ ]*\) .*/\1/p')` + "\n")
 	prog.WriteString(`[[ -n $fn ]] || { echo "awsutils has no completion function"; exit 1; }` + "\n")
@@ -184,7 +204,7 @@ func TestCompletionBash(t *testing.T) {
 		prog.WriteString(`"$fn" awsutils "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"` + "\n")
 		prog.WriteString(`printf '%s\n' "${#COMPREPLY[@]}" "${COMPREPLY[@]}"` + "\n")
 	}
-	out := runShell(t, env, filepath.Join(home, "work"), bin, "--norc", "--noprofile", "-c", prog.String())
+	out := sh.run(t, "--norc", "--noprofile", "-c", prog.String())
 	lines := strings.Split(out, "\n")
 	for _, tt := range tests {
 		var got []string
@@ -205,9 +225,7 @@ func TestCompletionBash(t *testing.T) {
 // The fish script, sourced, completes as `complete -C` shows.
 func TestCompletionFish(t *testing.T) {
 	t.Parallel()
-	bin := needShell(t, "fish")
-	_, path := script(t, "fish")
-	env, home := shellEnv(t)
+	sh := newCompletionShell(t, "fish")
 	tests := []struct {
 		line string
 		want []string
@@ -223,11 +241,11 @@ func TestCompletionFish(t *testing.T) {
 		{"awsutils completion ", []string{"bash", "fish", "zsh"}},
 	}
 	var prog strings.Builder
-	prog.WriteString("source " + shQuote(path) + "\n")
+	prog.WriteString("source " + shQuote(sh.script) + "\n")
 	for _, tt := range tests {
 		prog.WriteString("echo '=='; complete -C " + fishQuote(tt.line) + "\n")
 	}
-	out := runShell(t, env, filepath.Join(home, "work"), bin, "--no-config", "-c", prog.String())
+	out := sh.run(t, "--no-config", "-c", prog.String())
 	blocks := strings.Split(out, "==\n")[1:]
 	if len(blocks) != len(tests) {
 		t.Fatalf("%d answers for %d lines:\n%s", len(blocks), len(tests), out)
@@ -251,9 +269,7 @@ func TestCompletionFish(t *testing.T) {
 // pseudo-terminal (zsh/zpty) and reads back the edited command line.
 func TestCompletionZsh(t *testing.T) {
 	t.Parallel()
-	bin := needShell(t, "zsh")
-	_, path := script(t, "zsh")
-	env, home := shellEnv(t)
+	sh := newCompletionShell(t, "zsh")
 	tests := []struct{ typed, want string }{
 		{"awsutils up", "awsutils upload "},
 		{"awsutils upload --dr", "awsutils upload --dry-run "},
@@ -268,7 +284,7 @@ func TestCompletionZsh(t *testing.T) {
 	var prog strings.Builder
 	prog.WriteString(`zmodload zsh/zpty
 zpty z zsh -f -i
-zpty -w z 'unsetopt zle_bracketed_paste 2>/dev/null; PS1="> "; autoload -U compinit; compinit -u -D; source ` + shQuote(path) + `; show() { print -r -- "LINE<$BUFFER>"; BUFFER=; }; zle -N show; bindkey "^X" show; print READY'
+zpty -w z 'unsetopt zle_bracketed_paste 2>/dev/null; PS1="> "; autoload -U compinit; compinit -u -D; source ` + shQuote(sh.script) + `; show() { print -r -- "LINE<$BUFFER>"; BUFFER=; }; zle -N show; bindkey "^X" show; print READY'
 zpty -r z line '*READY*'
 `)
 	for _, tt := range tests {
@@ -278,7 +294,7 @@ print -r -- "${${out##*LINE<}%%>*}"
 `)
 	}
 	prog.WriteString("zpty -d z\n")
-	out := runShell(t, env, filepath.Join(home, "work"), bin, "-f", "-c", prog.String())
+	out := sh.run(t, "-f", "-c", prog.String())
 	got := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 	if len(got) != len(tests) {
 		t.Fatalf("%d lines for %d completions:\n%s", len(got), len(tests), out)

@@ -130,6 +130,14 @@ func named(root, name string) map[string]string {
 // scheduledEvent is what an EventBridge schedule sends.
 const scheduledEvent = `{"version":"0","id":"89d1a02d","detail-type":"Scheduled Event","source":"aws.events","time":"2026-01-01T00:00:00Z","region":"us-east-1","resources":["arn:aws:events:us-east-1:123456789012:rule/stop"],"detail":{}}`
 
+// wantStates checks the EC2 states of the fixture's instances, in order.
+func (f *fixture) wantStates(t *testing.T, want ...string) {
+	t.Helper()
+	if got := f.states(t); !reflect.DeepEqual(got, want) {
+		t.Errorf("states %v, want %v", got, want)
+	}
+}
+
 func report(t *testing.T, l *testbed.Lambda, event string) startstop.Report {
 	t.Helper()
 	payload, err := l.Invoke(context.Background(), event)
@@ -152,17 +160,13 @@ func TestLambdaEventForms(t *testing.T) {
 	if rep.Totals.Changed != 4 || rep.Totals.Total != 4 {
 		t.Fatalf("stop dev-env: %+v", rep)
 	}
-	if got := f.states(t); !reflect.DeepEqual(got, []string{"stopped", "stopped", "running"}) {
-		t.Errorf("states %v", got)
-	}
+	f.wantStates(t, "stopped", "stopped", "running")
 
 	rep = report(t, l, `{"action": "start", "configKey": ["dev-env", "batch_servers"]}`)
 	if rep.Totals.Changed != 4 || rep.Totals.Unchanged != 1 {
 		t.Fatalf("start both: %+v", rep)
 	}
-	if got := f.states(t); !reflect.DeepEqual(got, []string{"running", "running", "running"}) {
-		t.Errorf("states %v", got)
-	}
+	f.wantStates(t, "running", "running", "running")
 
 	// One JSON log line per resource, naming it and what happened.
 	var perResource int
@@ -193,9 +197,7 @@ func TestLambdaFunctionNameForms(t *testing.T) {
 	if rep.Action != startstop.Stop || rep.Totals.Changed != 1 || rep.Results[0].ID != f.ids[2] {
 		t.Fatalf("%+v", rep)
 	}
-	if got := f.states(t); !reflect.DeepEqual(got, []string{"running", "running", "stopped"}) {
-		t.Errorf("states %v", got)
-	}
+	f.wantStates(t, "running", "running", "stopped")
 	stop.Close()
 
 	start := f.lambda(t, named(root, "ec2_start_batch_servers"))
@@ -203,9 +205,7 @@ func TestLambdaFunctionNameForms(t *testing.T) {
 	if rep.Action != startstop.Start || rep.Totals.Changed != 1 {
 		t.Fatalf("%+v", rep)
 	}
-	if got := f.states(t); !reflect.DeepEqual(got, []string{"running", "running", "running"}) {
-		t.Errorf("states %v", got)
-	}
+	f.wantStates(t, "running", "running", "running")
 }
 
 // Bad input fails the invocation with one line and touches nothing.
@@ -292,9 +292,7 @@ batch_servers:
 	if rep.Totals.Changed != 4 || rep.Totals.Total != 4 {
 		t.Fatalf("stop dev-env: %+v", rep)
 	}
-	if got := f.states(t); !reflect.DeepEqual(got, []string{"stopped", "stopped", "running"}) {
-		t.Errorf("states %v", got)
-	}
+	f.wantStates(t, "stopped", "stopped", "running")
 	warning := filepath.Join(root, startstop.ConfigFile) + ":2: x-app-servers: not a list of {type, ids} entries; ignored"
 	if !slices.ContainsFunc(rep.Warnings, func(n string) bool { return strings.HasPrefix(n, warning) }) {
 		t.Errorf("notes %q lack %q", rep.Warnings, warning)
@@ -318,9 +316,7 @@ batch_servers:
 	if rep.Action != startstop.Stop || rep.Totals.Total != 3 || rep.Totals.Changed != 1 || rep.Totals.Unchanged != 2 {
 		t.Fatalf("ec2_stop_batch_servers: %+v", rep)
 	}
-	if got := f.states(t); !reflect.DeepEqual(got, []string{"stopped", "stopped", "stopped"}) {
-		t.Errorf("states %v", got)
-	}
+	f.wantStates(t, "stopped", "stopped", "stopped")
 }
 
 // An instance the function's role may not stop fails the invocation, naming

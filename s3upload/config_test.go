@@ -45,8 +45,8 @@ func TestParseConfig(t *testing.T) {
 }
 
 // aws_s3_upload.yml read as the original's PyYAML safe_load reads it. The
-// values in want are what PyYAML 6.0.3's yaml.safe_load gives for region_name,
-// access_key_id and secret_access_key.
+// values in want are what PyYAML's yaml.safe_load gives for region_name,
+// access_key_id and secret_access_key (in the release docs/NOTES.md names).
 func TestParseConfigAnchorsAndMerges(t *testing.T) {
 	tests := []struct {
 		name, yml string

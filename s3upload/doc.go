@@ -11,14 +11,13 @@
 //
 // Why CRC32: it is the one full-object checksum that works for single PUTs
 // and FULL_OBJECT multipart uploads on AWS, versitygw and moto alike:
-// versitygw v1.8.0 rejects FULL_OBJECT CRC64NVME multipart uploads, and moto
+// versitygw rejects FULL_OBJECT CRC64NVME multipart uploads, and moto
 // stores CRC32 under the CRC32C name when its optional crc32c module is
-// missing.
+// missing (docs/NOTES.md says which releases).
 //
-// Why 100 MiB before going multipart (AWS's own advice; rclone waits for
-// 200 MiB): below it, the 64 files in flight already keep every connection
-// busy, and a multipart upload costs three or more requests, part
-// bookkeeping and a server-side assembly for no gain in speed. On
-// versitygw eight 64 MiB files upload about twice as fast in single PUTs
-// as in 8 MiB parts (docs/BENCHMARKS.md).
+// Why 100 MiB before going multipart (AWS's own advice): below it, the
+// files in flight already keep every connection busy, and a multipart
+// upload costs three or more requests, part bookkeeping and a server-side
+// assembly for no gain in speed; files of tens of MiB go up faster in
+// single PUTs than in parts (docs/NOTES.md has the measurement).
 package s3upload

@@ -39,8 +39,8 @@ func (e *partError) Unwrap() error { return e.err }
 // putLarge sends a file as a multipart upload straight from disk.
 //
 // Parts are sections of the open file rather than copies in memory (the
-// SDK's transfer manager buffers every part, 300 MiB for eight 64 MiB
-// files): memory stays flat in file and part size, and a part the SDK
+// SDK's transfer manager buffers every part; docs/NOTES.md has what that
+// costs): memory stays flat in file and part size, and a part the SDK
 // retries is re-read by seeking. One goroutine reads the parts in order,
 // computing each part's CRC32 and the whole file's; PartConcurrency
 // workers send them while the next is read, from the page cache the read

@@ -233,8 +233,9 @@ func parseKey(doc *yamlnode.Doc, k, v *yaml.Node) (Key, []string, error) {
 		return key, nil, err
 	}
 	if len(items) == 0 {
-		// Found by FuzzParse: an empty list would make a key that silently
-		// acts on nothing, which is almost surely a config mistake.
+		// An empty list would make a key that silently acts on nothing,
+		// which is almost surely a config mistake (FuzzParse's corpus
+		// keeps the case).
 		return key, nil, fmt.Errorf("%s:%d: %s: empty list (want at least one {type, ids} entry)", file, v.Line, name)
 	}
 	var warns []string

@@ -35,8 +35,9 @@ func text(s string) func(io.Writer) {
 
 // printFlags writes the flag list of a command's help. It reads like
 // pflag's PrintDefaults, except that a boolean flag shows as plain --name:
-// pflag 1.1 prints --name[=true|false], which reads as if the flag wanted
-// a value, and no AWS-CLI-like tool writes its switches that way.
+// pflag prints --name[=true|false] (docs/NOTES.md), which reads as if the
+// flag wanted a value, and no AWS-CLI-like tool writes its switches that
+// way.
 //
 // When w is a *flagRecorder (shell completion asking for a command's
 // flags), the flag set itself is handed over instead of text: help is the

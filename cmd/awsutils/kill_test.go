@@ -215,7 +215,7 @@ func TestSignalsStopCleanly(t *testing.T) {
 			left := b.noneLost(t, sig.String())
 			t.Logf("%s: %d of %d files still on disk, none lost; report: %s", sig, left, len(b.originals), lastLine(out.String()))
 			// What the signal stopped is remaining work for the next run,
-			// not a failure (found when a verify cut short read "failed").
+			// not a failure: a verify cut short must not read "failed".
 			if sum := lastLine(out.String()); !strings.Contains(sum, " 0 failed") || !strings.Contains(sum, "remaining") {
 				t.Errorf("after %s the report says %q; want 0 failed and some remaining\n%s", sig, sum, out.String())
 			}

@@ -235,9 +235,10 @@ func (d *Doc) Items(s *yaml.Node) ([]*yaml.Node, error) {
 // mapping the later wins; of a key written twice the later wins. Callers
 // that refuse a key written twice check m.Content themselves.
 //
-// (PyYAML 6.0.4 lets the later mapping of a merge list win for keys longer
-// than one character, a regression: yaml/pyyaml#953. Existing files were
-// written for 6.0.3 and before, and for the YAML merge spec, which agree.)
+// (One PyYAML release lets the later mapping of a merge list win for keys
+// longer than one character, yaml/pyyaml#953; the releases before it and
+// the YAML merge spec agree on the earlier, and existing files were
+// written for them. docs/NOTES.md says which release.)
 func (d *Doc) Pairs(m *yaml.Node) ([]Pair, error) {
 	r := Resolve(m)
 	if r == nil || r.Kind != yaml.MappingNode {

@@ -9,8 +9,9 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// The tags PyYAML 6.0.3 gives these plain scalars
-// (yaml.resolver.Resolver().resolve(ScalarNode, value, (True, False))).
+// The tags PyYAML gives these plain scalars
+// (yaml.resolver.Resolver().resolve(ScalarNode, value, (True, False)), in
+// the release docs/NOTES.md names).
 func TestTagIsPyYAMLs(t *testing.T) {
 	pyyaml := map[string]string{
 		"yes": "!!bool", "no": "!!bool", "on": "!!bool", "off": "!!bool", "Yes": "!!bool", "TRUE": "!!bool",
@@ -73,8 +74,9 @@ func pairs(t *testing.T, d *Doc, m *yaml.Node) string {
 	return strings.Join(s, " ")
 }
 
-// Each "m" below, as PyYAML 6.0.3's safe_load gives it (json.dumps of
-// yaml.safe_load(doc)["m"]), keys in its order.
+// Each "m" below, as PyYAML's safe_load gives it (json.dumps of
+// yaml.safe_load(doc)["m"] in the release docs/NOTES.md names), keys in
+// its order.
 func TestPairsAsPyYAML(t *testing.T) {
 	tests := []struct{ name, doc, want string }{
 		{"written wins over merged", "b: &b {k: b, j: b}\nm:\n  <<: *b\n  k: own\n", "k=own@4 j=b@1"},
@@ -138,8 +140,9 @@ func TestErrors(t *testing.T) {
 	}
 }
 
-// The merge-key document of yaml/pyyaml#916, which took PyYAML up to 6.0.3
-// exponential time: each mapping is flattened once here.
+// The merge-key document of yaml/pyyaml#916, which takes PyYAML
+// exponential time (docs/NOTES.md: in which releases): each mapping is
+// flattened once here.
 func TestMergeExpansionIsLinear(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("n0: &n0 {k0: 0, k1: 1, k2: 2, k3: 3, k4: 4, k5: 5, k6: 6, k7: 7}\n")

@@ -14,10 +14,11 @@ import (
 // It climbs by measured throughput, in windows of as many completions as
 // the bound: one window is about one round trip at full use. While a
 // window's rate beats the one before by 10 % the bound doubles (slow
-// start), later it grows by a quarter; a rate 10 % lower shrinks it by a
-// fifth; a window that never used the whole bound (too few files, a slow
-// walk) teaches nothing. After eight flat windows it probes a quarter
-// higher and keeps the step only if the next window's rate gains 5 %.
+// start, which a single window without gain does not end), later it grows
+// by a quarter; a rate 10 % lower shrinks it by a fifth; a window that
+// never used the whole bound (too few files, a slow walk) teaches nothing.
+// After eight flat windows it probes a quarter higher and keeps the step
+// only if the next window's rate gains 5 %.
 // Throttling or dropped connections seen by the SDK's retries cut it by a
 // quarter, once a window.
 type limiter struct {
@@ -36,6 +37,7 @@ type limiter struct {
 	prevRate  float64
 	slowStart bool
 	flat      int // windows in a row without a change
+	misses    int // slow-start windows in a row that did not gain
 	probeFrom int // the bound before a probe, until the next window judges it
 	peak      int // the highest bound so far
 }
@@ -46,7 +48,7 @@ const (
 	minInFlight   = 8
 	// MaxInFlight is the most files an adaptive run keeps in flight; the
 	// HTTP client should allow as many connections per host.
-	MaxInFlight = 1024
+	MaxInFlight = 512
 )
 
 // newLimiter returns a limiter fixed at fixed files, or adaptive between
@@ -161,7 +163,13 @@ func (l *limiter) decide() {
 		l.probeFrom = 0
 	case l.prevRate == 0 || rate >= l.prevRate*1.1:
 		grow(l.slowStart)
-		l.flat = 0
+		l.flat, l.misses = 0, 0
+	case l.slowStart && l.misses == 0 && rate >= l.prevRate*0.9:
+		// One window that did not gain ends no slow start: on a busy
+		// machine one window's rate is noisy. Compare the next one with
+		// the best so far.
+		l.misses++
+		rate = max(rate, l.prevRate)
 	case rate < l.prevRate*0.9:
 		l.limit = max(l.limit*4/5, l.min)
 		l.slowStart, l.flat = false, 0

@@ -65,7 +65,7 @@ func simulate(t *testing.T, p path, files int, congestedWindows func(window int)
 }
 
 func TestLimiterFillsAFarPath(t *testing.T) {
-	p := path{rtt: 150 * time.Millisecond, capacity: 4000}
+	p := path{rtt: 150 * time.Millisecond, capacity: 3000}
 	took, l := simulate(t, p, 20000, nil)
 	ideal := time.Duration(float64(20000) / p.capacity * float64(time.Second))
 	t.Logf("took %v (ideal %v), bound %d", took, ideal, l.bound())

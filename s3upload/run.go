@@ -46,8 +46,9 @@ func Run(ctx context.Context, cfg aws.Config, opts Options) (*Report, error) {
 // maxInFlight is the most files an adaptive run keeps in flight: within
 // MaxInFlight, half the open-file limit (each file in flight holds its
 // file and a connection), which Run first raises as far as allowed, and,
-// in a Lambda function, four per MiB of its memory (a file in flight costs
-// about 64 KiB: buffers, a connection, a goroutine).
+// in a Lambda function, two per MiB of its memory (a small file in flight
+// costs about 128 KiB: buffers, a connection and its goroutines, the SDK's
+// request).
 func maxInFlight() int {
 	raiseOnce.Do(raiseOpenFiles)
 	n := int64(MaxInFlight)
@@ -56,7 +57,7 @@ func maxInFlight() int {
 		n = min(n, int64(rl.Cur/2)-32)
 	}
 	if mib, err := strconv.Atoi(os.Getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")); err == nil && mib > 0 {
-		n = min(n, int64(mib)*4)
+		n = min(n, int64(mib)*2)
 	}
 	return int(max(n, minInFlight))
 }

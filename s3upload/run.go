@@ -47,8 +47,8 @@ func Run(ctx context.Context, cfg aws.Config, opts Options) (*Report, error) {
 // MaxInFlight, half the open-file limit (each file in flight holds its
 // file and a connection), which Run first raises as far as allowed, and,
 // in a Lambda function, two per MiB of its memory (a small file in flight
-// costs about 128 KiB: buffers, a connection and its goroutines, the SDK's
-// request).
+// holds buffers, a connection and its goroutines and the SDK's request;
+// docs/NOTES.md has the measurement).
 func maxInFlight() int {
 	raiseOnce.Do(raiseOpenFiles)
 	n := int64(MaxInFlight)
@@ -64,8 +64,8 @@ func maxInFlight() int {
 
 var raiseOnce sync.Once
 
-// raiseOpenFiles lifts the soft open-file limit to the hard one, as s5cmd
-// does: the soft default (often 1,024) is below what a far bucket needs.
+// raiseOpenFiles lifts the soft open-file limit to the hard one: the soft
+// default is often below what a far bucket needs.
 func raiseOpenFiles() {
 	var rl unix.Rlimit
 	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) == nil && rl.Cur < rl.Max {

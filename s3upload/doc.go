@@ -1,10 +1,12 @@
 // Package s3upload moves a directory tree into S3 without ever losing a
 // file: every regular file under a source folder is uploaded in parallel
 // (multipart for files of 100 MiB and more, parts sent straight from the
-// file) with a full-object CRC32 checksum computed while reading, the
-// checksum S3 returns
-// is compared with it, and only then, if asked, the source file is removed,
-// and only when it did not change while it was being uploaded.
+// file) with a full-object CRC32 checksum computed while reading; the
+// checksum S3 returns is compared with it, and only then, if asked, the
+// source file is removed, and only when it did not change while it was
+// being uploaded. Files and folders are opened and removed relative to the
+// folder that listed them (walk.go), so nothing outside the source folder
+// is ever read or deleted, whatever changes under a running upload.
 //
 // Run is the one call; the CLI and the Lambda function only translate their
 // input into Options and the Report into output.

@@ -84,6 +84,25 @@ type Options struct {
 	// report (0: all); failures and other results are always listed.
 	ReportLimit int
 
+	// Shard, when its Count is set, takes only the files of one shard of
+	// the tree (see Shard).
+	Shard Shard
+
+	// Batch, when set, uploads exactly one batch of a plan (MakePlan)
+	// instead of walking Src: Src, Bucket and Prefix must be the plan's.
+	Batch *BatchRef
+	// ManifestPrefix is where MakePlan writes a plan: s3://BUCKET/PREFIX/
+	// ("": s3://Bucket/.awsutils/manifests/).
+	ManifestPrefix string
+	// BatchFiles and BatchBytes bound a planned batch (0: the defaults,
+	// DefaultBatchFiles and DefaultBatchBytes).
+	BatchFiles int
+	BatchBytes int64
+
+	// NoMetadata leaves out the file's mtime, mode and owner, which each
+	// object otherwise carries as user metadata (see metadata.go).
+	NoMetadata bool
+
 	// OnFile, when set, receives every file's outcome as soon as it is
 	// known, from one goroutine at a time; Report.Files then keeps only
 	// the failed and kept files, so that memory does not grow with the
@@ -186,6 +205,45 @@ func (o Options) Validate() error {
 	}
 	if _, err := newFilter(o.Include, o.Exclude); err != nil {
 		return err
+	}
+	return o.validateScale()
+}
+
+// validateScale checks the fields of sharded and planned runs.
+func (o Options) validateScale() error {
+	if r := o.Shard.check(); r != "" {
+		return &OptionError{Field: "Shard", Value: o.Shard.String(), Reason: r}
+	}
+	if o.BatchFiles < 0 {
+		return &OptionError{Field: "BatchFiles", Value: strconv.Itoa(o.BatchFiles), Reason: "must not be negative (0: the default)"}
+	}
+	if o.BatchBytes < 0 {
+		return &OptionError{Field: "BatchBytes", Value: strconv.FormatInt(o.BatchBytes, 10), Reason: "must not be negative (0: the default)"}
+	}
+	if o.ManifestPrefix != "" {
+		if _, _, err := ParseS3URL(o.ManifestPrefix); err != nil {
+			return &OptionError{Field: "ManifestPrefix", Value: strconv.Quote(o.ManifestPrefix), Reason: err.Error(), Err: err}
+		}
+	}
+	if o.Batch == nil {
+		return nil
+	}
+	b := o.Batch
+	if _, _, err := b.location(); err != nil {
+		return &OptionError{Field: "Batch", Value: strconv.Quote(b.Manifest), Reason: err.Error(), Err: err}
+	}
+	if b.Index < 0 {
+		return &OptionError{Field: "Batch", Value: b.String(), Reason: "the batch index must not be negative"}
+	}
+	// A batch's files were chosen when it was planned: choosing again
+	// could only leave planned files out without saying so.
+	switch {
+	case o.Shard.Count > 0:
+		return &OptionError{Field: "Shard", Value: o.Shard.String(), Reason: "a planned batch is not sharded again"}
+	case len(o.Include) > 0 || len(o.Exclude) > 0:
+		return &OptionError{Field: "Batch", Value: b.String(), Reason: "include and exclude apply when planning, not to a planned batch"}
+	case o.FollowSymlinks:
+		return &OptionError{Field: "FollowSymlinks", Value: "true", Reason: "planned batches do not follow symlinks"}
 	}
 	return nil
 }

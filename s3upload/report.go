@@ -45,6 +45,8 @@ type Totals struct {
 	Removed   int     `json:"removed"`
 	Kept      int     `json:"kept"`
 	Excluded  int64   `json:"excluded"` // left out by --include/--exclude
+	// OtherShards counts the entries left to the other shards (Options.Shard).
+	OtherShards int64 `json:"otherShards,omitempty"`
 	// Remaining files were not done because the deadline came: a retry or
 	// the next run picks them up.
 	Remaining int `json:"remaining"`
@@ -70,17 +72,27 @@ type Report struct {
 	// Warnings are problems that did not fail a file (e.g. a folder that
 	// could not be pruned).
 	Warnings []string `json:"warnings,omitempty"`
+	// Shard is the shard a sharded run took (Options.Shard), and which
+	// variable gave its index.
+	Shard *Shard `json:"shard,omitempty"`
+	// Batch is set for a run of a planned batch: where its report went.
+	Batch *BatchInfo `json:"batch,omitempty"`
 }
 
 // OK reports whether no file failed. Files left for a later run because of
 // the deadline are not failures.
-func (r *Report) OK() bool { return r.Totals.Failed == 0 }
+func (r *Report) OK() bool {
+	return r.Totals.Failed == 0 && (r.Batch == nil || r.Batch.ReportError == "")
+}
 
 // Err is nil when the report is OK, else a one-line error counting the
 // failed files and naming the first few, with why the run stopped.
 func (r *Report) Err() error {
 	if r.OK() {
 		return nil
+	}
+	if r.Totals.Failed == 0 {
+		return errors.New(r.Batch.ReportError)
 	}
 	var first []string
 	for _, f := range r.Files {
@@ -91,6 +103,9 @@ func (r *Report) Err() error {
 	msg := fmt.Sprintf("%d of %d files failed: %s", r.Totals.Failed, r.Totals.Files, strings.Join(first, "; "))
 	if r.Stopped != "" {
 		msg += " (" + r.Stopped + ")"
+	}
+	if r.Batch != nil && r.Batch.ReportError != "" {
+		msg += "; " + r.Batch.ReportError
 	}
 	return errors.New(msg)
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"golang.org/x/sys/unix"
+
+	"github.com/awsutils/awsutils/awsclient"
 )
 
 // Run uploads opts.Src to S3 and returns what happened to every file. The
@@ -26,11 +28,32 @@ func Run(ctx context.Context, cfg aws.Config, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
+	var batch *batchDoc
+	if opts.Batch != nil {
+		// The batch is read and checked before the source is touched.
+		client := awsclient.S3(cfg)
+		if batch, err = loadBatch(ctx, client, &opts); err != nil {
+			return nil, err
+		}
+		// A batch run again (Step Functions retries a failed or timed-out
+		// child) finds what the first run stored verified instead of
+		// uploading it again; the first run saves a HEAD per file.
+		if !opts.DryRun && startedBefore(ctx, client, opts.Batch) {
+			opts.SkipUnchanged = true
+		}
+	}
 	w, err := newWalker(opts.Src, flt, opts.FollowSymlinks, opts.RemoveSrc && opts.PruneEmptyDirs && !opts.DryRun)
 	if err != nil {
 		return nil, fmt.Errorf("%w: source folder %s: %s", ErrInvalid, opts.Src, errMsg(err))
 	}
 	defer w.close()
+	w.shard = opts.Shard
+	if batch != nil {
+		w.planned = batch.Files
+		if w.planned == nil {
+			w.planned = []batchFile{}
+		}
+	}
 	fixed := opts.Concurrency
 	if adaptive {
 		fixed = 0
@@ -40,7 +63,14 @@ func Run(ctx context.Context, cfg aws.Config, opts Options) (*Report, error) {
 		opts: &opts, walk: w, up: newUploader(cfg, &opts, w, lim), lim: lim,
 		rep: &Report{Src: opts.Src, Bucket: opts.Bucket, Prefix: opts.Prefix, DryRun: opts.DryRun, Files: []File{}},
 	}
-	return r.do(ctx), nil
+	rep := r.do(ctx)
+	if opts.Shard.Count > 0 {
+		rep.Shard = &opts.Shard
+	}
+	if opts.Batch != nil && !opts.DryRun {
+		rep.Batch = writeBatchReport(ctx, awsclient.S3(cfg), opts.Batch, rep)
+	}
+	return rep, nil
 }
 
 // maxInFlight is the most files an adaptive run keeps in flight: within
@@ -167,6 +197,7 @@ func (r *run) do(ctx context.Context) *Report {
 	rep := r.rep
 	rep.Warnings = append(rep.Warnings, r.walk.pruner.taken()...)
 	rep.Totals.Excluded = r.walk.excluded.Load()
+	rep.Totals.OtherShards = r.walk.others.Load()
 	rep.Totals.Remaining = int(r.notStarted.Load() + r.interrupted.Load())
 	rep.Totals.InFlight = r.lim.highest()
 	if dispatch.Err() != nil {

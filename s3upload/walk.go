@@ -134,6 +134,12 @@ type walker struct {
 	follow   bool
 	pruner   *pruner
 	excluded atomic.Int64 // files left out by include/exclude
+	// shard takes only its share of the files; others counts the rest.
+	shard  Shard
+	others atomic.Int64
+	// planned, when set, is the list of files to take (a planned batch)
+	// instead of a listing of the tree.
+	planned []batchFile
 }
 
 const readDirBatch = 256
@@ -173,6 +179,10 @@ func (w *walker) close() error { return w.root.Close() }
 // must release (item.done).
 func (w *walker) run(ctx context.Context, out chan<- item) {
 	defer close(out)
+	if w.planned != nil {
+		w.runPlanned(ctx, out)
+		return
+	}
 	var st unix.Stat_t
 	var ancestors []fileID
 	if unix.Fstat(w.top.fd, &st) == nil {
@@ -252,6 +262,10 @@ func (w *walker) entry(ctx context.Context, d *dir, name string, ancestors []fil
 			return true // vanished since it was listed
 		}
 		return w.note(ctx, out, rel, item{fail: "stat: " + err.Error()})
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR && !w.shard.takes(rel) {
+		w.others.Add(1)
+		return true
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:

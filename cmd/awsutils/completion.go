@@ -90,6 +90,12 @@ var flagValues = map[string]value{
 	"partition":      {kind: wordValue, what: "ARN partition", words: []string{"aws", "aws-cn", "aws-us-gov"}},
 	"account-id":     {what: "account id"},
 	"function-name":  {what: "Lambda function name"},
+	"shard":          {what: "K/N or auto/N"},
+	"plan":           {what: "s3://BUCKET/MANIFEST-PREFIX/"},
+	"batch":          {what: "s3://BUCKET/.../manifest.json#K"},
+	"summary":        {what: "s3://BUCKET/.../manifest.json"},
+	"batch-files":    {what: "files per batch"},
+	"batch-bytes":    {what: "size, e.g. 16GiB"},
 }
 
 // commandArgs are the positional arguments of the commands that take

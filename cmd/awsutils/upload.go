@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
@@ -23,6 +24,9 @@ func uploadCommand() command {
 }
 
 const uploadUsage = `usage: awsutils upload [flags] SRC_DIR s3://BUCKET[/PREFIX]
+       awsutils upload --plan s3://BUCKET/MANIFEST-PREFIX/ [flags] SRC_DIR s3://BUCKET[/PREFIX]
+       awsutils upload --batch s3://BUCKET/.../manifest.json#K [flags] SRC_DIR s3://BUCKET[/PREFIX]
+       awsutils upload --summary s3://BUCKET/.../manifest.json
 
 Uploads every file under SRC_DIR to s3://BUCKET/PREFIX/<path relative to
 SRC_DIR>, checking each object's CRC32. With --remove-src a file is deleted
@@ -32,6 +36,14 @@ meanwhile.
 Globs (--include/--exclude, repeatable) match the path relative to SRC_DIR:
 a pattern with "/" matches the whole path ("logs/**/*.gz"), one without
 matches a file or folder name at any depth ("*.tmp"); "**" crosses folders.
+
+--shard K/N uploads only the files whose path hashes to shard K of N (K
+from 0); N processes, one per K, upload every file exactly once.
+--shard auto/N takes K from AWS_BATCH_JOB_ARRAY_INDEX or JOB_COMPLETION_INDEX.
+
+--plan walks SRC_DIR once and writes batches to S3, uploading nothing; it
+prints the manifest's URL. --batch uploads one planned batch (with SRC_DIR
+and destination as planned); --summary adds up the batches' reports.
 
 Exit status: 0 all done, 1 some file failed or was left by an interrupt, 2 usage or config error.
 
@@ -78,6 +90,15 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.StringVar(&opts.SSE, "sse", "", "server-side encryption: AES256, aws:kms or aws:kms:dsse")
 	fs.StringVar(&opts.SSEKMSKeyID, "sse-kms-key-id", "", "KMS key for SSE-KMS (implies --sse aws:kms)")
 	fs.BoolVar(&opts.DryRun, "dry-run", false, "list what would be uploaded; upload and delete nothing")
+	fs.BoolVar(&opts.NoMetadata, "no-metadata", false, "do not store the files' mtime, mode and owner as object metadata")
+	var (
+		shard      = fs.String("shard", "", "upload only shard K of N of the files (K/N, K from 0, or auto/N)")
+		plan       = fs.String("plan", "", "write a plan of batches to this s3://BUCKET/PREFIX/ instead of uploading")
+		batch      = fs.String("batch", "", "upload batch K of a plan: s3://BUCKET/.../manifest.json#K")
+		summary    = fs.String("summary", "", "add up the reports of a plan's batches: s3://BUCKET/.../manifest.json")
+		batchBytes = fs.String("batch-bytes", "16GiB", "with --plan: at most this many bytes per batch")
+	)
+	fs.IntVar(&opts.BatchFiles, "batch-files", s3upload.DefaultBatchFiles, "with --plan: at most this many files per batch")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return exitOK
@@ -89,8 +110,32 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "awsutils upload: "+format+"\n", a...)
 		return exitUsage
 	}
+	if *summary != "" {
+		if fs.NArg() != 0 {
+			return usageErr("--summary takes no SRC_DIR or destination")
+		}
+		return runSummary(ctx, *summary, *cfgPath, *profile, *output, stdout, stderr)
+	}
 	if fs.NArg() != 2 {
 		return usageErr("want SRC_DIR and s3://BUCKET[/PREFIX]; run `awsutils upload --help`")
+	}
+	if *plan != "" && *batch != "" {
+		return usageErr("--plan and --batch do not go together: plan first, then run the batches")
+	}
+	opts.ManifestPrefix = *plan
+	if *shard != "" {
+		sh, err := s3upload.ParseShard(*shard, os.Getenv)
+		if err != nil {
+			return usageErr("--shard %s", strings.TrimPrefix(err.Error(), s3upload.ErrInvalid.Error()+": Shard "))
+		}
+		opts.Shard = sh
+	}
+	if *batch != "" {
+		ref, err := s3upload.ParseBatchRef(*batch)
+		if err != nil {
+			return usageErr("--batch %s", strings.TrimPrefix(err.Error(), s3upload.ErrInvalid.Error()+": Batch "))
+		}
+		opts.Batch = &ref
 	}
 	opts.Src = fs.Arg(0)
 	var err error
@@ -105,6 +150,9 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	if opts.MultipartThreshold, err = parseSize(*mpThresh); err != nil {
 		return usageErr("--multipart-threshold: %v", err)
+	}
+	if opts.BatchBytes, err = parseSize(*batchBytes); err != nil {
+		return usageErr("--batch-bytes: %v", err)
 	}
 	// s3upload checks the options; this only says which flag was wrong.
 	if err := opts.Validate(); err != nil {
@@ -133,6 +181,10 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	awsCfg, err := awsclient.Load(ctx, clientOpts)
 	if err != nil {
 		return usageErr("%v", err)
+	}
+
+	if *plan != "" {
+		return runPlan(ctx, awsCfg, opts, fs, fs.Arg(1), *output, stdout, stderr)
 	}
 
 	var bar *progressbar.ProgressBar
@@ -169,6 +221,10 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		_ = bar.Finish()
 	}
 	if err != nil {
+		if !errors.Is(err, s3upload.ErrInvalid) {
+			fmt.Fprintf(stderr, "awsutils upload: %v\n", err)
+			return exitFailed
+		}
 		return usageErr("%s", optionMessage(fs, opts, fs.Arg(1), err))
 	}
 	if err = out.end(rep); err != nil {
@@ -188,6 +244,8 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) int
 var uploadFlags = map[string]string{
 	"PartSize": "part-size", "MultipartThreshold": "multipart-threshold", "SSE": "sse",
 	"SSEKMSKeyID": "sse-kms-key-id", "Include": "include", "Exclude": "exclude",
+	"Shard": "shard", "Batch": "batch", "ManifestPrefix": "plan", "BatchFiles": "batch-files",
+	"BatchBytes": "batch-bytes", "FollowSymlinks": "follow-symlinks", "Manifest": "summary",
 }
 
 // optionMessage names an option s3upload refused (an
@@ -211,7 +269,7 @@ func optionMessage(fs *pflag.FlagSet, opts s3upload.Options, dest string, err er
 		return err.Error()
 	}
 	value := oe.Value
-	if f := fs.Lookup(name); f.Value.Type() == "string" {
+	if f := fs.Lookup(name); f.Value.Type() == "string" && f.Value.String() != "" {
 		value = f.Value.String() // sizes as written, not in bytes
 	}
 	return fmt.Sprintf("--%s %s: %s", name, value, oe.Reason)
@@ -318,4 +376,77 @@ func (r *reportWriter) end(rep *s3upload.Report) error {
 	r.w.Write(tail[1:])
 	r.w.WriteByte('\n')
 	return r.w.Flush()
+}
+
+// runPlan writes a plan and prints its manifest's URL and size.
+func runPlan(ctx context.Context, awsCfg aws.Config, opts s3upload.Options, fs *pflag.FlagSet, dest, output string, stdout, stderr io.Writer) int {
+	p, err := s3upload.MakePlan(ctx, awsCfg, opts)
+	if err != nil {
+		if errors.Is(err, s3upload.ErrInvalid) {
+			fmt.Fprintf(stderr, "awsutils upload: %s\n", optionMessage(fs, opts, dest, err))
+			return exitUsage
+		}
+		fmt.Fprintf(stderr, "awsutils upload: %v\n", err)
+		return exitFailed
+	}
+	if output == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(p)
+	} else {
+		for _, f := range p.Problems {
+			fmt.Fprint(stdout, f.Line(""))
+		}
+		fmt.Fprintf(stdout, "%s\n%d batches, %d files, %d bytes planned in %.2fs\n", p.Manifest, p.Batches, p.Files, p.Bytes, p.Seconds)
+	}
+	if err := p.Err(); err != nil {
+		fmt.Fprintf(stderr, "awsutils upload: %v\n", err)
+		return exitFailed
+	}
+	return exitOK
+}
+
+// runSummary prints what a plan's batches did.
+func runSummary(ctx context.Context, manifest, cfgPath, profile, output string, stdout, stderr io.Writer) int {
+	var cfg s3upload.Config
+	if cfgPath == "" {
+		if _, err := os.Stat(s3upload.ConfigFile); err == nil {
+			cfgPath = s3upload.ConfigFile
+		}
+	}
+	if cfgPath != "" {
+		var err error
+		if cfg, _, err = s3upload.LoadConfig(cfgPath); err != nil {
+			fmt.Fprintf(stderr, "awsutils upload: %v\n", err)
+			return exitUsage
+		}
+	}
+	clientOpts := cfg.ClientOptions()
+	clientOpts.Profile = profile
+	awsCfg, err := awsclient.Load(ctx, clientOpts)
+	if err != nil {
+		fmt.Fprintf(stderr, "awsutils upload: %v\n", err)
+		return exitUsage
+	}
+	s, err := s3upload.Summarize(ctx, awsCfg, manifest)
+	if err != nil {
+		fmt.Fprintf(stderr, "awsutils upload: --summary %s\n", strings.TrimPrefix(err.Error(), s3upload.ErrInvalid.Error()+": Manifest "))
+		if errors.Is(err, s3upload.ErrInvalid) {
+			return exitUsage
+		}
+		return exitFailed
+	}
+	if output == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(s)
+	} else {
+		fmt.Fprintf(stdout, "%d of %d batches reported: %d uploaded, %d removed, %d kept, %d skipped, %d failed, %d remaining; %d bytes\n",
+			s.Reported, s.Batches, s.Uploaded, s.Removed, s.Kept, s.Skipped, s.Failed, s.Remaining, s.Bytes)
+	}
+	if err := s.Err(); err != nil {
+		fmt.Fprintf(stderr, "awsutils upload: %v\n", err)
+		return exitFailed
+	}
+	return exitOK
 }

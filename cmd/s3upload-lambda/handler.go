@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/awsutils/awsutils/awsclient"
 	"github.com/awsutils/awsutils/internal/lambdaerr"
 	"github.com/awsutils/awsutils/s3upload"
@@ -18,10 +20,26 @@ import (
 // Event is the invocation input. Pointers tell a missing field (taken from
 // the environment) from an empty one.
 type Event struct {
+	// Mode is "" (upload), "plan" or "summary".
+	Mode      string  `json:"mode"`
 	SrcDir    *string `json:"srcDir"`
 	Bucket    *string `json:"bucket"`
 	KeyPrefix *string `json:"keyPrefix"`
 	RemoveSrc *bool   `json:"removeSrc"`
+	// NoMetadata leaves out the files' mtime, mode and owner.
+	NoMetadata *bool `json:"noMetadata"`
+	// Shard uploads one shard of the tree.
+	Shard *s3upload.Shard `json:"shard"`
+	// Batch uploads one batch of a plan (the item a Distributed Map
+	// passes).
+	Batch *s3upload.BatchRef `json:"batch"`
+	// ManifestPrefix (mode plan) is where the plan goes.
+	ManifestPrefix *string `json:"manifestPrefix"`
+	// BatchFiles and BatchBytes (mode plan) bound a batch.
+	BatchFiles *int   `json:"batchFiles"`
+	BatchBytes *int64 `json:"batchBytes"`
+	// Manifest (mode summary) is the plan to sum up.
+	Manifest string `json:"manifest"`
 }
 
 type handler struct {
@@ -34,6 +52,12 @@ type request struct {
 	src, bucket, prefix string
 	removeSrc           bool
 	concurrency         int
+	noMetadata          bool
+	shard               s3upload.Shard
+	batch               *s3upload.BatchRef
+	manifestPrefix      string
+	batchFiles          int
+	batchBytes          int64
 }
 
 func (h *handler) request(e Event) (request, error) {
@@ -70,6 +94,22 @@ func (h *handler) request(e Event) (request, error) {
 	if e.RemoveSrc != nil {
 		r.removeSrc = *e.RemoveSrc
 	}
+	if e.NoMetadata != nil {
+		r.noMetadata = *e.NoMetadata
+	}
+	if e.Shard != nil {
+		r.shard = s3upload.Shard{Index: e.Shard.Index, Count: e.Shard.Count}
+	}
+	r.batch = e.Batch
+	if e.ManifestPrefix != nil {
+		r.manifestPrefix = *e.ManifestPrefix
+	}
+	if e.BatchFiles != nil {
+		r.batchFiles = *e.BatchFiles
+	}
+	if e.BatchBytes != nil {
+		r.batchBytes = *e.BatchBytes
+	}
 	if err := r.options().Validate(); err != nil {
 		return request{}, r.inputError(err)
 	}
@@ -78,7 +118,9 @@ func (h *handler) request(e Event) (request, error) {
 
 // options are the upload options the request asks for.
 func (r request) options() s3upload.Options {
-	return s3upload.Options{Src: r.src, Bucket: r.bucket, Prefix: r.prefix, RemoveSrc: r.removeSrc, Concurrency: r.concurrency}
+	return s3upload.Options{Src: r.src, Bucket: r.bucket, Prefix: r.prefix, RemoveSrc: r.removeSrc, Concurrency: r.concurrency,
+		NoMetadata: r.noMetadata, Shard: r.shard, Batch: r.batch,
+		ManifestPrefix: r.manifestPrefix, BatchFiles: r.batchFiles, BatchBytes: r.batchBytes}
 }
 
 func concurrencyError(v string) error {
@@ -108,7 +150,17 @@ func (r request) inputError(err error) error {
 	case "Concurrency":
 		return concurrencyError(strconv.Itoa(r.concurrency))
 	}
+	if name, ok := eventFields[oe.Field]; ok {
+		return fmt.Errorf("%s %s: %s", name, oe.Value, oe.Reason)
+	}
 	return err
+}
+
+// eventFields are the event fields that set s3upload.Options fields, by
+// field.
+var eventFields = map[string]string{
+	"Shard": "shard", "Batch": "batch", "ManifestPrefix": "manifestPrefix",
+	"BatchFiles": "batchFiles", "BatchBytes": "batchBytes", "Manifest": "manifest",
 }
 
 // config finds the job's config: AWSUTILS_CONFIG, else the file beside the
@@ -143,34 +195,32 @@ func margin(ctx context.Context) time.Duration {
 	return min(max(time.Until(dl)/5, time.Second), 30*time.Second)
 }
 
-func (h *handler) handle(ctx context.Context, e Event) (*s3upload.Report, error) {
-	req, err := h.request(e)
-	if err != nil {
+func (h *handler) handle(ctx context.Context, e Event) (any, error) {
+	switch e.Mode {
+	case "":
+	case "plan":
+		return h.plan(ctx, e)
+	case "summary":
+		return h.summary(ctx, e)
+	default:
+		err := fmt.Errorf("mode %q: want plan, summary, or none for an upload", e.Mode)
 		h.log.Error("unusable input", "error", err.Error())
 		return nil, &lambdaerr.BadRequest{Err: err}
 	}
-	cfg, err := h.config()
+	req, opts, awsCfg, err := h.prepare(ctx, e)
 	if err != nil {
-		h.log.Error("config", "error", err.Error())
-		return nil, &lambdaerr.BadConfig{Err: err}
+		return nil, err
 	}
-	opts := req.options()
 	opts.DeadlineMargin = margin(ctx)
 	// The reply must stay within Lambda's 6 MB payload limit.
 	opts.ReportLimit = 1000
-	clientOpts := cfg.ClientOptions()
-	clientOpts.MaxConnsPerHost = opts.Connections()
-	awsCfg, err := awsclient.Load(ctx, clientOpts)
-	if err != nil {
-		h.log.Error("AWS configuration", "error", err.Error())
-		return nil, &lambdaerr.BadConfig{Err: err}
-	}
+	cfg := req.cfg
 	h.log.Info("upload start", "src", req.src, "bucket", req.bucket, "prefix", req.prefix,
-		"removeSrc", req.removeSrc, "config", cfg, "deadlineMargin", opts.DeadlineMargin.String())
+		"removeSrc", req.removeSrc, "config", cfg, "deadlineMargin", opts.DeadlineMargin.String(),
+		"shard", req.shard.String(), "batch", batchName(req.batch))
 	rep, err := s3upload.Run(ctx, awsCfg, opts)
 	if err != nil {
-		h.log.Error("upload", "error", err.Error())
-		return nil, &lambdaerr.BadRequest{Err: req.inputError(err)}
+		return nil, h.runError("upload", req, err)
 	}
 	for _, f := range rep.Files {
 		if f.Result == s3upload.Failed || f.Result == s3upload.Kept {
@@ -187,4 +237,98 @@ func (h *handler) handle(ctx context.Context, e Event) (*s3upload.Report, error)
 		return rep, &lambdaerr.FilesFailed{Err: err}
 	}
 	return rep, nil
+}
+
+func batchName(b *s3upload.BatchRef) string {
+	if b == nil {
+		return ""
+	}
+	return b.String()
+}
+
+// prepared is a request with its config.
+type prepared struct {
+	request
+	cfg s3upload.Config
+}
+
+// prepare reads the request, the config and the AWS configuration.
+func (h *handler) prepare(ctx context.Context, e Event) (prepared, s3upload.Options, aws.Config, error) {
+	req, err := h.request(e)
+	if err != nil {
+		h.log.Error("unusable input", "error", err.Error())
+		return prepared{}, s3upload.Options{}, aws.Config{}, &lambdaerr.BadRequest{Err: err}
+	}
+	cfg, err := h.config()
+	if err != nil {
+		h.log.Error("config", "error", err.Error())
+		return prepared{}, s3upload.Options{}, aws.Config{}, &lambdaerr.BadConfig{Err: err}
+	}
+	opts := req.options()
+	clientOpts := cfg.ClientOptions()
+	clientOpts.MaxConnsPerHost = opts.Connections()
+	awsCfg, err := awsclient.Load(ctx, clientOpts)
+	if err != nil {
+		h.log.Error("AWS configuration", "error", err.Error())
+		return prepared{}, s3upload.Options{}, aws.Config{}, &lambdaerr.BadConfig{Err: err}
+	}
+	return prepared{request: req, cfg: cfg}, opts, awsCfg, nil
+}
+
+// runError is the invocation's error for a run that could not start: bad
+// input (a batch that does not fit, ...) or S3 unreachable.
+func (h *handler) runError(what string, req prepared, err error) error {
+	h.log.Error(what, "error", err.Error())
+	if errors.Is(err, s3upload.ErrInvalid) {
+		return &lambdaerr.BadRequest{Err: req.inputError(err)}
+	}
+	return &lambdaerr.Unavailable{Err: err}
+}
+
+func (h *handler) plan(ctx context.Context, e Event) (*s3upload.Plan, error) {
+	req, opts, awsCfg, err := h.prepare(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	h.log.Info("plan start", "src", req.src, "bucket", req.bucket, "prefix", req.prefix, "manifestPrefix", req.manifestPrefix, "config", req.cfg)
+	p, err := s3upload.MakePlan(ctx, awsCfg, opts)
+	if err != nil {
+		return nil, h.runError("plan", req, err)
+	}
+	h.log.Info("plan done", "manifest", p.Manifest, "batches", p.Batches, "files", p.Files, "bytes", p.Bytes,
+		"skipped", p.Skipped, "failed", p.Failed, "seconds", p.Seconds)
+	if err := p.Err(); err != nil {
+		return p, &lambdaerr.FilesFailed{Err: err}
+	}
+	return p, nil
+}
+
+func (h *handler) summary(ctx context.Context, e Event) (*s3upload.Summary, error) {
+	cfg, err := h.config()
+	if err != nil {
+		h.log.Error("config", "error", err.Error())
+		return nil, &lambdaerr.BadConfig{Err: err}
+	}
+	if e.Manifest == "" {
+		err := errors.New("mode summary: no manifest (s3://BUCKET/.../manifest.json)")
+		h.log.Error("unusable input", "error", err.Error())
+		return nil, &lambdaerr.BadRequest{Err: err}
+	}
+	awsCfg, err := awsclient.Load(ctx, cfg.ClientOptions())
+	if err != nil {
+		h.log.Error("AWS configuration", "error", err.Error())
+		return nil, &lambdaerr.BadConfig{Err: err}
+	}
+	s, err := s3upload.Summarize(ctx, awsCfg, e.Manifest)
+	if err != nil {
+		return nil, h.runError("summary", prepared{}, err)
+	}
+	h.log.Info("summary", "manifest", s.Manifest, "batches", s.Batches, "reported", s.Reported,
+		"uploaded", s.Uploaded, "removed", s.Removed, "kept", s.Kept, "failed", s.Failed,
+		"remaining", s.Remaining, "skipped", s.Skipped, "bytes", s.Bytes,
+		"missing", len(s.Missing), "failedBatches", len(s.FailedBatches))
+	if err := s.Err(); err != nil {
+		return s, &lambdaerr.BatchesFailed{Err: err}
+	}
+	return s, nil
 }

@@ -17,14 +17,25 @@ type (
 	ResourcesFailed struct{ Err error }
 	// FilesFailed: the upload ran; some file failed.
 	FilesFailed struct{ Err error }
+	// BatchesFailed: a planned upload's summary found batches that did
+	// not report or had failed files.
+	BatchesFailed struct{ Err error }
+	// Unavailable: the job could not start because a service it must
+	// read first (S3, for a planned batch) did not answer; a retry may
+	// succeed. Nothing was touched.
+	Unavailable struct{ Err error }
 )
 
 func (e *BadRequest) Error() string      { return e.Err.Error() }
 func (e *BadConfig) Error() string       { return e.Err.Error() }
 func (e *ResourcesFailed) Error() string { return e.Err.Error() }
 func (e *FilesFailed) Error() string     { return e.Err.Error() }
+func (e *BatchesFailed) Error() string   { return e.Err.Error() }
+func (e *Unavailable) Error() string     { return e.Err.Error() }
 
 func (e *BadRequest) Unwrap() error      { return e.Err }
 func (e *BadConfig) Unwrap() error       { return e.Err }
 func (e *ResourcesFailed) Unwrap() error { return e.Err }
 func (e *FilesFailed) Unwrap() error     { return e.Err }
+func (e *BatchesFailed) Unwrap() error   { return e.Err }
+func (e *Unavailable) Unwrap() error     { return e.Err }

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"testing"
+
+	"github.com/awsutils/awsutils/internal/testbed"
+	"github.com/awsutils/awsutils/s3upload"
+)
+
+// TestFunctionPlanBatchSummary drives the function as the state machine
+// does: plan, each batch as its Distributed Map item, then the summary.
+func TestFunctionPlanBatchSummary(t *testing.T) {
+	t.Parallel()
+	bootstrap := testbed.BuildBootstrap(t, "./cmd/s3upload-lambda")
+	testbed.EachS3Server(t, func(t *testing.T, s testbed.S3Server) {
+		ctx := context.Background()
+		src := t.TempDir()
+		files := map[string]string{}
+		for i := range 12 {
+			files[fmt.Sprintf("d%d/f%d.txt", i%3, i)] = fmt.Sprint("content ", i)
+		}
+		testbed.WriteFiles(t, src, files)
+		env := maps.Clone(s.Env)
+		env["AWS_LAMBDA_FUNCTION_NAME"] = "s3upload"
+		fn := testbed.StartLambda(t, bootstrap, env)
+
+		payload, err := fn.Invoke(ctx, map[string]any{"mode": "plan", "srcDir": src, "bucket": s.Bucket, "keyPrefix": "k", "batchFiles": 5})
+		if err != nil {
+			t.Fatalf("%v\n%s", err, fn.Log())
+		}
+		var p s3upload.Plan
+		if err := json.Unmarshal(payload, &p); err != nil {
+			t.Fatal(err)
+		}
+		if p.Batches != 3 || p.Files != 12 || p.ManifestBucket != s.Bucket || p.Src != src || p.Bucket != s.Bucket || p.Prefix != "k" {
+			t.Fatalf("plan %s", payload)
+		}
+		// The Distributed Map's items, as its ItemReader reads them.
+		var items []map[string]any
+		if err := json.Unmarshal(testbed.Objects(t, s.Config, s.Bucket)[p.ManifestKey], &items); err != nil || len(items) != 3 {
+			t.Fatalf("manifest: %v %v", items, err)
+		}
+
+		// The summary fails while batches are missing.
+		_, err = fn.Invoke(ctx, map[string]any{"mode": "summary", "manifest": p.Manifest})
+		testbed.WantFunctionError(t, err, "BatchesFailed", "3 batches have no report")
+
+		for _, it := range items {
+			payload, err := fn.Invoke(ctx, map[string]any{"srcDir": src, "bucket": s.Bucket, "keyPrefix": "k", "removeSrc": true, "batch": it})
+			if err != nil {
+				t.Fatalf("batch %v: %v\n%s", it, err, fn.Log())
+			}
+			var rep s3upload.Report
+			if err := json.Unmarshal(payload, &rep); err != nil || rep.Batch == nil || rep.Totals.Removed == 0 {
+				t.Fatalf("batch %v: %s", it, payload)
+			}
+		}
+		got := testbed.ObjectStrings(t, s.Config, s.Bucket)
+		for rel, data := range files {
+			if got["k/"+rel] != data {
+				t.Errorf("k/%s = %q, want %q", rel, got["k/"+rel], data)
+			}
+		}
+		if n := testbed.CountFiles(src); n != 0 {
+			t.Errorf("%d files left", n)
+		}
+
+		payload, err = fn.Invoke(ctx, map[string]any{"mode": "summary", "manifest": p.Manifest})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sum s3upload.Summary
+		if err := json.Unmarshal(payload, &sum); err != nil || sum.Removed != 12 || sum.Reported != 3 || sum.Failed != 0 {
+			t.Fatalf("summary %s: %v", payload, err)
+		}
+
+		// Bad input: one line, nothing touched.
+		_, err = fn.Invoke(ctx, map[string]any{"srcDir": t.TempDir(), "bucket": s.Bucket, "keyPrefix": "k", "batch": items[0]})
+		testbed.WantFunctionError(t, err, "BadRequest", "batch ")
+		_, err = fn.Invoke(ctx, map[string]any{"srcDir": src, "bucket": s.Bucket, "shard": map[string]int{"index": 3, "count": 2}})
+		testbed.WantFunctionError(t, err, "BadRequest", "shard 3/2: index 3 is out of range")
+		_, err = fn.Invoke(ctx, map[string]any{"mode": "summary", "manifest": "s3://" + s.Bucket + "/none/manifest.json"})
+		testbed.WantFunctionError(t, err, "BadRequest", "no plan there")
+		_, err = fn.Invoke(ctx, map[string]any{"mode": "replan"})
+		testbed.WantFunctionError(t, err, "BadRequest", `mode "replan"`)
+	})
+}

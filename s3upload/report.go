@@ -215,6 +215,19 @@ func (r *Report) Summary(w io.Writer) error {
 	if r.Stopped != "" {
 		fmt.Fprintf(b, "stopped: %s\n", r.Stopped)
 	}
+	if s := r.Shard; s != nil {
+		fmt.Fprintf(b, "shard %s", s)
+		if s.From != "" {
+			fmt.Fprintf(b, " (index from %s)", s.From)
+		}
+		fmt.Fprintf(b, ": %d entries left to the other shards\n", t.OtherShards)
+	}
+	if bi := r.Batch; bi != nil {
+		fmt.Fprintf(b, "batch %d of %s: report %s\n", bi.Index, bi.Manifest, bi.Report)
+		if bi.ReportError != "" {
+			fmt.Fprintf(b, "error: %s\n", bi.ReportError)
+		}
+	}
 	return b.Flush()
 }
 

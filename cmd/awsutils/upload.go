@@ -365,10 +365,12 @@ func (r *reportWriter) end(rep *s3upload.Report) error {
 		return r.w.Flush()
 	}
 	tail, err := json.Marshal(struct {
-		Totals   s3upload.Totals `json:"totals"`
-		Stopped  string          `json:"stopped,omitempty"`
-		Warnings []string        `json:"warnings,omitempty"`
-	}{rep.Totals, rep.Stopped, rep.Warnings})
+		Totals   s3upload.Totals     `json:"totals"`
+		Stopped  string              `json:"stopped,omitempty"`
+		Warnings []string            `json:"warnings,omitempty"`
+		Shard    *s3upload.Shard     `json:"shard,omitempty"`
+		Batch    *s3upload.BatchInfo `json:"batch,omitempty"`
+	}{rep.Totals, rep.Stopped, rep.Warnings, rep.Shard, rep.Batch})
 	if err != nil {
 		return err
 	}

@@ -46,7 +46,7 @@ func (e *partError) Unwrap() error { return e.err }
 // workers send them while the next is read, from the page cache the read
 // just filled. CompleteMultipartUpload carries the FULL_OBJECT CRC32, which
 // S3 checks against the assembled object. Any failure aborts the upload.
-func (u *uploader) putLarge(ctx context.Context, f *os.File, key string, size int64) (stored, error) {
+func (u *uploader) putLarge(ctx context.Context, f *os.File, key string, size int64, meta map[string]string) (stored, error) {
 	select {
 	case u.large <- struct{}{}:
 		defer func() { <-u.large }()
@@ -59,6 +59,7 @@ func (u *uploader) putLarge(ctx context.Context, f *os.File, key string, size in
 		ContentType:       contentType(key),
 		ChecksumAlgorithm: s3types.ChecksumAlgorithmCrc32,
 		ChecksumType:      s3types.ChecksumTypeFullObject,
+		Metadata:          meta,
 	}
 	create.StorageClass, create.ServerSideEncryption, create.SSEKMSKeyId = u.storage()
 	// The create is not cancelled with the run: a create the server

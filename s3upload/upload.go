@@ -243,26 +243,30 @@ func (u *uploader) file(ctx context.Context, it item) outcome {
 	}
 	before := fingerprintOf(fi)
 	f.Size = before.size
+	var meta map[string]string
+	if !u.opts.NoMetadata {
+		meta = fileMetadata(fi)
+	}
 
 	var o outcome
 	verified := false
 	if u.opts.SkipUnchanged {
-		same, err := u.unchanged(ctx, fh, key, f.Size)
+		same, how, err := u.unchanged(ctx, fh, key, f.Size, meta)
 		if err != nil {
 			return u.failed(ctx, f, "check existing object", err)
 		}
 		if same {
 			verified = true
-			f.Result, f.Message = Skipped, "unchanged in S3"
+			f.Result, f.Message = Skipped, "unchanged in S3 ("+how+")"
 		}
 	}
 	if !verified {
 		var put stored
 		var err error
 		if f.Size >= u.opts.MultipartThreshold {
-			put, err = u.putLarge(ctx, fh, key, f.Size)
+			put, err = u.putLarge(ctx, fh, key, f.Size, meta)
 		} else {
-			put, err = u.putSmall(ctx, fh, key, f.Size)
+			put, err = u.putSmall(ctx, fh, key, f.Size, meta)
 		}
 		if err != nil {
 			return u.failed(ctx, f, "upload", err)
@@ -404,7 +408,7 @@ type stored struct {
 // putSmall sends a file in one PUT straight from disk, with the CRC32 it
 // read first; S3 recomputes it on receipt and refuses the object
 // (BadDigest) if the bytes differ.
-func (u *uploader) putSmall(ctx context.Context, f *os.File, key string, size int64) (stored, error) {
+func (u *uploader) putSmall(ctx context.Context, f *os.File, key string, size int64, meta map[string]string) (stored, error) {
 	sum, err := u.crcOf(f, size)
 	if err != nil {
 		return stored{}, err
@@ -420,6 +424,7 @@ func (u *uploader) putSmall(ctx context.Context, f *os.File, key string, size in
 		ContentType:       contentType(key),
 		ChecksumAlgorithm: s3types.ChecksumAlgorithmCrc32,
 		ChecksumCRC32:     aws.String(sum),
+		Metadata:          meta,
 	}
 	in.StorageClass, in.ServerSideEncryption, in.SSEKMSKeyId = u.storage()
 	out, err := u.s3.PutObject(ctx, in)
@@ -502,9 +507,12 @@ func (u *uploader) verify(ctx context.Context, key string, size int64, put store
 	return verified, ""
 }
 
-// unchanged reports whether key already holds the file: same size and a
-// full-object CRC32 equal to the file's.
-func (u *uploader) unchanged(ctx context.Context, f *os.File, key string, size int64) (bool, error) {
+// unchanged reports whether key already holds the file, and how it
+// knows: same size and the mtime this package stored equal to the file's
+// to the nanosecond (no read of the file), else same size and a
+// full-object CRC32 equal to the file's. meta is the file's metadata (nil
+// with NoMetadata, which also turns the mtime rule off).
+func (u *uploader) unchanged(ctx context.Context, f *os.File, key string, size int64, meta map[string]string) (bool, string, error) {
 	h, err := u.s3.HeadObject(ctx, &s3.HeadObjectInput{
 		Bucket: aws.String(u.opts.Bucket), Key: aws.String(key), ChecksumMode: s3types.ChecksumModeEnabled,
 	})
@@ -513,19 +521,25 @@ func (u *uploader) unchanged(ctx context.Context, f *os.File, key string, size i
 		// is limited to a prefix (as `awsutils policy` makes it): either
 		// way, uploading is right; a real denial shows on the PUT.
 		if k := awsclient.Classify(err); k == awsclient.KindNotFound || k == awsclient.KindAccessDenied || isForbidden(err) {
-			return false, nil
+			return false, "", nil
 		}
-		return false, err
+		return false, "", err
+	}
+	if aws.ToInt64(h.ContentLength) != size {
+		return false, "", nil
+	}
+	if m := meta[metaFileMtime]; m != "" && h.Metadata[metaFileMtime] == m {
+		return true, "same size and mtime", nil
 	}
 	got := aws.ToString(h.ChecksumCRC32)
-	if aws.ToInt64(h.ContentLength) != size || got == "" || h.ChecksumType == s3types.ChecksumTypeComposite {
-		return false, nil
+	if got == "" || h.ChecksumType == s3types.ChecksumTypeComposite {
+		return false, "", nil
 	}
 	sum, err := u.crcOf(f, size)
 	if err != nil {
-		return false, err
+		return false, "", err
 	}
-	return sum == got, nil
+	return sum == got, "same size and CRC32", nil
 }
 
 // isForbidden recognises a bodiless 403, which is how HeadObject reports

@@ -56,6 +56,7 @@ const (
 	batchesDir   = "batches/"
 	reportsDir   = "reports/"
 	runsDir      = "runs/"
+	outcomesDir  = "outcomes/"
 	// DefaultManifestPrefix is where plans go in the destination bucket
 	// when Options.ManifestPrefix is empty.
 	DefaultManifestPrefix = ".awsutils/manifests/"
@@ -462,18 +463,26 @@ type BatchInfo struct {
 	Manifest string `json:"manifest"`
 	Index    int    `json:"index"`
 	Report   string `json:"report"` // s3:// URL of reports/<k>.json
+	// Totals are the batch's over all its runs: a retry's own report
+	// counts the files an earlier attempt removed as gone, these count
+	// them removed (what reports/<k>.json holds).
+	Totals *Totals `json:"totals,omitempty"`
 	// ReportError says why the report object could not be written; the
 	// run then counts as failed, since a summary would miss the batch.
 	ReportError string `json:"reportError,omitempty"`
 }
 
-// writeBatchReport stores the run's totals as reports/<k>.json, with a
-// fresh context: a run stopped by its deadline must still say what it did.
-func writeBatchReport(ctx context.Context, client *s3.Client, b *BatchRef, rep *Report) *BatchInfo {
+// writeBatchReport stores the run's totals as reports/<k>.json, and each
+// planned file's outcome as outcomes/<k>.json, with a fresh context: a run
+// stopped by its deadline must still say what it did. On a rerun the
+// totals are those of all the batch's runs (outcomeLog.merged).
+func writeBatchReport(ctx context.Context, client *s3.Client, b *BatchRef, rep *Report, log *outcomeLog) *BatchInfo {
 	bucket, folder, _ := b.location()
 	key := folder + reportsDir + strconv.Itoa(b.Index) + ".json"
 	info := &BatchInfo{Manifest: b.Manifest, Index: b.Index, Report: "s3://" + bucket + "/" + key}
-	br := batchReport{Version: PlanVersion, Index: b.Index, Manifest: b.Manifest, Totals: rep.Totals, Stopped: rep.Stopped}
+	outcomes, totals := log.merged(rep.Totals)
+	info.Totals = &totals
+	br := batchReport{Version: PlanVersion, Index: b.Index, Manifest: b.Manifest, Totals: totals, Stopped: rep.Stopped}
 	for _, f := range rep.Files {
 		if f.Result == Failed && len(br.Failed) < 20 {
 			br.Failed = append(br.Failed, f)
@@ -481,7 +490,12 @@ func writeBatchReport(ctx context.Context, client *s3.Client, b *BatchRef, rep *
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
 	defer cancel()
-	if err := putJSON(wctx, client, bucket, key, br); err != nil {
+	// Outcomes first: a report that exists always has its outcomes.
+	err := putJSON(wctx, client, bucket, folder+outcomesDir+strconv.Itoa(b.Index)+".json", outcomes)
+	if err == nil {
+		err = putJSON(wctx, client, bucket, key, br)
+	}
+	if err != nil {
 		info.ReportError = "write batch report " + info.Report + ": " + err.Error()
 	}
 	return info

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -139,6 +140,18 @@ func TestPlanThenBatches(t *testing.T) {
 			t.Errorf("folders not pruned: %v", left)
 		}
 
+		// Batch 0 again (a retry): its files are gone, nothing is lost.
+		o := base
+		o.Batch = &BatchRef{Manifest: p.Manifest, Index: 0}
+		rep, err := Run(ctx, s.Config, o)
+		if err != nil || !rep.OK() || rep.Totals.Skipped != 4 || rep.Totals.Uploaded+rep.Totals.Removed != 0 {
+			t.Fatalf("rerun: %v %+v", err, rep)
+		}
+		// Over both runs, batch 0's files were removed.
+		if bt := rep.Batch.Totals; bt == nil || bt.Removed != 4 || bt.Skipped != 0 {
+			t.Fatalf("rerun's batch totals %+v", rep.Batch.Totals)
+		}
+
 		sum, err = Summarize(ctx, s.Config, p.Manifest)
 		if err != nil {
 			t.Fatal(err)
@@ -148,13 +161,6 @@ func TestPlanThenBatches(t *testing.T) {
 			t.Errorf("summary %+v: %v", sum, sum.Err())
 		}
 
-		// Batch 0 again (a retry): its files are gone, nothing is lost.
-		o := base
-		o.Batch = &BatchRef{Manifest: p.Manifest, Index: 0}
-		rep, err := Run(ctx, s.Config, o)
-		if err != nil || !rep.OK() || rep.Totals.Skipped != 4 || rep.Totals.Uploaded+rep.Totals.Removed != 0 {
-			t.Fatalf("rerun: %v %+v", err, rep)
-		}
 	})
 }
 
@@ -242,5 +248,60 @@ func TestBatchRefusals(t *testing.T) {
 	}
 	if got := objectsUnder(testbed.Objects(t, cfg, bucket), "p"); len(got) != 0 {
 		t.Errorf("uploaded %d objects", len(got))
+	}
+}
+
+// TestBatchRetryCountsEarlierAttempt fails one file's PUT (a proxy answers
+// 500 to every try) so the batch fails, then runs it again as Step
+// Functions' Retry would: the retry uploads the one file, finds the others
+// gone (the first attempt removed them), and the batch's report and the
+// summary count every file removed.
+func TestBatchRetryCountsEarlierAttempt(t *testing.T) {
+	t.Parallel()
+	v := testbed.StartVersity(t)
+	direct, bucket := v.Config(t), v.Bucket(t)
+	proxy := testbed.StartFaultProxy(t, v.Endpoint, testbed.Faults{})
+	cfg := proxy.Config(t, v.Env(), awsclient.Options{MaxAttempts: 2})
+	ctx := context.Background()
+	src := t.TempDir()
+	files := planTree()
+	writeTree(t, src, files)
+	p, err := MakePlan(ctx, direct, Options{Src: src, Bucket: bucket, Prefix: "r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const victim = "d1/sub1/f07.txt"
+	if err := proxy.SetFaults(testbed.Faults{Error500: 1, Only: []string{"PutObject"},
+		Match: func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, victim) }}); err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Src: src, Bucket: bucket, Prefix: "r", RemoveSrc: true, Batch: &BatchRef{Manifest: p.Manifest}}
+	rep, err := Run(ctx, cfg, o)
+	if err != nil || rep.OK() || rep.Totals.Failed != 1 || rep.Totals.Removed != len(files)-1 {
+		t.Fatalf("first attempt: %v %+v", err, rep.Totals)
+	}
+	sum, err := Summarize(ctx, direct, p.Manifest)
+	var ie *IncompleteError
+	if err != nil || !errors.As(sum.Err(), &ie) || len(sum.FailedBatches) != 1 || sum.Failed != 1 {
+		t.Fatalf("summary after the failure: %v %+v", err, sum)
+	}
+
+	if err := proxy.SetFaults(testbed.Faults{}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = Run(ctx, cfg, o)
+	if err != nil || !rep.OK() || rep.Totals.Removed != 1 || rep.Totals.Skipped != len(files)-1 {
+		t.Fatalf("retry: %v %+v %v", err, rep.Totals, rep.Files)
+	}
+	if bt := rep.Batch.Totals; bt.Removed != len(files) || bt.Failed != 0 || bt.Skipped != 0 || bt.Bytes != treeBytes(files) {
+		t.Errorf("batch totals over both attempts %+v", bt)
+	}
+	sum, err = Summarize(ctx, direct, p.Manifest)
+	if err != nil || sum.Err() != nil || sum.Removed != len(files) || sum.Bytes != treeBytes(files) {
+		t.Fatalf("summary after the retry: %v %+v", err, sum)
+	}
+	compare(t, objectsUnder(testbed.Objects(t, direct, bucket), "r"), "r", files)
+	if n := testbed.CountFiles(src); n != 0 {
+		t.Errorf("%d files left", n)
 	}
 }

@@ -29,6 +29,7 @@ func Run(ctx context.Context, cfg aws.Config, opts Options) (*Report, error) {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	var batch *batchDoc
+	var log *outcomeLog
 	if opts.Batch != nil {
 		// The batch is read and checked before the source is touched.
 		client := awsclient.S3(cfg)
@@ -38,8 +39,10 @@ func Run(ctx context.Context, cfg aws.Config, opts Options) (*Report, error) {
 		// A batch run again (Step Functions retries a failed or timed-out
 		// child) finds what the first run stored verified instead of
 		// uploading it again; the first run saves a HEAD per file.
+		log = newOutcomeLog(opts.Src, batch.Files)
 		if !opts.DryRun && startedBefore(ctx, client, opts.Batch) {
 			opts.SkipUnchanged = true
+			log.prev = readOutcomes(ctx, client, opts.Batch, len(batch.Files))
 		}
 	}
 	w, err := newWalker(opts.Src, flt, opts.FollowSymlinks, opts.RemoveSrc && opts.PruneEmptyDirs && !opts.DryRun)
@@ -63,12 +66,15 @@ func Run(ctx context.Context, cfg aws.Config, opts Options) (*Report, error) {
 		opts: &opts, walk: w, up: newUploader(cfg, &opts, w, lim), lim: lim,
 		rep: &Report{Src: opts.Src, Bucket: opts.Bucket, Prefix: opts.Prefix, DryRun: opts.DryRun, Files: []File{}},
 	}
+	if log != nil {
+		r.onFile = log.note
+	}
 	rep := r.do(ctx)
 	if opts.Shard.Count > 0 {
 		rep.Shard = &opts.Shard
 	}
 	if opts.Batch != nil && !opts.DryRun {
-		rep.Batch = writeBatchReport(ctx, awsclient.S3(cfg), opts.Batch, rep)
+		rep.Batch = writeBatchReport(ctx, awsclient.S3(cfg), opts.Batch, rep, log)
 	}
 	return rep, nil
 }
@@ -118,6 +124,8 @@ type run struct {
 	rep  *Report
 	// Files left for a later run: never started, or cut off in flight.
 	notStarted, interrupted atomic.Int64
+	// onFile, when set, sees every outcome (from collect's goroutine).
+	onFile func(File)
 }
 
 // stopError is why a run stopped starting files before the walk was done;
@@ -261,6 +269,9 @@ func (r *run) collect(results <-chan outcome, stop context.CancelCauseFunc) {
 		r.rep.Totals.Bytes += o.uploaded
 		if r.opts.OnFile != nil {
 			r.opts.OnFile(o.file)
+		}
+		if r.onFile != nil {
+			r.onFile(o.file)
 		}
 		r.rep.add(o.file, r.opts.ReportLimit, r.opts.OnFile != nil)
 	}

@@ -40,11 +40,10 @@ import (
 // reads; a batch of another version is refused.
 const PlanVersion = 1
 
-// Defaults for a planned batch. A Lambda function with the default
-// settings moves about 500 small files/s or 100 MiB/s of large files to a
-// bucket in its region (docs/NOTES.md): 10,000 files or 16 GiB take a few
-// minutes, well inside the 15-minute limit, and a batch cut short by the
-// deadline is finished by Step Functions' retry.
+// Defaults for a planned batch: at the throughput measured for this
+// package (docs/NOTES.md), either bound takes minutes, well inside a
+// 15-minute Lambda invocation, and a batch cut short by the deadline is
+// finished by a retry.
 const (
 	DefaultBatchFiles = 10000
 	DefaultBatchBytes = 16 << 30

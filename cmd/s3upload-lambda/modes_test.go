@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"maps"
 	"testing"
 
@@ -89,3 +91,43 @@ func TestFunctionPlanBatchSummary(t *testing.T) {
 		testbed.WantFunctionError(t, err, "BadRequest", `mode "replan"`)
 	})
 }
+
+// TestRequestScaleFields: the event's shard, batch and plan fields reach
+// the options; what the library refuses is named by its event field.
+func TestRequestScaleFields(t *testing.T) {
+	dir := t.TempDir()
+	b := "b"
+	yes := true
+	n, neg := 5, -1
+	ref := &s3upload.BatchRef{Manifest: "s3://b/p/manifest.json", Index: 2}
+	mp := "s3://b/plans/"
+	bad := "plans/"
+	tests := []struct {
+		name    string
+		event   Event
+		check   func(s3upload.Options) bool
+		wantErr string
+	}{
+		{"shard", Event{SrcDir: &dir, Bucket: &b, Shard: &s3upload.Shard{Index: 1, Count: 3, From: "ignored"}},
+			func(o s3upload.Options) bool { return o.Shard == s3upload.Shard{Index: 1, Count: 3} }, ""},
+		{"batch", Event{SrcDir: &dir, Bucket: &b, Batch: ref}, func(o s3upload.Options) bool { return *o.Batch == *ref }, ""},
+		{"plan fields", Event{SrcDir: &dir, Bucket: &b, ManifestPrefix: &mp, BatchFiles: &n, NoMetadata: &yes},
+			func(o s3upload.Options) bool { return o.ManifestPrefix == mp && o.BatchFiles == 5 && o.NoMetadata }, ""},
+		{"shard out of range", Event{SrcDir: &dir, Bucket: &b, Shard: &s3upload.Shard{Index: 3, Count: 2}}, nil, "shard 3/2: index 3 is out of range: want 0 to 1"},
+		{"shard without count", Event{SrcDir: &dir, Bucket: &b, Shard: &s3upload.Shard{Index: 1}}, nil, "shard 1/0: an index needs a count"},
+		{"batch not a manifest", Event{SrcDir: &dir, Bucket: &b, Batch: &s3upload.BatchRef{Manifest: "s3://b/x"}}, nil, `batch "s3://b/x": a manifest's key ends in /manifest.json`},
+		{"manifest prefix", Event{SrcDir: &dir, Bucket: &b, ManifestPrefix: &bad}, nil, `manifestPrefix "plans/": want s3://BUCKET/...`},
+		{"batch files", Event{SrcDir: &dir, Bucket: &b, BatchFiles: &neg}, nil, "batchFiles -1: must not be negative"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := &handler{log: discard(), getenv: func(string) string { return "" }}
+			got, err := h.request(tt.event)
+			if testbed.WantErr(t, err, tt.wantErr) && !tt.check(got.options()) {
+				t.Fatalf("options %+v", got.options())
+			}
+		})
+	}
+}
+
+func discard() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Discard, nil)) }

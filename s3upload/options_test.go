@@ -45,7 +45,7 @@ func TestValidate(t *testing.T) {
 		{"shard index without count", func(o *Options) { o.Shard = Shard{Index: 1} }, "Shard", "an index needs a count"},
 		{"negative batch files", func(o *Options) { o.BatchFiles = -1 }, "BatchFiles", "must not be negative"},
 		{"negative batch bytes", func(o *Options) { o.BatchBytes = -1 }, "BatchBytes", "must not be negative"},
-		{"manifest prefix not s3", func(o *Options) { o.ManifestPrefix = "/tmp/x" }, "ManifestPrefix", "want s3://BUCKET/..."},
+		{"manifest prefix not s3", func(o *Options) { o.ManifestPrefix = "/tmp/x" }, "ManifestPrefix", "want s3://BUCKET/KEY"},
 		{"manifest prefix no bucket", func(o *Options) { o.ManifestPrefix = "s3:///x" }, "ManifestPrefix", "no bucket"},
 		{"batch not a manifest", func(o *Options) { o.Batch = &BatchRef{Manifest: "s3://b/x.json"} }, "Batch", "ends in /manifest.json"},
 		{"batch negative index", func(o *Options) { o.Batch = &BatchRef{Manifest: "s3://b/p/manifest.json", Index: -1} }, "Batch", "must not be negative"},
@@ -190,7 +190,7 @@ func TestParseBatchRef(t *testing.T) {
 		{"s3://b/p/manifest.json#x", BatchRef{}, "whole number from 0"},
 		{"s3://b/p/other.json#1", BatchRef{}, "a manifest's key ends in /manifest.json"},
 		{"s3://b/pmanifest.json#1", BatchRef{}, "a manifest's key ends in /manifest.json"},
-		{"/tmp/manifest.json#1", BatchRef{}, "want s3://BUCKET/..."},
+		{"/tmp/manifest.json#1", BatchRef{}, "want s3://BUCKET/KEY"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

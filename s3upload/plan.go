@@ -65,7 +65,7 @@ const (
 func ParseS3URL(s string) (bucket, key string, err error) {
 	rest, ok := strings.CutPrefix(s, "s3://")
 	if !ok {
-		return "", "", fmt.Errorf("want s3://BUCKET/...")
+		return "", "", errors.New("want s3://BUCKET/KEY")
 	}
 	bucket, key, _ = strings.Cut(rest, "/")
 	if bucket == "" {

@@ -131,7 +131,7 @@ func TestScaleFlagsRefused(t *testing.T) {
 		{"batch bad index", []string{"--batch", "s3://b/m/manifest.json#x", src, "s3://b/p"}, `the batch index K must be a whole number`},
 		{"plan and batch", []string{"--plan", "s3://b/m/", "--batch", "s3://b/m/manifest.json#1", src, "s3://b/p"}, "--plan and --batch do not go together"},
 		{"plan a missing folder", []string{"--plan", "s3://b/m/", filepath.Join(src, "nope"), "s3://b/p"}, "is not a readable folder"},
-		{"plan not s3", []string{"--plan", "/tmp/m", src, "s3://b/p"}, `--plan /tmp/m: want s3://BUCKET/...`},
+		{"plan not s3", []string{"--plan", "/tmp/m", src, "s3://b/p"}, `--plan /tmp/m: want s3://BUCKET/KEY`},
 		{"batch files", []string{"--plan", "s3://b/m/", "--batch-files", "-1", src, "s3://b/p"}, "--batch-files -1: must not be negative"},
 		{"batch bytes", []string{"--plan", "s3://b/m/", "--batch-bytes", "lots", src, "s3://b/p"}, `--batch-bytes: "lots" is not a size`},
 		{"shard and batch", []string{"--shard", "0/2", "--batch", "s3://b/m/manifest.json#1", src, "s3://b/p"}, "--shard 0/2: a planned batch is not sharded again"},

@@ -116,7 +116,7 @@ func TestRequestScaleFields(t *testing.T) {
 		{"shard out of range", Event{SrcDir: &dir, Bucket: &b, Shard: &s3upload.Shard{Index: 3, Count: 2}}, nil, "shard 3/2: index 3 is out of range: want 0 to 1"},
 		{"shard without count", Event{SrcDir: &dir, Bucket: &b, Shard: &s3upload.Shard{Index: 1}}, nil, "shard 1/0: an index needs a count"},
 		{"batch not a manifest", Event{SrcDir: &dir, Bucket: &b, Batch: &s3upload.BatchRef{Manifest: "s3://b/x"}}, nil, `batch "s3://b/x": a manifest's key ends in /manifest.json`},
-		{"manifest prefix", Event{SrcDir: &dir, Bucket: &b, ManifestPrefix: &bad}, nil, `manifestPrefix "plans/": want s3://BUCKET/...`},
+		{"manifest prefix", Event{SrcDir: &dir, Bucket: &b, ManifestPrefix: &bad}, nil, `manifestPrefix "plans/": want s3://BUCKET/KEY`},
 		{"batch files", Event{SrcDir: &dir, Bucket: &b, BatchFiles: &neg}, nil, "batchFiles -1: must not be negative"},
 	}
 	for _, tt := range tests {

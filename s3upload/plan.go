@@ -178,6 +178,7 @@ type Plan struct {
 	Failed         int     `json:"failed,omitempty"`
 	Problems       []File  `json:"problems,omitempty"` // skipped and failed entries, the first 1,000
 	Seconds        float64 `json:"seconds"`
+	DryRun         bool    `json:"dryRun,omitempty"` // nothing was written
 }
 
 // Err is nil unless some entry of the tree could not be planned (an
@@ -216,7 +217,8 @@ func sameDest(a, b string) bool {
 const planWriters = 8
 
 // MakePlan walks opts.Src once and writes a plan of batches to
-// opts.ManifestPrefix, uploading nothing. The error is non-nil when the
+// opts.ManifestPrefix, uploading nothing (with DryRun, writing nothing
+// either: the Plan says what would be written). The error is non-nil when the
 // plan could not be made or written (it wraps ErrInvalid for bad options);
 // entries that could not be planned are in Plan.Failed (Plan.Err).
 func MakePlan(ctx context.Context, cfg aws.Config, opts Options) (*Plan, error) {
@@ -265,6 +267,7 @@ func MakePlan(ctx context.Context, cfg aws.Config, opts Options) (*Plan, error) 
 		Src: absSrc(opts.Src), Bucket: opts.Bucket, Prefix: opts.Prefix,
 	}
 	p.Manifest = "s3://" + mBucket + "/" + p.ManifestKey
+	p.DryRun = opts.DryRun
 
 	// Batches are written while the walk goes on, so that memory holds
 	// only the batches in flight however large the tree is.
@@ -277,6 +280,9 @@ func MakePlan(ctx context.Context, cfg aws.Config, opts Options) (*Plan, error) 
 		go func() {
 			defer writers.Done()
 			for d := range docs {
+				if opts.DryRun {
+					continue
+				}
 				if err := putJSON(ctx, client, mBucket, folder+batchesDir+strconv.Itoa(d.Index)+".json", d); err != nil {
 					cancel(fmt.Errorf("write batch %d of plan %s: %w", d.Index, p.Manifest, err))
 				}
@@ -337,6 +343,10 @@ func MakePlan(ctx context.Context, cfg aws.Config, opts Options) (*Plan, error) 
 	}
 	p.Excluded = w.excluded.Load()
 
+	if opts.DryRun {
+		p.Seconds = time.Since(start).Seconds()
+		return p, nil
+	}
 	h := planHeader{Version: PlanVersion, Src: p.Src, Bucket: p.Bucket, Prefix: p.Prefix,
 		Batches: p.Batches, Files: p.Files, Bytes: p.Bytes, Created: start.UTC().Format(time.RFC3339)}
 	if err := putJSON(ctx, client, mBucket, folder+planName, h); err != nil {

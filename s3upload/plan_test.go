@@ -305,3 +305,79 @@ func TestBatchRetryCountsEarlierAttempt(t *testing.T) {
 		t.Errorf("%d files left", n)
 	}
 }
+
+// TestBatchAfterSwaps changes the tree between planning and the batch run:
+// a folder becomes a symlink to a folder outside SRC holding the same
+// names, a file becomes a symlink to an outside file. The run follows
+// neither: those files are skipped, nothing outside is read or removed.
+func TestBatchAfterSwaps(t *testing.T) {
+	t.Parallel()
+	v := testbed.StartVersity(t)
+	cfg, bucket := v.Config(t), v.Bucket(t)
+	ctx := context.Background()
+	src, outside := t.TempDir(), t.TempDir()
+	writeTree(t, src, map[string][]byte{"a/x.txt": []byte("x"), "a/y.txt": []byte("y"), "b/f.txt": []byte("f"), "keep.txt": []byte("k")})
+	writeTree(t, outside, map[string][]byte{"x.txt": []byte("secret"), "y.txt": []byte("secret"), "f.txt": []byte("secret")})
+	p, err := MakePlan(ctx, cfg, Options{Src: src, Bucket: bucket})
+	if err != nil || p.Files != 4 {
+		t.Fatalf("%v %+v", err, p)
+	}
+	if err := os.Rename(filepath.Join(src, "a"), filepath.Join(src, "a-moved")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(src, "a")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(src, "b", "f.txt")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(outside, "f.txt"), filepath.Join(src, "b", "f.txt")); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(ctx, cfg, Options{Src: src, Bucket: bucket, RemoveSrc: true, PruneEmptyDirs: true, Batch: &BatchRef{Manifest: p.Manifest}})
+	if err != nil || !rep.OK() || rep.Totals.Removed != 1 || rep.Totals.Skipped != 3 {
+		t.Fatalf("%v %+v %v", err, rep.Totals, rep.Files)
+	}
+	for _, f := range rep.Files {
+		switch filepath.Base(f.Path) {
+		case "x.txt", "y.txt":
+			if !strings.Contains(f.Message, "folder a replaced by a non-folder since it was planned") {
+				t.Errorf("%+v", f)
+			}
+		case "f.txt":
+			if !strings.Contains(f.Message, "no longer a regular file (now a symlink)") {
+				t.Errorf("%+v", f)
+			}
+		}
+	}
+	for _, name := range []string{"x.txt", "y.txt", "f.txt"} {
+		if b, err := os.ReadFile(filepath.Join(outside, name)); err != nil || string(b) != "secret" {
+			t.Errorf("outside %s: %q %v", name, b, err)
+		}
+	}
+	got := testbed.ObjectStrings(t, cfg, bucket)
+	for k, v := range got {
+		if v == "secret" {
+			t.Errorf("%s holds a file from outside SRC", k)
+		}
+	}
+	if got["keep.txt"] != "k" {
+		t.Errorf("keep.txt = %q", got["keep.txt"])
+	}
+}
+
+// TestPlanDryRun writes nothing.
+func TestPlanDryRun(t *testing.T) {
+	t.Parallel()
+	v := testbed.StartVersity(t)
+	cfg, bucket := v.Config(t), v.Bucket(t)
+	src := t.TempDir()
+	writeTree(t, src, planTree())
+	p, err := MakePlan(context.Background(), cfg, Options{Src: src, Bucket: bucket, BatchFiles: 7, DryRun: true})
+	if err != nil || p.Batches != 5 || p.Files != 30 || !p.DryRun {
+		t.Fatalf("%v %+v", err, p)
+	}
+	if got := testbed.Objects(t, cfg, bucket); len(got) != 0 {
+		t.Errorf("a dry run wrote %d objects", len(got))
+	}
+}

@@ -399,7 +399,11 @@ func runPlan(ctx context.Context, awsCfg aws.Config, opts s3upload.Options, fs *
 		for _, f := range p.Problems {
 			fmt.Fprint(stdout, f.Line(""))
 		}
-		fmt.Fprintf(stdout, "%s\n%d batches, %d files, %d bytes planned in %.2fs\n", p.Manifest, p.Batches, p.Files, p.Bytes, p.Seconds)
+		dry := ""
+		if p.DryRun {
+			dry = " [dry run: nothing written]"
+		}
+		fmt.Fprintf(stdout, "%s\n%d batches, %d files, %d bytes planned in %.2fs%s\n", p.Manifest, p.Batches, p.Files, p.Bytes, p.Seconds, dry)
 	}
 	if err := p.Err(); err != nil {
 		fmt.Fprintf(stderr, "awsutils upload: %v\n", err)

@@ -8,8 +8,12 @@
 // folder that listed them (walk.go), so nothing outside the source folder
 // is ever read or deleted, whatever changes under a running upload.
 //
-// Run is the one call; the CLI and the Lambda function only translate their
-// input into Options and the Report into output.
+// Run is the one call for an upload; the CLI and the Lambda function only
+// translate their input into Options and the Report into output. To spread
+// a tree over many runs, Options.Shard takes one shard of it, and MakePlan
+// writes batches that Runs with Options.Batch upload one each (a Step
+// Functions Distributed Map's children, an array job's tasks); Summarize
+// adds their reports up (plan.go has the objects a plan is made of).
 //
 // Why CRC32: it is the one full-object checksum that works for single PUTs
 // and FULL_OBJECT multipart uploads on AWS, versitygw and moto alike:

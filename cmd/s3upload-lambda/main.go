@@ -6,12 +6,19 @@
 // Event: {"srcDir": "...", "bucket": "...", "keyPrefix": "...", "removeSrc": true}.
 // A field missing from the event comes from the environment (SRC_DIR,
 // BUCKET, KEY_PREFIX, REMOVE_SRC), so a schedule with no input works.
+// More fields: "shard": {"index": K, "count": N} uploads one shard of the
+// tree; "batch": {"manifest": "s3://...", "index": K} one planned batch;
+// "noMetadata": true leaves out the files' POSIX metadata. {"mode": "plan",
+// "srcDir", "bucket", "keyPrefix", "manifestPrefix"} writes a plan and
+// returns its manifest; {"mode": "summary", "manifest"} adds up the
+// batches' reports (docs/RELIABILITY.md has the contract).
 // UPLOAD_CONCURRENCY sets the files in flight. The config file is
 // AWSUTILS_CONFIG, else $LAMBDA_TASK_ROOT/aws_s3_upload.yml if present.
 //
 // The reply is the JSON report. The invocation fails when any file failed
 // or the input is unusable; the errorType says which: FilesFailed,
-// BadRequest or BadConfig (see internal/lambdaerr). Near the deadline no new file is started and
+// BadRequest, BadConfig, BatchesFailed (a summary) or Unavailable (see
+// internal/lambdaerr). Near the deadline no new file is started and
 // the report's totals.remaining says how many files a retry or the next run
 // will pick up.
 package main

@@ -37,7 +37,8 @@ type Summary struct {
 	Incomplete    []int `json:"incomplete"`
 }
 
-// IncompleteError is a plan some batch of which has no report or failed.
+// IncompleteError is a plan some batch of which has no report, failed, or
+// left files for a later run.
 type IncompleteError struct{ Summary *Summary }
 
 func (e *IncompleteError) Error() string {
@@ -48,6 +49,9 @@ func (e *IncompleteError) Error() string {
 	}
 	if n := len(s.FailedBatches); n > 0 {
 		parts = append(parts, strconv.Itoa(n)+" batches had failed files (first: "+indexes(s.FailedBatches)+"), "+strconv.Itoa(s.Failed)+" files failed")
+	}
+	if n := len(s.Incomplete); n > 0 {
+		parts = append(parts, strconv.Itoa(n)+" batches left files for a later run (first: "+indexes(s.Incomplete)+"), "+strconv.Itoa(s.Remaining)+" files remaining")
 	}
 	return "plan " + s.Manifest + " not complete: " + strings.Join(parts, "; ")
 }
@@ -63,9 +67,10 @@ func indexes(ks []int) string {
 	return b.String()
 }
 
-// Err is an *IncompleteError when a batch is missing or failed, else nil.
+// Err is an *IncompleteError when a batch is missing, failed or left files
+// remaining, else nil: every planned file must have been dealt with.
 func (s *Summary) Err() error {
-	if len(s.Missing) == 0 && len(s.FailedBatches) == 0 {
+	if len(s.Missing) == 0 && len(s.FailedBatches) == 0 && len(s.Incomplete) == 0 {
 		return nil
 	}
 	return &IncompleteError{Summary: s}

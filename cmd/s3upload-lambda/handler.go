@@ -236,6 +236,11 @@ func (h *handler) handle(ctx context.Context, e Event) (any, error) {
 	if err := rep.Err(); err != nil {
 		return rep, &lambdaerr.FilesFailed{Err: err}
 	}
+	// A scheduled run leaves the rest to the next one; a planned batch has
+	// no next run but a retry, which the failure asks for.
+	if req.batch != nil && t.Remaining > 0 {
+		return rep, &lambdaerr.FilesRemaining{Err: fmt.Errorf("batch %s: %d files remaining (%s); running the batch again continues", req.batch, t.Remaining, rep.Stopped)}
+	}
 	return rep, nil
 }
 

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"strings"
 	"maps"
 	"testing"
 
@@ -131,3 +133,63 @@ func TestRequestScaleFields(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Discard, nil)) }
+
+// TestFunctionBatchDeadline runs a planned batch with a 6-second timeout
+// while a proxy lets exactly 4 PutObject calls through: the invocation
+// fails FilesRemaining (so that Step Functions retries it), the run again
+// finishes the batch, and the summary counts every file removed once.
+// Nothing depends on speed but that 4 small files fit in the 4.8 seconds
+// before the function's margin.
+func TestFunctionBatchDeadline(t *testing.T) {
+	t.Parallel()
+	bootstrap := testbed.BuildBootstrap(t, "./cmd/s3upload-lambda")
+	m := testbed.StartMotoAccount(t)
+	cfg, bucket := m.Config(t), m.Bucket(t)
+	proxy := testbed.StartFaultProxy(t, m.Endpoint, testbed.Faults{})
+	src := t.TempDir()
+	files := map[string]string{}
+	for i := range 20 {
+		files[fmt.Sprintf("d%d/f%02d.txt", i%2, i)] = fmt.Sprint("data ", i)
+	}
+	testbed.WriteFiles(t, src, files)
+	ctx := context.Background()
+	p, err := s3upload.MakePlan(ctx, cfg, s3upload.Options{Src: src, Bucket: bucket})
+	if err != nil || p.Batches != 1 {
+		t.Fatalf("%v %+v", err, p)
+	}
+	const passed = 4
+	gate := proxy.Hold(func(r *http.Request) bool {
+		return testbed.IsOp("PutObject")(r) && !strings.Contains(r.URL.Path, "/.awsutils/")
+	})
+	gate.ReleaseN(passed)
+	env := proxy.Env(m.Env())
+	env["AWS_LAMBDA_FUNCTION_TIMEOUT"] = "6"
+	env["UPLOAD_CONCURRENCY"] = "2"
+	fn := testbed.StartLambda(t, bootstrap, env)
+	event := map[string]any{"srcDir": src, "bucket": bucket, "removeSrc": true, "batch": map[string]any{"manifest": p.Manifest, "index": 0}}
+	_, err = fn.Invoke(ctx, event)
+	testbed.WantFunctionError(t, err, "FilesRemaining", "16 files remaining")
+	if n := testbed.CountFiles(src); n != len(files)-passed {
+		t.Fatalf("%d files left, want %d", n, len(files)-passed)
+	}
+
+	gate.Release()
+	payload, err := fn.Invoke(ctx, event)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, fn.Log())
+	}
+	var rep s3upload.Report
+	if err := json.Unmarshal(payload, &rep); err != nil || rep.Totals.Removed != len(files)-passed || rep.Batch.Totals.Removed != len(files) {
+		t.Fatalf("retry: %s", payload)
+	}
+	sum, err := s3upload.Summarize(ctx, cfg, p.Manifest)
+	if err != nil || sum.Err() != nil || sum.Removed != len(files) || sum.Remaining != 0 {
+		t.Fatalf("summary %+v: %v", sum, err)
+	}
+	got := testbed.ObjectStrings(t, cfg, bucket)
+	for rel, data := range files {
+		if got[rel] != data {
+			t.Errorf("%s = %q, want %q", rel, got[rel], data)
+		}
+	}
+}

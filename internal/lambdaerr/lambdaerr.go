@@ -17,6 +17,10 @@ type (
 	ResourcesFailed struct{ Err error }
 	// FilesFailed: the upload ran; some file failed.
 	FilesFailed struct{ Err error }
+	// FilesRemaining: a planned batch's run stopped at the deadline with
+	// files left; running the batch again (a Step Functions Retry)
+	// continues where it stopped.
+	FilesRemaining struct{ Err error }
 	// BatchesFailed: a planned upload's summary found batches that did
 	// not report or had failed files.
 	BatchesFailed struct{ Err error }
@@ -31,6 +35,7 @@ func (e *BadConfig) Error() string       { return e.Err.Error() }
 func (e *ResourcesFailed) Error() string { return e.Err.Error() }
 func (e *FilesFailed) Error() string     { return e.Err.Error() }
 func (e *BatchesFailed) Error() string   { return e.Err.Error() }
+func (e *FilesRemaining) Error() string  { return e.Err.Error() }
 func (e *Unavailable) Error() string     { return e.Err.Error() }
 
 func (e *BadRequest) Unwrap() error      { return e.Err }
@@ -38,4 +43,5 @@ func (e *BadConfig) Unwrap() error       { return e.Err }
 func (e *ResourcesFailed) Unwrap() error { return e.Err }
 func (e *FilesFailed) Unwrap() error     { return e.Err }
 func (e *BatchesFailed) Unwrap() error   { return e.Err }
+func (e *FilesRemaining) Unwrap() error  { return e.Err }
 func (e *Unavailable) Unwrap() error     { return e.Err }

@@ -34,3 +34,26 @@ func Policy(partition, bucket, prefix, kmsKey string) iam.Document {
 	}
 	return doc
 }
+
+// PlanPolicy is what planned batches need on top of Policy, for plans under
+// s3://bucket/prefix/ (Options.ManifestPrefix): PutObject to write a plan,
+// a batch's run marks and reports; GetObject to read batches and reports
+// (and the run marks, by HeadObject); ListBucket limited to the prefix, so
+// that a missing batch or report answers 404, not 403. A Step Functions
+// ItemReader over the manifest needs only the GetObject.
+func PlanPolicy(partition, bucket, prefix string) iam.Document {
+	if partition == "" {
+		partition = "aws"
+	}
+	prefix = strings.Trim(prefix, "/")
+	objects := "arn:" + partition + ":s3:::" + bucket + "/*"
+	var cond map[string]map[string]any
+	if prefix != "" {
+		objects = "arn:" + partition + ":s3:::" + bucket + "/" + prefix + "/*"
+		cond = map[string]map[string]any{"StringLike": {"s3:prefix": []string{prefix + "/*"}}}
+	}
+	doc := iam.New()
+	doc.Allow("ListPlans", []string{"s3:ListBucket"}, []string{"arn:" + partition + ":s3:::" + bucket}, cond)
+	doc.Allow("ReadAndWritePlans", []string{"s3:PutObject", "s3:GetObject"}, []string{objects}, nil)
+	return doc
+}

@@ -92,6 +92,7 @@ var flagValues = map[string]value{
 	"function-name":  {what: "Lambda function name"},
 	"shard":          {what: "K/N or auto/N"},
 	"plan":           {what: "s3://BUCKET/MANIFEST-PREFIX/"},
+	"plans":          {what: "s3://BUCKET/MANIFEST-PREFIX/"},
 	"batch":          {what: "s3://BUCKET/.../manifest.json#K"},
 	"summary":        {what: "s3://BUCKET/.../manifest.json"},
 	"batch-files":    {what: "files per batch"},

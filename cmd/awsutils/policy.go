@@ -17,12 +17,14 @@ func policyCommand() command {
 }
 
 const policyUsage = `usage: awsutils policy --config aws_resource_start_stop.yml [flags]
-       awsutils policy --upload s3://BUCKET[/PREFIX] [flags]
+       awsutils policy --upload s3://BUCKET[/PREFIX] [--plans s3://BUCKET/MANIFEST-PREFIX/] [flags]
 
 Prints an IAM policy that allows exactly what awsutils needs: start/stop only
 on the ARNs the config lists (plus the describe calls, which need "*"), or
-uploads only into the given bucket and prefix. Both flags together print one
-policy for both jobs.
+uploads only into the given bucket and prefix; --plans adds reading and
+writing the plans of planned batches there (upload --plan, --batch,
+--summary). Both --config and --upload together print one policy for both
+jobs.
 
 flags:
 `
@@ -34,6 +36,7 @@ func runPolicy(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SortFlags = false
 	config := fs.String("config", "", "start/stop config file whose resources the policy allows")
 	upload := fs.String("upload", "", "upload destination s3://BUCKET[/PREFIX] the policy allows")
+	plans := fs.String("plans", "", "where planned batches live, s3://BUCKET/MANIFEST-PREFIX/ (upload --plan's)")
 	kmsKey := fs.String("sse-kms-key-id", "", "ARN of the KMS key uploads are encrypted with, if any")
 	partition := fs.String("partition", "aws", "ARN partition: aws, aws-cn or aws-us-gov")
 	account := fs.String("account-id", "", "account id to put in ARNs (default any: *)")
@@ -66,6 +69,14 @@ func runPolicy(_ context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		doc.Merge(s3upload.Policy(*partition, bucket, prefix, *kmsKey))
+	}
+	if *plans != "" {
+		bucket, prefix, err := s3upload.ParseS3URL(*plans)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: --plans %s: %v\n", name, *plans, err)
+			return exitUsage
+		}
+		doc.Merge(s3upload.PlanPolicy(*partition, bucket, prefix))
 	}
 	if *function != "" {
 		doc.Merge(iam.LambdaLogs(*partition, acct, *function))

@@ -23,6 +23,7 @@ func TestPolicyGolden(t *testing.T) {
 		{"regions", []string{"--config", "testdata/policy/regions.yml"}},
 		{"upload-prefix", []string{"--upload", "s3://my-bucket/folder1/folder2/"}},
 		{"upload-bucket-kms", []string{"--upload", "s3://my-bucket", "--sse-kms-key-id", "arn:aws:kms:ap-northeast-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"}},
+		{"upload-plans", []string{"--upload", "s3://my-bucket/data", "--plans", "s3://my-bucket/.awsutils/manifests/", "--function-name", "s3upload"}},
 		{"both-china", []string{"--config", "testdata/policy/regions.yml", "--upload", "s3://b/p", "--partition", "aws-cn"}},
 	}
 	for _, tt := range tests {

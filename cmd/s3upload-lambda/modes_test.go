@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strings"
-	"maps"
 	"testing"
 
 	"github.com/awsutils/awsutils/internal/testbed"

@@ -14,18 +14,9 @@ import (
 // of a missing key answers 403 instead of 404. No s3:DeleteObject: awsutils
 // never deletes objects. kmsKey, when set, adds what SSE-KMS uploads need.
 func Policy(partition, bucket, prefix, kmsKey string) iam.Document {
-	if partition == "" {
-		partition = "aws"
-	}
-	prefix = strings.Trim(prefix, "/")
-	objects := "arn:" + partition + ":s3:::" + bucket + "/*"
-	var cond map[string]map[string]any
-	if prefix != "" {
-		objects = "arn:" + partition + ":s3:::" + bucket + "/" + prefix + "/*"
-		cond = map[string]map[string]any{"StringLike": {"s3:prefix": []string{prefix + "/*"}}}
-	}
+	bucketARN, objects, cond := scope(partition, bucket, prefix)
 	doc := iam.New()
-	doc.Allow("ListPrefix", []string{"s3:ListBucket"}, []string{"arn:" + partition + ":s3:::" + bucket}, cond)
+	doc.Allow("ListPrefix", []string{"s3:ListBucket"}, []string{bucketARN}, cond)
 	doc.Allow("WriteAndVerifyObjects", []string{
 		"s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload",
 	}, []string{objects}, nil)
@@ -42,18 +33,24 @@ func Policy(partition, bucket, prefix, kmsKey string) iam.Document {
 // that a missing batch or report answers 404, not 403. A Step Functions
 // ItemReader over the manifest needs only the GetObject.
 func PlanPolicy(partition, bucket, prefix string) iam.Document {
+	bucketARN, objects, cond := scope(partition, bucket, prefix)
+	doc := iam.New()
+	doc.Allow("ListPlans", []string{"s3:ListBucket"}, []string{bucketARN}, cond)
+	doc.Allow("ReadAndWritePlans", []string{"s3:PutObject", "s3:GetObject"}, []string{objects}, nil)
+	return doc
+}
+
+// scope is the bucket's ARN, the ARN pattern of the objects under prefix
+// (the whole bucket when it is empty), and the s3:prefix condition that
+// limits a listing to them.
+func scope(partition, bucket, prefix string) (bucketARN, objects string, cond map[string]map[string]any) {
 	if partition == "" {
 		partition = "aws"
 	}
+	bucketARN = "arn:" + partition + ":s3:::" + bucket
 	prefix = strings.Trim(prefix, "/")
-	objects := "arn:" + partition + ":s3:::" + bucket + "/*"
-	var cond map[string]map[string]any
-	if prefix != "" {
-		objects = "arn:" + partition + ":s3:::" + bucket + "/" + prefix + "/*"
-		cond = map[string]map[string]any{"StringLike": {"s3:prefix": []string{prefix + "/*"}}}
+	if prefix == "" {
+		return bucketARN, bucketARN + "/*", nil
 	}
-	doc := iam.New()
-	doc.Allow("ListPlans", []string{"s3:ListBucket"}, []string{"arn:" + partition + ":s3:::" + bucket}, cond)
-	doc.Allow("ReadAndWritePlans", []string{"s3:PutObject", "s3:GetObject"}, []string{objects}, nil)
-	return doc
+	return bucketARN, bucketARN + "/" + prefix + "/*", map[string]map[string]any{"StringLike": {"s3:prefix": []string{prefix + "/*"}}}
 }

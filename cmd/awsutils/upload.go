@@ -392,9 +392,7 @@ func runPlan(ctx context.Context, awsCfg aws.Config, opts s3upload.Options, fs *
 		return exitFailed
 	}
 	if output == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(p)
+		writeJSON(stdout, p)
 	} else {
 		for _, f := range p.Problems {
 			fmt.Fprint(stdout, f.Line(""))
@@ -443,9 +441,7 @@ func runSummary(ctx context.Context, manifest, cfgPath, profile, output string, 
 		return exitFailed
 	}
 	if output == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(s)
+		writeJSON(stdout, s)
 	} else {
 		fmt.Fprintf(stdout, "%d of %d batches reported: %d uploaded, %d removed, %d kept, %d skipped, %d failed, %d remaining; %d bytes\n",
 			s.Reported, s.Batches, s.Uploaded, s.Removed, s.Kept, s.Skipped, s.Failed, s.Remaining, s.Bytes)
@@ -455,4 +451,11 @@ func runSummary(ctx context.Context, manifest, cfgPath, profile, output string, 
 		return exitFailed
 	}
 	return exitOK
+}
+
+// writeJSON writes v as indented JSON.
+func writeJSON(w io.Writer, v any) {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
 }

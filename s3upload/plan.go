@@ -32,9 +32,12 @@ import (
 //	plan.json         the format version, SRC, bucket, prefix and counts
 //	batches/<k>.json  batch k's files (with the version, SRC, bucket and
 //	                  prefix again), so that a batch run reads one object
-//	reports/<k>.json  written by the run of batch k: its totals
+//	runs/<k>          written when batch k starts: a later start is a retry
+//	outcomes/<k>.json written by each run of batch k: each file's outcome,
+//	                  so that a retry counts what an earlier attempt did
+//	reports/<k>.json  written by each run of batch k: its totals
 //
-// docs/RELIABILITY.md ("Planned batches") is the contract.
+// docs/RELIABILITY.md ("Scaling out") is the contract.
 
 // PlanVersion is the format of the plan objects this package writes and
 // reads; a batch of another version is refused.

@@ -163,3 +163,22 @@ func rcloneLsl(t *testing.T, rclone string, s testbed.S3Server, prefix string) s
 	}
 	return string(out)
 }
+
+// BenchmarkFileMetadata is the per-file cost of the metadata
+// (docs/NOTES.md has the figure):
+//
+//	go test -run '^$' -bench FileMetadata ./s3upload
+func BenchmarkFileMetadata(b *testing.B) {
+	p := filepath.Join(b.TempDir(), "f")
+	if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for range b.N {
+		_ = fileMetadata(fi)
+	}
+}

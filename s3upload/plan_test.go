@@ -366,7 +366,7 @@ func TestBatchAfterSwaps(t *testing.T) {
 	}
 }
 
-// TestPlanDryRun writes nothing.
+// TestPlanDryRun writes nothing; include and exclude apply when planning.
 func TestPlanDryRun(t *testing.T) {
 	t.Parallel()
 	v := testbed.StartVersity(t)
@@ -375,6 +375,11 @@ func TestPlanDryRun(t *testing.T) {
 	writeTree(t, src, planTree())
 	p, err := MakePlan(context.Background(), cfg, Options{Src: src, Bucket: bucket, BatchFiles: 7, DryRun: true})
 	if err != nil || p.Batches != 5 || p.Files != 30 || !p.DryRun {
+		t.Fatalf("%v %+v", err, p)
+	}
+	// Filters apply when planning.
+	p, err = MakePlan(context.Background(), cfg, Options{Src: src, Bucket: bucket, Exclude: []string{"d0/**"}, DryRun: true})
+	if err != nil || p.Files != 20 || p.Excluded != 10 || p.Batches != 1 {
 		t.Fatalf("%v %+v", err, p)
 	}
 	if got := testbed.Objects(t, cfg, bucket); len(got) != 0 {

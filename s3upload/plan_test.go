@@ -379,7 +379,7 @@ func TestPlanDryRun(t *testing.T) {
 	}
 	// Filters apply when planning.
 	p, err = MakePlan(context.Background(), cfg, Options{Src: src, Bucket: bucket, Exclude: []string{"d0/**"}, DryRun: true})
-	if err != nil || p.Files != 20 || p.Excluded != 10 || p.Batches != 1 {
+	if err != nil || p.Files != 20 || p.Batches != 1 {
 		t.Fatalf("%v %+v", err, p)
 	}
 	if got := testbed.Objects(t, cfg, bucket); len(got) != 0 {

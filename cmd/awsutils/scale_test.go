@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os/exec"
@@ -9,6 +10,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/awsutils/awsutils/awsclient"
 	"github.com/awsutils/awsutils/internal/testbed"
 	"github.com/awsutils/awsutils/s3upload"
 )
@@ -169,10 +174,27 @@ func TestPlanAndBatchCommands(t *testing.T) {
 	if code != exitFailed || !strings.Contains(stdout, "0 of 2 batches reported") {
 		t.Fatalf("summary before: exit %d: %s", code, stdout)
 	}
+	// Batch 0 without metadata, batch 1 with.
+	withMeta := map[string]bool{}
 	for k := range p.Batches {
-		code, stdout, stderr := runBin(t, v.Env(), "upload", "--batch", fmt.Sprintf("%s#%d", p.Manifest, k), "--remove-src", src, "s3://"+bucket+"/up/")
-		if code != exitOK || !strings.Contains(stdout, "2 removed") {
+		args := []string{"upload", "--batch", fmt.Sprintf("%s#%d", p.Manifest, k), "--remove-src", "--output", "json", src, "s3://" + bucket + "/up/"}
+		if k == 0 {
+			args = append(args, "--no-metadata")
+		}
+		code, stdout, stderr := runBin(t, v.Env(), args...)
+		var rep s3upload.Report
+		if err := json.Unmarshal([]byte(stdout), &rep); code != exitOK || err != nil || rep.Totals.Removed != 2 || rep.Batch == nil || rep.Batch.Index != k {
 			t.Fatalf("batch %d: exit %d: %s %s", k, code, stdout, stderr)
+		}
+		for _, f := range rep.Files {
+			withMeta[f.Key] = k == 1
+		}
+	}
+	client := awsclient.S3(cfg)
+	for key, want := range withMeta {
+		h, err := client.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+		if err != nil || (h.Metadata["file-mtime"] != "") != want {
+			t.Errorf("%s: metadata %v (%v), want it: %v", key, h.Metadata, err, want)
 		}
 	}
 	code, stdout, stderr = runBin(t, v.Env(), "upload", "--batch", p.Manifest+"#0", "--remove-src", src, "s3://"+bucket+"/elsewhere")

@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 PKGS := ./...
 
-.PHONY: all build tools lint test unit package cfnlint demo soak fuzz
+.PHONY: all build tools lint test unit package cfnlint asl demo soak fuzz
 
 all: build
 
@@ -15,11 +15,11 @@ build:
 	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o awsutils ./cmd/awsutils
 
 # Installs the test bed (moto server, versitygw, aws-lambda-rie, staticcheck,
-# cfn-lint) into .venv and .bin; a second run reuses them.
+# cfn-lint, asl-validator) into .venv and .bin; a second run reuses them.
 tools:
 	@scripts/tools.sh
 
-lint: tools cfnlint
+lint: tools cfnlint asl
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.*')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
@@ -43,6 +43,10 @@ package:
 # The CloudFormation template must pass cfn-lint with no errors or warnings.
 cfnlint: tools
 	.venv/bin/cfn-lint deploy/template.yaml
+
+# asl-validator on the upload state machine, read out of the template.
+asl: tools
+	$(GO) run ./internal/statemachine/aslcheck
 
 # A full local demo of both jobs against moto server, through the CLI and
 # both Lambda functions under the Runtime Interface Emulator. No AWS account.

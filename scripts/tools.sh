@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the test bed into project-local, git-ignored folders, pinned:
 #   .venv/  moto[server] (EC2, RDS, S3 emulator), cfn-lint
-#   .bin/   versitygw, aws-lambda-rie, staticcheck, gotestsum
+#   .bin/   versitygw, aws-lambda-rie, staticcheck, gotestsum,
+#           asl-validator (npm, in .bin/node_modules)
 # A second run only checks what is there. Every failure says what to do.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,7 @@ VERSITYGW_VERSION=v1.8.0
 RIE_VERSION=v0.0.0-20261030222936-bef5c4ba774d
 STATICCHECK_VERSION=v0.8.2
 GOTESTSUM_VERSION=v1.13.0
+ASL_VALIDATOR_VERSION=4.0.0
 
 die() { echo "tools: $*" >&2; exit 1; }
 
@@ -46,6 +48,22 @@ gobin versitygw "$VERSITYGW_VERSION" github.com/versity/versitygw/cmd/versitygw 
 gobin aws-lambda-rie "$RIE_VERSION" github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie &
 gobin staticcheck "$STATICCHECK_VERSION" honnef.co/go/tools/cmd/staticcheck &
 gobin gotestsum "$GOTESTSUM_VERSION" gotest.tools/gotestsum &
+# asl-validator checks the upload state machine's definition (make asl).
+npmbin() { # name version
+  local name=$1 version=$2
+  local stamp=".bin/.$name-$version"
+  if [ ! -x ".bin/$name" ] || [ ! -f "$stamp" ]; then
+    command -v npm >/dev/null || die "npm not found: install Node.js 18+ with npm (Debian: apt-get install -y nodejs npm), then run again"
+    echo "tools: npm install $name@$version into .bin/node_modules"
+    mkdir -p .bin
+    npm install --silent --no-audit --no-fund --no-save --prefix .bin "$name@$version" \
+      || die "npm install $name@$version failed (see above): check that the npm registry is reachable (npm config get registry), then run again"
+    ln -sf "node_modules/.bin/$name" ".bin/$name"
+    rm -f .bin/."$name"-*
+    touch "$stamp"
+  fi
+}
+npmbin asl-validator "$ASL_VALIDATOR_VERSION" &
 fail=0
 for job in $(jobs -p); do wait "$job" || fail=1; done
 [ "$fail" = 0 ] || die "a Go tool failed to install"

@@ -2,6 +2,7 @@ package packaging
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -198,6 +199,11 @@ func TestTemplateRoles(t *testing.T) {
 		}},
 		{"StartStopSchedulerRole", []string{"lambda:InvokeFunction", "sqs:SendMessage"}, nil},
 		{"UploadSchedulerRole", []string{"lambda:InvokeFunction", "sqs:SendMessage"}, nil},
+		{"UploadStateMachineRole", []string{
+			"lambda:InvokeFunction", "s3:GetObject",
+			"states:DescribeExecution", "states:StartExecution", "states:StopExecution",
+		}, nil},
+		{"UploadStateMachineSchedulerRole", []string{"sqs:SendMessage", "states:StartExecution"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.role, func(t *testing.T) {
@@ -219,4 +225,208 @@ func TestTemplateRoles(t *testing.T) {
 			}
 		})
 	}
+}
+
+// resolve evaluates n for one deployment: !Ref of parameters and pseudo
+// parameters (a resource's !Ref is its logical id: see withResources),
+// !Sub (both forms), !If on the named conditions, !GetAtt as
+// "<resource>.<attribute>".
+func resolve(t *testing.T, n *yaml.Node, params map[string]string, conds map[string]bool) any {
+	t.Helper()
+	switch n.Tag {
+	case "!Ref":
+		if n.Value == "AWS::NoValue" {
+			return nil
+		}
+		if v, ok := params[n.Value]; ok {
+			return v
+		}
+		t.Fatalf("template: !Ref %s not given", n.Value)
+	case "!GetAtt":
+		return n.Value
+	case "!If":
+		c, ok := conds[n.Content[0].Value]
+		if !ok {
+			t.Fatalf("template: condition %s not given", n.Content[0].Value)
+		}
+		if c {
+			return resolve(t, n.Content[1], params, conds)
+		}
+		return resolve(t, n.Content[2], params, conds)
+	case "!Sub":
+		s, vars := n.Value, map[string]string{}
+		for k, v := range params {
+			vars[k] = v
+		}
+		if n.Kind == yaml.SequenceNode {
+			s = n.Content[0].Value
+			m := n.Content[1]
+			for i := 0; i+1 < len(m.Content); i += 2 {
+				vars[m.Content[i].Value] = resolve(t, m.Content[i+1], params, conds).(string)
+			}
+		}
+		for k, v := range vars {
+			s = strings.ReplaceAll(s, "${"+k+"}", v)
+		}
+		if strings.Contains(s, "${") {
+			t.Fatalf("template: unresolved variable in %q", s)
+		}
+		return s
+	case "!!str", "!!int", "!!float", "!!bool":
+		return n.Value
+	}
+	if n.Kind == yaml.SequenceNode {
+		var out []any
+		for _, c := range n.Content {
+			out = append(out, resolve(t, c, params, conds))
+		}
+		return out
+	}
+	if n.Kind == yaml.MappingNode {
+		out := map[string]any{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			out[n.Content[i].Value] = resolve(t, n.Content[i+1], params, conds)
+		}
+		return out
+	}
+	t.Fatalf("template: cannot resolve %s at line %d", n.Tag, n.Line)
+	return nil
+}
+
+var deployment = map[string]string{
+	"AWS::Partition": "aws", "AWS::Region": "ap-northeast-1", "AWS::AccountId": "123456789012", "AWS::StackName": "awsutils",
+	"UploadFunctionName": "", "UploadSrcDir": "/mnt/efs/out", "UploadBucket": "archive", "UploadKeyPrefix": "batch/out",
+	"UploadRemoveSrc": "true", "UploadMaxConcurrency": "40", "UploadToleratedFailurePercentage": "10.0",
+}
+
+// The distributed schedule's input is the state machine's input: every
+// field the definition reads (internal/statemachine checks that list),
+// typed as Step Functions needs them (moto refuses an integer tolerance
+// written in a definition; here it comes from the input as a float).
+func TestTemplateDistributedScheduleInput(t *testing.T) {
+	tmpl := loadTemplate(t)
+	for _, named := range []bool{false, true} {
+		params := withResources(tmpl, deployment)
+		name := "awsutils-s3upload"
+		if named {
+			params["UploadFunctionName"], name = "nightly", "nightly"
+		}
+		conds := map[string]bool{"HasUploadName": named}
+		in := get(t, tmpl, "Resources", "ScheduleUploadDistributed", "Properties", "Target", "Input")
+		s := resolve(t, in, params, conds).(string)
+		var got struct {
+			SrcDir         string  `json:"srcDir"`
+			Bucket         string  `json:"bucket"`
+			KeyPrefix      string  `json:"keyPrefix"`
+			RemoveSrc      bool    `json:"removeSrc"`
+			ManifestPrefix string  `json:"manifestPrefix"`
+			MaxConcurrency int     `json:"maxConcurrency"`
+			Tolerated      float64 `json:"toleratedFailurePercentage"`
+		}
+		dec := json.NewDecoder(strings.NewReader(s))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&got); err != nil {
+			t.Fatalf("input %q: %v", s, err)
+		}
+		want := "s3://archive/.awsutils/manifests/" + name + "/"
+		if got.SrcDir != "/mnt/efs/out" || got.Bucket != "archive" || got.KeyPrefix != "batch/out" || !got.RemoveSrc ||
+			got.ManifestPrefix != want || got.MaxConcurrency != 40 || got.Tolerated != 10 {
+			t.Errorf("input %q = %+v, want the parameters and manifests under %s", s, got, want)
+		}
+		if !strings.Contains(s, `"toleratedFailurePercentage": 10.0`) {
+			t.Errorf("input %q: tolerance not written as the float given", s)
+		}
+	}
+}
+
+// Each role of distributed mode reaches exactly its own: the function, the
+// manifests of this stack's function, the state machine and its children.
+func TestTemplateDistributedResources(t *testing.T) {
+	tmpl := loadTemplate(t)
+	params := withResources(tmpl, deployment)
+	conds := map[string]bool{"HasUploadName": false, "HasKeyPrefix": true, "UploadHasBucket": true,
+		"UploadHasKms": false, "UploadInVpc": false, "UploadHasEfs": false, "UploadRemovesSrc": true, "UploadDistributed": true}
+	const manifests = "arn:aws:s3:::archive/.awsutils/manifests/awsutils-s3upload/*"
+	tests := []struct {
+		role string
+		want map[string][]string
+	}{
+		{"UploadStateMachineRole", map[string][]string{
+			"lambda:InvokeFunction":    {"UploadFunction.Arn"},
+			"s3:GetObject":             {manifests},
+			"states:StartExecution":    {"arn:aws:states:ap-northeast-1:123456789012:stateMachine:awsutils-s3upload"},
+			"states:DescribeExecution": {"arn:aws:states:ap-northeast-1:123456789012:execution:awsutils-s3upload/*"},
+			"states:StopExecution":     {"arn:aws:states:ap-northeast-1:123456789012:execution:awsutils-s3upload/*"},
+		}},
+		{"UploadStateMachineSchedulerRole", map[string][]string{
+			"states:StartExecution": {"UploadStateMachine"},
+			"sqs:SendMessage":       {"FailureQueue.Arn"},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.role, func(t *testing.T) {
+			got := statements(t, resolve(t, get(t, tmpl, "Resources", tt.role, "Properties", "Policies"), params, conds))
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("statements\n got %v\nwant %v", got, tt.want)
+			}
+		})
+	}
+	got := statements(t, resolve(t, get(t, tmpl, "Resources", "UploadRole", "Properties", "Policies"), params, conds))
+	for _, a := range []string{"s3:PutObject", "s3:GetObject"} {
+		if !slices.Contains(got[a], manifests) {
+			t.Errorf("UploadRole %s on %q, want also the manifests %s", a, got[a], manifests)
+		}
+	}
+	if !slices.Contains(got["s3:ListBucket"], "arn:aws:s3:::archive") {
+		t.Errorf("UploadRole s3:ListBucket on %q", got["s3:ListBucket"])
+	}
+}
+
+// withResources adds each resource's logical id as its own !Ref value.
+func withResources(tmpl *yaml.Node, params map[string]string) map[string]string {
+	out := maps.Clone(params)
+	for i := 0; i+1 < len(tmpl.Content); i += 2 {
+		if tmpl.Content[i].Value != "Resources" {
+			continue
+		}
+		r := tmpl.Content[i+1]
+		for j := 0; j+1 < len(r.Content); j += 2 {
+			out[r.Content[j].Value] = r.Content[j].Value
+		}
+	}
+	return out
+}
+
+// statements maps each action of resolved policies to its resources.
+func statements(t *testing.T, policies any) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for _, p := range policies.([]any) {
+		pm, ok := p.(map[string]any)
+		if !ok {
+			continue // a resolved AWS::NoValue
+		}
+		for _, st := range pm["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			sm := st.(map[string]any)
+			res := list(sm["Resource"])
+			for _, a := range list(sm["Action"]) {
+				out[a] = append(out[a], res...)
+			}
+		}
+	}
+	return out
+}
+
+func list(v any) []string {
+	switch x := v.(type) {
+	case string:
+		return []string{x}
+	case []any:
+		var out []string
+		for _, e := range x {
+			out = append(out, e.(string))
+		}
+		return out
+	}
+	return nil
 }

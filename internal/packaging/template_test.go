@@ -297,6 +297,7 @@ var deployment = map[string]string{
 	"AWS::Partition": "aws", "AWS::Region": "ap-northeast-1", "AWS::AccountId": "123456789012", "AWS::StackName": "awsutils",
 	"UploadFunctionName": "", "UploadSrcDir": "/mnt/efs/out", "UploadBucket": "archive", "UploadKeyPrefix": "batch/out",
 	"UploadRemoveSrc": "true", "UploadMaxConcurrency": "40", "UploadToleratedFailurePercentage": "10.0",
+	"UploadBatchFiles": "2000", "UploadBatchBytes": "0",
 }
 
 // The distributed schedule's input is the state machine's input: every
@@ -320,6 +321,8 @@ func TestTemplateDistributedScheduleInput(t *testing.T) {
 			KeyPrefix      string  `json:"keyPrefix"`
 			RemoveSrc      bool    `json:"removeSrc"`
 			ManifestPrefix string  `json:"manifestPrefix"`
+			BatchFiles     int     `json:"batchFiles"`
+			BatchBytes     int64   `json:"batchBytes"`
 			MaxConcurrency int     `json:"maxConcurrency"`
 			Tolerated      float64 `json:"toleratedFailurePercentage"`
 		}
@@ -330,7 +333,7 @@ func TestTemplateDistributedScheduleInput(t *testing.T) {
 		}
 		want := "s3://archive/.awsutils/manifests/" + name + "/"
 		if got.SrcDir != "/mnt/efs/out" || got.Bucket != "archive" || got.KeyPrefix != "batch/out" || !got.RemoveSrc ||
-			got.ManifestPrefix != want || got.MaxConcurrency != 40 || got.Tolerated != 10 {
+			got.ManifestPrefix != want || got.BatchFiles != 2000 || got.BatchBytes != 0 || got.MaxConcurrency != 40 || got.Tolerated != 10 {
 			t.Errorf("input %q = %+v, want the parameters and manifests under %s", s, got, want)
 		}
 		if !strings.Contains(s, `"toleratedFailurePercentage": 10.0`) {

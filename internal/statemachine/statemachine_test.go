@@ -55,7 +55,9 @@ func at(v any, keys ...string) any {
 
 // lambdaErrors are what Step Functions reports when Lambda itself failed
 // or throttled an invocation; each Lambda task must retry them.
-var lambdaErrors = []string{"Lambda.TooManyRequestsException", "Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException"}
+// Unavailable is the function's own: S3 did not answer before it touched
+// anything (internal/lambdaerr).
+var lambdaErrors = []string{"Lambda.TooManyRequestsException", "Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Unavailable"}
 
 // retried returns MaxAttempts of the retrier that covers err (0: none).
 func retried(t *testing.T, task any, err string) float64 {
@@ -144,8 +146,10 @@ func TestDefinition(t *testing.T) {
 	if n := retried(t, batch, "FilesFailed"); n < 1 {
 		t.Errorf("Batch does not retry FilesFailed")
 	}
-	if n := retried(t, tasks["Summary"], "FilesFailed"); n != 0 {
-		t.Errorf("Summary retries FilesFailed %v times, want 0", n)
+	for _, e := range []string{"BatchesFailed", "FilesFailed", "BadRequest"} {
+		if n := retried(t, tasks["Summary"], e); n != 0 {
+			t.Errorf("Summary retries %s %v times, want 0", e, n)
+		}
 	}
 }
 
@@ -201,7 +205,7 @@ func TestDefinitionInputFields(t *testing.T) {
 		names = append(names, f)
 	}
 	slices.Sort(names)
-	want := []string{"bucket", "keyPrefix", "manifestPrefix", "maxConcurrency", "removeSrc", "srcDir", "toleratedFailurePercentage"}
+	want := []string{"batchBytes", "batchFiles", "bucket", "keyPrefix", "manifestPrefix", "maxConcurrency", "removeSrc", "srcDir", "toleratedFailurePercentage"}
 	if !slices.Equal(names, want) {
 		t.Errorf("the definition reads input fields %q, want %q", names, want)
 	}

@@ -310,7 +310,9 @@ func TestExecutionRetriesAFailedBatch(t *testing.T) {
 	b := newBed(t, func(moto map[string]string) map[string]string {
 		proxy = testbed.StartFaultProxy(t, moto["AWS_ENDPOINT_URL"], testbed.Faults{
 			Seed: 1, Error500: 1, Only: []string{"PutObject"},
-			Match: func(r *http.Request) bool { return armed.Load() && strings.HasSuffix(r.URL.Path, "/"+bucket+"/"+victim) },
+			Match: func(r *http.Request) bool {
+				return armed.Load() && strings.HasSuffix(r.URL.Path, "/"+bucket+"/"+victim)
+			},
 		})
 		return proxy.Env(moto)
 	})

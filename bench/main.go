@@ -67,14 +67,22 @@ type config struct {
 	// (the test's shortcut: a cross build of the SDK is slow on a cold
 	// cache).
 	LambdaNativeOnly bool
-	RunTimeout       time.Duration
-	Root             string // module root
-	WorkDir          string // generated trees, builds, server data
-	ResultsDir       string // where <timestamp>.csv and latest.csv go
-	Docs             string // the markdown file; the chart goes beside it
-	Command          string // how the run was started, for the report
-	Note             string // a line for the report's notes
-	Logf             func(format string, args ...any)
+	// Fanout compares one function with the state machine (fanout.go).
+	Fanout            bool
+	FanoutFiles       int
+	FanoutBatchFiles  int
+	FanoutChildren    int
+	FanoutConcurrency int
+	FanoutRTT         time.Duration
+	FanoutReps        int
+	RunTimeout        time.Duration
+	Root              string // module root
+	WorkDir           string // generated trees, builds, server data
+	ResultsDir        string // where <timestamp>.csv and latest.csv go
+	Docs              string // the markdown file; the chart goes beside it
+	Command           string // how the run was started, for the report
+	Note              string // a line for the report's notes
+	Logf              func(format string, args ...any)
 }
 
 func main() {
@@ -102,6 +110,13 @@ func main() {
 		naiveReps = flag.Int("naive-reps", 1, "start/stop: rounds of the naive loop (each takes about two minutes at full size)")
 		lambdaOn  = flag.Bool("lambda", true, "measure Lambda start-up")
 		lambdaN   = flag.Int("lambda-reps", 5, "Lambda: cold starts per function")
+		fanout    = flag.Bool("fanout", true, "compare one upload function with the state machine (distributed mode)")
+		fanFiles  = flag.Int("fanout-files", 20000, "fan-out: files in the tree (1 KiB each)")
+		fanBatch  = flag.Int("fanout-batch-files", 2500, "fan-out: files per planned batch")
+		fanKids   = flag.Int("fanout-children", 4, "fan-out: invocations the state machine runs at once (MaxConcurrency, and emulators)")
+		fanConc   = flag.Int("fanout-concurrency", 8, "fan-out: UPLOAD_CONCURRENCY of each invocation")
+		fanRTT    = flag.Duration("fanout-rtt", 50*time.Millisecond, "fan-out: round trip of the delay line in front of the S3 server")
+		fanReps   = flag.Int("fanout-reps", 1, "fan-out: measured rounds")
 		timeout   = flag.Duration("run-timeout", 10*time.Minute, "longest one contender run may take")
 		smoke     = flag.Bool("smoke", false, "tiny run: W1 at 200 files at 0 and 50 ms, 1 round, awsutils, two PUT loops and s5cmd if installed; results under bench/work/smoke")
 		out       = flag.String("out", filepath.Join(root, "bench", "results"), "results folder")
@@ -130,6 +145,8 @@ func main() {
 		Required:  splitList(*required),
 		StartStop: *startstop, EC2: *ec2n, RDS: *rdsn, Aurora: *auroran, Latency: *latency, NaiveReps: *naiveReps,
 		Lambda: *lambdaOn, LambdaReps: *lambdaN, RunTimeout: *timeout,
+		Fanout: *fanout, FanoutFiles: *fanFiles, FanoutBatchFiles: *fanBatch, FanoutChildren: *fanKids,
+		FanoutConcurrency: *fanConc, FanoutRTT: *fanRTT, FanoutReps: *fanReps,
 		Root: root, WorkDir: filepath.Join(root, "bench", "work"), ResultsDir: *out, Docs: *docs,
 		Command: "go run ./bench " + strings.Join(os.Args[1:], " "),
 		Logf:    log.Printf,
@@ -164,7 +181,7 @@ func smokeConfig(cfg config) config {
 	cfg.RTTs, cfg.W4RTTs = []time.Duration{0, 50 * time.Millisecond}, nil
 	cfg.Tools = []string{"awsutils", "putloop", "rawput-256", "s5cmd"}
 	cfg.Required = []string{"awsutils", "putloop"}
-	cfg.StartStop, cfg.Lambda = false, false
+	cfg.StartStop, cfg.Lambda, cfg.Fanout = false, false, false
 	cfg.ResultsDir = filepath.Join(cfg.WorkDir, "smoke")
 	cfg.Docs = filepath.Join(cfg.WorkDir, "smoke", "BENCHMARKS.md")
 	cfg.RunTimeout = 2 * time.Minute
@@ -195,6 +212,8 @@ func (c config) validate() error {
 		return fmt.Errorf("-warmup %d: want 0 or more", c.Warmup)
 	case !(c.Scale > 0) || c.Scale > 1:
 		return fmt.Errorf("-scale %v: want 0 < scale <= 1", c.Scale)
+	case c.Fanout && (c.FanoutFiles < 1 || c.FanoutBatchFiles < 1 || c.FanoutChildren < 1 || c.FanoutConcurrency < 1 || c.FanoutReps < 1 || c.FanoutRTT < 0):
+		return fmt.Errorf("-fanout-*: want files, batch files, children, concurrency and reps of at least 1, and a round trip of 0 or more")
 	case c.StartStop && (c.EC2 < 0 || c.RDS < 0 || c.Aurora < 0 || c.EC2+c.RDS+c.Aurora == 0):
 		return fmt.Errorf("-ec2/-rds/-aurora: want some resources")
 	}

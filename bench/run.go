@@ -103,6 +103,11 @@ func run(ctx context.Context, cfg config) (res results, err error) {
 			return res, err
 		}
 	}
+	if cfg.Fanout {
+		if err := b.fanout(ctx); err != nil {
+			return res, err
+		}
+	}
 	return res, ctx.Err()
 }
 

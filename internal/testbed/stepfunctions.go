@@ -19,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/awsutils/awsutils/awsclient"
 )
 
 // StepFunctions is a moto server that executes state machines, behind a
@@ -107,6 +109,22 @@ func (s *StepFunctions) configure() error {
 	return nil
 }
 
+// The keys moto's interpreter signs its SDK calls with (its
+// boto_client_for); moto puts them in its default account.
+const (
+	InterpreterAccessKey = "ak"
+	InterpreterSecretKey = "sk"
+)
+
+// NewClient is Client for programs.
+func (s *StepFunctions) NewClient(ctx context.Context) (*sfn.Client, error) {
+	cfg, err := awsclient.Load(ctx, clientOptions(s.Endpoint, "testing", "testing"))
+	if err != nil {
+		return nil, err
+	}
+	return sfn.NewFromConfig(cfg, func(o *sfn.Options) { o.BaseEndpoint = aws.String(s.Endpoint) }), nil
+}
+
 // Client is a Step Functions client that reaches moto through the router.
 func (s *StepFunctions) Client(t testing.TB) *sfn.Client {
 	t.Helper()
@@ -135,6 +153,8 @@ type Invocation struct {
 	// Failed is true when the function failed the invocation (Lambda's
 	// X-Amz-Function-Error).
 	Failed bool
+	// Duration is how long the function took, from the emulator's view.
+	Duration time.Duration
 }
 
 // Router answers Lambda Invoke calls (POST
@@ -147,6 +167,7 @@ type Router struct {
 	rp  *httputil.ReverseProxy
 
 	mu          sync.Mutex
+	s3          *httputil.ReverseProxy
 	functions   map[string]*lambdaPool
 	invocations []Invocation
 	after       func(Invocation)
@@ -190,6 +211,29 @@ func (r *Router) AddFunction(name string, instances ...*Lambda) {
 	r.mu.Lock()
 	r.functions[functionName(name)] = p
 	r.mu.Unlock()
+}
+
+// RouteS3 sends S3 requests (by their signature's service) to target, a
+// server that takes the interpreter's keys (NewVersityWithKeys), instead
+// of to moto: a Distributed Map then reads its manifest where the
+// function wrote it.
+func (r *Router) RouteS3(target string) error {
+	u, err := url.Parse(target)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("testbed: router: S3 target %q is not a base URL", target)
+	}
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.Out.URL.Scheme = u.Scheme
+			pr.Out.URL.Host = u.Host
+			pr.Out.Host = pr.In.Host
+		},
+		Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true},
+	}
+	r.mu.Lock()
+	r.s3 = rp
+	r.mu.Unlock()
+	return nil
 }
 
 // AfterInvoke has fn see each invocation once the function has answered
@@ -240,6 +284,13 @@ func invokePath(r *http.Request) (string, bool) {
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	name, ok := invokePath(req)
 	if !ok {
+		r.mu.Lock()
+		s3 := r.s3
+		r.mu.Unlock()
+		if s3 != nil && scopeService(req.Header.Get("Authorization")) == "s3" {
+			s3.ServeHTTP(w, req)
+			return
+		}
 		r.rp.ServeHTTP(w, req)
 		return
 	}
@@ -264,7 +315,9 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	case <-req.Context().Done():
 		return
 	}
+	start := time.Now()
 	payload, err := l.Invoke(req.Context(), event)
+	took := time.Since(start)
 	pool.free <- l
 	var fe *FunctionError
 	if err != nil && !errors.As(err, &fe) {
@@ -273,7 +326,7 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		lambdaError(w, http.StatusInternalServerError, "ServiceException", err.Error())
 		return
 	}
-	inv := Invocation{Function: name, Event: event, Payload: payload, Failed: fe != nil}
+	inv := Invocation{Function: name, Event: event, Payload: payload, Failed: fe != nil, Duration: took}
 	r.mu.Lock()
 	r.invocations = append(r.invocations, inv)
 	after := r.after

@@ -60,6 +60,20 @@ func NewVersity(dir string) (*Versity, error) {
 	return startVersity(bin, dir)
 }
 
+// NewVersityWithKeys is NewVersity with the given root keys instead of
+// random ones, e.g. the dummy keys moto's state machine interpreter signs
+// with (InterpreterAccessKey), so that its S3 calls verify here.
+func NewVersityWithKeys(dir, accessKey, secretKey string) (*Versity, error) {
+	bin, err := ToolPath(versityShared.tool)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("testbed: versitygw data folder %q is not a folder", dir)
+	}
+	return startVersityKeys(bin, dir, accessKey, secretKey)
+}
+
 // Close stops the server.
 func (v *Versity) Close() { v.proc.stop() }
 
@@ -78,7 +92,10 @@ func startVersityTemp(bin string) (*Versity, error) {
 
 // startVersity starts versitygw on dir.
 func startVersity(bin, dir string) (*Versity, error) {
-	ak, sk := "AK"+strings.ToUpper(randomHex(8)), randomHex(20)
+	return startVersityKeys(bin, dir, "AK"+strings.ToUpper(randomHex(8)), randomHex(20))
+}
+
+func startVersityKeys(bin, dir, ak, sk string) (*Versity, error) {
 	env := append(baseEnv(), "ROOT_ACCESS_KEY="+ak, "ROOT_SECRET_KEY="+sk)
 	p, addr, err := startListening("versitygw", env, "", 30*time.Second, func(addr string) ([]string, error) {
 		return []string{bin, "--port", addr, "--quiet", "--keep-alive", "posix", dir}, nil

@@ -17,6 +17,15 @@ const (
 	SectionUpload    = "upload"
 	SectionStartStop = "startstop"
 	SectionLambda    = "lambda"
+	SectionFanout    = "fanout"
+)
+
+// Contenders of the fan-out section: one invocation for the whole tree,
+// the state machine ("state-machine-<children>"), and its plan step alone.
+const (
+	FanoutOne          = "one-function"
+	FanoutStateMachine = "state-machine"
+	FanoutPlan         = "plan"
 )
 
 // Row is one measured run.

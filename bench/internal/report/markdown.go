@@ -165,6 +165,36 @@ func Markdown(w io.Writer, meta Meta, rows []Row, csvPath string) error {
 		}
 	}
 
+	if hasSection(gs, SectionFanout) {
+		p("\n## Fan-out: one function vs the state machine (distributed mode)\n\n" +
+			"The deployed state machine (`deploy/template.yaml`: plan, Distributed Map over the manifest, summary) executed by moto server, each Lambda task the real upload function under the Runtime Interface Emulator, against one invocation of the same function for the whole tree. " +
+			"All invocations share this machine's cores, so each is held to what one Lambda invocation gets: `UPLOAD_CONCURRENCY` files in flight, through a delay line in front of versitygw, where a single invocation is bound by round trips. " +
+			"*Wall* is end to end: for the state machine from StartExecution to its end, plan and summary included. *Plan* is the plan invocation alone, also per 10,000 files. The machine is shared with other work (see the load averages in the notes): figures move from run to run.\n\n" +
+			"| workload | round trip | contender | ok | wall s | files/s | vs one function | per 10,000 files |\n|---|---|---|---|---|---|---|---|\n")
+		one, _, okOne := Fanout(gs)
+		for _, g := range gs {
+			if g.Section != SectionFanout {
+				continue
+			}
+			if len(g.Runs) == 0 {
+				p("| %s | %s | %s | 0 | — | — | — | failed: %s |\n", g.Workload, FmtRTT(g.RTT), g.Tool, oneLine(g.FirstError))
+				continue
+			}
+			vs, per := "—", "—"
+			if okOne && g.Tool != FanoutPlan && g.Wall() > 0 {
+				vs = fmt.Sprintf("%.2f×", one.Wall()/g.Wall())
+			}
+			if files := g.med(func(r Row) float64 { return float64(r.Files) }); files > 0 {
+				per = fmtNum(g.Wall()*10000/files) + " s"
+			}
+			fps := fmtNum(g.FilesPerSec())
+			if g.Tool == FanoutPlan {
+				fps = "—"
+			}
+			p("| %s | %s | %s | %d | %s | %s | %s | %s |\n", g.Workload, FmtRTT(g.RTT), g.Tool, len(g.Runs), fmtNum(g.Wall()), fps, vs, per)
+		}
+	}
+
 	var notes []string
 	notes = append(notes, meta.Notes...)
 	for _, g := range gs {

@@ -422,7 +422,33 @@ func Targets(gs []Group) []Target {
 		}
 		ts = append(ts, t, z)
 	}
+	{
+		t := Target{Name: "Fan-out: state machine vs one function", Bar: "≥ 3× faster end to end, plan included (each invocation 8 files in flight, 50 ms)", Status: "not measured"}
+		if one, many, ok := Fanout(gs); ok {
+			r := one.Wall() / many.Wall()
+			t.Figure = fmt.Sprintf("%.2f× (%.1f s vs %.1f s, %s)", r, one.Wall(), many.Wall(), many.Tool)
+			t.Status = status(r >= 3)
+		}
+		ts = append(ts, t)
+	}
 	return ts
+}
+
+// Fanout finds the fan-out section's one-function and state-machine groups.
+func Fanout(gs []Group) (one, many Group, ok bool) {
+	var okOne, okMany bool
+	for _, g := range gs {
+		if g.Section != SectionFanout || len(g.Runs) == 0 {
+			continue
+		}
+		switch {
+		case g.Tool == FanoutOne:
+			one, okOne = g, true
+		case strings.HasPrefix(g.Tool, FanoutStateMachine):
+			many, okMany = g, true
+		}
+	}
+	return one, many, okOne && okMany
 }
 
 // instances reads the EC2 count from a start/stop workload name such as

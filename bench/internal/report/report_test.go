@@ -291,3 +291,38 @@ func TestMerge(t *testing.T) {
 		t.Errorf("notes %q", meta.Notes)
 	}
 }
+
+func TestFanout(t *testing.T) {
+	rows := []Row{
+		{Section: SectionFanout, Workload: "W4×0.2", Tool: FanoutOne, RTT: 50 * time.Millisecond, Rep: 1, Files: 20000, Wall: 120, Verified: true},
+		{Section: SectionFanout, Workload: "W4×0.2", Tool: FanoutStateMachine + "-4", RTT: 50 * time.Millisecond, Rep: 1, Files: 20000, Wall: 35, Verified: true},
+		{Section: SectionFanout, Workload: "W4×0.2", Tool: FanoutPlan, RTT: 50 * time.Millisecond, Rep: 1, Files: 20000, Wall: 2, Verified: true},
+	}
+	for _, tt := range []struct {
+		many float64
+		want string
+	}{{35, "met"}, {45, "missed"}} {
+		rows[1].Wall = tt.many
+		var got Target
+		for _, tg := range Targets(Groups(rows)) {
+			if strings.HasPrefix(tg.Name, "Fan-out") {
+				got = tg
+			}
+		}
+		if got.Status != tt.want {
+			t.Errorf("state machine %v s vs 120 s: %s (%s), want %s", tt.many, got.Status, got.Figure, tt.want)
+		}
+	}
+	var md bytes.Buffer
+	if err := Markdown(&md, Meta{Started: time.Unix(0, 0), Finished: time.Unix(60, 0)}, rows, "x.csv"); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"| W4×0.2 | 50 ms | state-machine-4 | 1 | 45.0 | 444 | 2.67× | 22.5 s |",
+		"| W4×0.2 | 50 ms | plan | 1 | 2.00 | — | — | 1.00 s |",
+	} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, md.String())
+		}
+	}
+}

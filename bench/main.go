@@ -11,7 +11,10 @@
 //     through a proxy adding 50 ms per request, against a naive loop of one
 //     call per resource;
 //   - Lambda start-up: init time under the Runtime Interface Emulator, zip
-//     size and peak RSS of each function.
+//     size and peak RSS of each function;
+//   - fan-out (fanout.go): one upload invocation against the deployed state
+//     machine running 4 at once, each held to 8 files in flight behind a
+//     50 ms delay line, on 20,000 files, and the plan's own time.
 //
 // `make bench` runs it all (scripts/bench-peers.sh installs the peers);
 // `make bench-smoke` runs a tiny version that a test also runs in CI.

@@ -66,5 +66,5 @@ npmbin() { # name version
 npmbin asl-validator "$ASL_VALIDATOR_VERSION" &
 fail=0
 for job in $(jobs -p); do wait "$job" || fail=1; done
-[ "$fail" = 0 ] || die "a Go tool failed to install"
+[ "$fail" = 0 ] || die "a tool failed to install (see above)"
 echo "tools: ready (.venv, .bin)"

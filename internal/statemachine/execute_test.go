@@ -347,11 +347,11 @@ func TestExecutionRetriesAFailedBatch(t *testing.T) {
 	if err := json.Unmarshal(tries[0].Payload, &fe); err != nil || fe.Type != "FilesFailed" || !strings.Contains(fe.Message, relPath(137)) {
 		t.Errorf("first try of batch %d: %s, want FilesFailed naming %s", k, tries[0].Payload, relPath(137))
 	}
-	// The retry's report replaces the first's: it uploaded the victim and
-	// found the rest of its batch gone (uploaded and removed by the first).
+	// The retry's report counts over both attempts: the 49 files the first
+	// removed and the victim the retry removed.
 	if s.Batches != 4 || s.Reported != 4 || s.Failed != 0 || s.Kept != 0 || len(s.FailedBatches) != 0 ||
-		s.Uploaded != 0 || s.Removed != n-49 || s.Skipped != 49 {
-		t.Errorf("summary %+v, want 4 batches, none failed, the retried batch's 49 others skipped", s)
+		s.Uploaded != 0 || s.Removed != n || s.Skipped != 0 || s.Remaining != 0 {
+		t.Errorf("summary %+v, want 4 batches, none failed, all %d files removed over both attempts", s, n)
 	}
 	b.checkUploaded(t, src, n)
 }

@@ -146,7 +146,16 @@ func TestDefinition(t *testing.T) {
 	if n := retried(t, batch, "FilesFailed"); n < 1 {
 		t.Errorf("Batch does not retry FilesFailed")
 	}
-	for _, e := range []string{"BatchesFailed", "FilesFailed", "BadRequest"} {
+	// A batch the deadline cut short has no next run but its retry.
+	if n := retried(t, batch, "FilesRemaining"); n < 3 {
+		t.Errorf("Batch retries FilesRemaining %v times, want at least 3", n)
+	}
+	for _, e := range []string{"BadRequest", "BadConfig"} {
+		if n := retried(t, batch, e); n != 0 {
+			t.Errorf("Batch retries %s %v times: a bad input stays bad", e, n)
+		}
+	}
+	for _, e := range []string{"BatchesFailed", "FilesFailed", "FilesRemaining", "BadRequest"} {
 		if n := retried(t, tasks["Summary"], e); n != 0 {
 			t.Errorf("Summary retries %s %v times, want 0", e, n)
 		}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -432,4 +433,30 @@ func list(v any) []string {
 		return out
 	}
 	return nil
+}
+
+// The distributed schedule writes UploadSrcDir and UploadKeyPrefix into a
+// JSON string: their patterns keep out what would end it early.
+func TestTemplateJSONSafeParameters(t *testing.T) {
+	tmpl := loadTemplate(t)
+	tests := []struct {
+		param     string
+		good, bad []string
+	}{
+		{"UploadSrcDir", []string{"/mnt/efs", "/mnt/efs/out put/日本語"}, []string{`/mnt/"x`, `/mnt/a\b`, "mnt/efs"}},
+		{"UploadKeyPrefix", []string{"", "a", "batch/out", "a b/c"}, []string{`a"b`, `a\b`, "/a", "a/"}},
+	}
+	for _, tt := range tests {
+		re := regexp.MustCompile(get(t, tmpl, "Parameters", tt.param, "AllowedPattern").Value)
+		for _, v := range tt.good {
+			if !re.MatchString(v) {
+				t.Errorf("%s refuses %q", tt.param, v)
+			}
+		}
+		for _, v := range tt.bad {
+			if re.MatchString(v) {
+				t.Errorf("%s accepts %q", tt.param, v)
+			}
+		}
+	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/awsutils/awsutils/awsclient"
 	"github.com/awsutils/awsutils/internal/statemachine"
 	"github.com/awsutils/awsutils/internal/testbed"
+	"github.com/awsutils/awsutils/s3upload"
 )
 
 func TestMain(m *testing.M) { os.Exit(testbed.Main(m)) }
@@ -37,23 +38,8 @@ const (
 	prefix   = "up"
 )
 
-// summary is the execution's output: the upload function's summary mode
-// (docs/RELIABILITY.md).
-type summary struct {
-	Manifest      string `json:"manifest"`
-	Batches       int    `json:"batches"`
-	Reported      int    `json:"reported"`
-	Files         int    `json:"files"`
-	Uploaded      int    `json:"uploaded"`
-	Removed       int    `json:"removed"`
-	Kept          int    `json:"kept"`
-	Failed        int    `json:"failed"`
-	Remaining     int    `json:"remaining"`
-	Skipped       int    `json:"skipped"`
-	Bytes         int64  `json:"bytes"`
-	Missing       []int  `json:"missing"`
-	FailedBatches []int  `json:"failedBatches"`
-}
+// summary is the execution's output: the upload function's summary mode.
+type summary = s3upload.Summary
 
 // content is file i's bytes: its own, of sizes from 0 to about 3 KiB.
 func content(i int) []byte {
@@ -111,15 +97,7 @@ func newBed(t *testing.T, fnEnv func(moto map[string]string) map[string]string) 
 	bootstrap := testbed.BuildBootstrap(t, "./cmd/s3upload-lambda")
 	sf.Router.AddFunction(function, testbed.StartLambdas(t, bootstrap, env, 4)...)
 
-	root, err := testbed.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl, err := os.ReadFile(filepath.Join(root, statemachine.TemplateFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	def, err := statemachine.Definition(tmpl, map[string]string{
+	def, err := statemachine.Definition(readTemplate(t), map[string]string{
 		"UploadFunctionArn": "arn:aws:lambda:" + testbed.Region + ":" + testbed.Account + ":function:" + function,
 	})
 	if err != nil {

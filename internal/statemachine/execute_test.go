@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -340,4 +341,62 @@ func failedOf(invs []testbed.Invocation) []bool {
 		out = append(out, inv.Failed)
 	}
 	return out
+}
+
+// TestExecutionFailsOnAFailedBatch fails one file's every PutObject: its
+// batch fails on each try, the Map goes on (moto ignores failure tolerance,
+// which TestDefinition checks instead), and the summary fails the
+// execution, naming the batch; that file stays on disk, every other file
+// is uploaded and removed.
+func TestExecutionFailsOnAFailedBatch(t *testing.T) {
+	const n = 200
+	src, _ := makeTree(t, n)
+	victim := relPath(42)
+	b := newBed(t, func(moto map[string]string) map[string]string {
+		proxy := testbed.StartFaultProxy(t, moto["AWS_ENDPOINT_URL"], testbed.Faults{
+			Seed: 1, Error500: 1, Only: []string{"PutObject"},
+			Match: func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/"+bucket+"/"+prefix+"/"+victim) },
+		})
+		env := proxy.Env(moto)
+		env["AWS_MAX_ATTEMPTS"] = "1"
+		return env
+	})
+	out := testbed.RunExecution(t, b.sfn, b.arn, input(src, 50))
+	if out.Status != sfntypes.ExecutionStatusFailed || aws.ToString(out.Error) != "BatchesFailed" {
+		t.Fatalf("execution %s: %s: %s; want FAILED with BatchesFailed", out.Status, aws.ToString(out.Error), aws.ToString(out.Cause))
+	}
+	tries := map[int][]bool{}
+	for _, inv := range b.sf.Router.Invocations() {
+		if k := batchIndex(inv); k >= 0 {
+			tries[k] = append(tries[k], inv.Failed)
+		}
+	}
+	failed := -1
+	for k, fs := range tries {
+		if fs[0] {
+			failed = k
+		}
+	}
+	// The first try and the two retries of FilesFailed the definition allows.
+	if failed < 0 || !slices.Equal(tries[failed], []bool{true, true, true}) || len(tries) != 4 {
+		t.Fatalf("invocations per batch (failed?): %v; want one batch failing 3 times, 3 others once", tries)
+	}
+	var fe testbed.FunctionError
+	if err := json.Unmarshal([]byte(aws.ToString(out.Cause)), &fe); err != nil ||
+		!strings.Contains(fe.Message, "1 batches had failed files (first: "+strconv.Itoa(failed)+")") {
+		t.Errorf("cause %s: want the summary's error naming batch %d", aws.ToString(out.Cause), failed)
+	}
+	if _, err := os.Stat(filepath.Join(src, victim)); err != nil {
+		t.Errorf("the failed file's source: %v, want it kept", err)
+	}
+	left := 0
+	_ = filepath.WalkDir(src, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			left++
+		}
+		return nil
+	})
+	if left != 1 {
+		t.Errorf("%d source files left, want only the failed one", left)
+	}
 }

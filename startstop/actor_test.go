@@ -68,7 +68,8 @@ func TestDecideRDS(t *testing.T) {
 		{DBCluster, Start, "inaccessible-encryption-credentials-recoverable", true, "", ""},
 	}
 	for _, tt := range tests {
-		act, o, msg := decideRDS(tt.t, tt.a, tt.st)
+		k, _ := lookup(tt.t)
+		act, o, msg := k.New(nil, k, aws.Config{}, Batch{}).decide(tt.a, resState{Name: tt.st})
 		if act != tt.act || o != tt.o || !strings.Contains(msg, tt.msg) {
 			t.Errorf("%s %s %s: %v %s %q, want %v %s %q", tt.t, tt.a, tt.st, act, o, msg, tt.act, tt.o, tt.msg)
 		}
@@ -199,6 +200,22 @@ func testRunner(a Action, t Type, opts Options, ids ...string) *runner {
 	return newRunner(aws.Config{}, &Plan{Action: a, Keys: []string{"k"}, Batches: []Batch{{Region: "r", Type: t, IDs: ids}}}, opts.withDefaults())
 }
 
+// testEC2 runs b through the EC2 worker with the fake client f.
+func testEC2(r *runner, f ec2API, b Batch) {
+	k, _ := lookup(EC2Instance)
+	r.work(context.Background(), k, newEC2Worker(r, f, b), b)
+}
+
+// testRDS runs b through its RDS worker with the fake client f.
+func testRDS(r *runner, f rdsAPI, b Batch) {
+	k, _ := lookup(b.Type)
+	var w worker = &dbInstanceWorker{rdsWorker{r: r, c: f, k: k}}
+	if b.Type == DBCluster {
+		w = &dbClusterWorker{rdsWorker{r: r, c: f, k: k}}
+	}
+	r.work(context.Background(), k, w, b)
+}
+
 func byID(rep *Report) map[string]Result {
 	m := map[string]Result{}
 	for _, r := range rep.Results {
@@ -219,7 +236,7 @@ func TestEC2SplitIsolatesUnnamedBadID(t *testing.T) {
 	}
 	f.reject[ids[5]] = true
 	r := testRunner(Start, EC2Instance, Options{}, ids...)
-	r.ec2(context.Background(), f, Batch{Region: "r", Type: EC2Instance, IDs: ids})
+	testEC2(r, f, Batch{Region: "r", Type: EC2Instance, IDs: ids})
 	r.finish(context.Background())
 	res := byID(r.report)
 	for i, id := range ids {
@@ -247,7 +264,7 @@ func TestEC2WaitStartFallsBackToStopped(t *testing.T) {
 		fallBack: map[string]bool{"i-0000000000000000b": true}}
 	ids := []string{"i-0000000000000000a", "i-0000000000000000b"}
 	r := testRunner(Start, EC2Instance, Options{Wait: true, PollInterval: time.Millisecond}, ids...)
-	r.ec2(context.Background(), f, Batch{Region: "r", Type: EC2Instance, IDs: ids})
+	testEC2(r, f, Batch{Region: "r", Type: EC2Instance, IDs: ids})
 	r.finish(context.Background())
 	res := byID(r.report)
 	if a := res[ids[0]]; a.Outcome != Changed || a.After != "running" || a.Message != "reached running" {
@@ -267,7 +284,7 @@ func TestEC2WaitTimeout(t *testing.T) {
 	// An instance stuck in stopping.
 	f := &fakeEC2{state: map[string]string{"i-0000000000000000a": "stopping"}}
 	r := testRunner(Stop, EC2Instance, Options{Wait: true, PollInterval: time.Millisecond, WaitTimeout: 20 * time.Millisecond}, "i-0000000000000000a")
-	r.ec2Wait(context.Background(), f, []Result{{Type: EC2Instance, ID: "i-0000000000000000a", Region: "r", Before: "running", After: "stopping", Outcome: Changed}})
+	r.wait(context.Background(), &ec2Kind, newEC2Worker(r, f, Batch{Region: "r"}), []Result{{Type: EC2Instance, ID: "i-0000000000000000a", Region: "r", Before: "running", After: "stopping", Outcome: Changed}})
 	r.finish(context.Background())
 	got := r.report.Results[0]
 	if got.Outcome != Failed || !strings.Contains(got.Message, "did not reach stopped within 20ms (last seen stopping)") {
@@ -317,7 +334,7 @@ func TestRDSRefusals(t *testing.T) {
 			f := &fakeRDS{dbs: []rdstypes.DBInstance{tt.db}, stopErr: tt.err}
 			id := aws.ToString(tt.db.DBInstanceIdentifier)
 			r := testRunner(Stop, DBInstance, Options{}, id)
-			r.rds(context.Background(), f, Batch{Region: "r", Type: DBInstance, IDs: []string{id}})
+			testRDS(r, f, Batch{Region: "r", Type: DBInstance, IDs: []string{id}})
 			r.finish(context.Background())
 			got := r.report.Results[0]
 			if got.Outcome != tt.want || got.Message != tt.wantMsg {
@@ -354,7 +371,7 @@ func TestEC2ActsFirst(t *testing.T) {
 				f.state[id] = st
 			}
 			r := testRunner(tt.action, EC2Instance, Options{}, ids...)
-			r.ec2(context.Background(), f, Batch{Region: "r", Type: EC2Instance, IDs: ids})
+			testEC2(r, f, Batch{Region: "r", Type: EC2Instance, IDs: ids})
 			r.finish(context.Background())
 			res := byID(r.report)
 			for i, id := range ids {
@@ -440,7 +457,7 @@ func TestEC2PermissionDeniedIsolated(t *testing.T) {
 			}
 			r := testRunner(Stop, EC2Instance, Options{DryRun: tt.dryRun}, ids[:tt.n]...)
 			r.decode = tt.decode
-			r.ec2(context.Background(), f, Batch{Region: "r", Type: EC2Instance, IDs: ids[:tt.n]})
+			testEC2(r, f, Batch{Region: "r", Type: EC2Instance, IDs: ids[:tt.n]})
 			r.finish(context.Background())
 			res := byID(r.report)
 			for _, id := range ids[:tt.n] {
@@ -490,7 +507,7 @@ func TestEC2PermissionDeniedEverywhereIsBounded(t *testing.T) {
 	}
 	r := testRunner(Stop, EC2Instance, Options{}, ids...)
 	r.decode = fakeDecode
-	r.ec2(context.Background(), f, Batch{Region: "r", Type: EC2Instance, IDs: ids})
+	testEC2(r, f, Batch{Region: "r", Type: EC2Instance, IDs: ids})
 	r.finish(context.Background())
 	cut := 0
 	for _, res := range r.report.Results {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,24 +20,12 @@ const ConfigFile = "aws_resource_start_stop.yml"
 // Type is a kind of resource, spelled as in the config file.
 type Type string
 
-// The resource types of the original.
+// The resource types of the original (registry lists them all).
 const (
 	EC2Instance Type = "ec2.instance"
 	DBCluster   Type = "rds.db_cluster"
 	DBInstance  Type = "rds.db_instance"
 )
-
-// Types are the valid types in the order they are reported.
-var Types = []Type{EC2Instance, DBCluster, DBInstance}
-
-func (t Type) valid() bool {
-	for _, v := range Types {
-		if t == v {
-			return true
-		}
-	}
-	return false
-}
 
 // Group is one {type, ids} entry under a key.
 type Group struct {
@@ -47,6 +34,9 @@ type Group struct {
 	// Region overrides the file's region_name for this group; "" means
 	// region_name.
 	Region string
+	// Fields are the type's own group fields that were given (see
+	// kind.Fields), e.g. "hibernate": true.
+	Fields map[string]any
 	// Line is where the group starts in the file.
 	Line int
 }
@@ -116,9 +106,6 @@ func (c *Config) KeyNames() []string {
 	}
 	return names
 }
-
-// ec2ID is an instance id: i- and 8 (old format) or 17 hex digits.
-var ec2ID = regexp.MustCompile(`^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$`)
 
 // Load reads and checks a config file.
 func Load(path string) (*Config, error) {
@@ -268,14 +255,6 @@ func parseKey(doc *yamlnode.Doc, k, v *yaml.Node) (Key, []string, error) {
 	return key, warns, nil
 }
 
-func validTypes() string {
-	s := make([]string, len(Types))
-	for i, t := range Types {
-		s[i] = string(t)
-	}
-	return strings.Join(s, ", ")
-}
-
 // parseGroup reads one {type, ids} entry, merge keys included: a field
 // written in the entry wins over a merged one, as in PyYAML.
 func parseGroup(doc *yamlnode.Doc, key string, g *yaml.Node) (Group, error) {
@@ -290,6 +269,8 @@ func parseGroup(doc *yamlnode.Doc, key string, g *yaml.Node) (Group, error) {
 	}
 	var haveType, haveIDs bool
 	var idLines []int
+	type extra struct{ k, v *yaml.Node }
+	var extras []extra
 	for _, p := range pairs {
 		f, v := yamlnode.Resolve(p.Key), yamlnode.Resolve(p.Value)
 		switch f.Value {
@@ -312,21 +293,39 @@ func parseGroup(doc *yamlnode.Doc, key string, g *yaml.Node) (Group, error) {
 			}
 			group.Region = strings.TrimSpace(v.Value)
 		default:
-			return group, fmt.Errorf("%s:%d: %s: unknown field %q (want type, ids and optionally region)", file, p.Key.Line, key, f.Value)
+			// A type's own field is checked once the type is known: it
+			// may come after the field.
+			extras = append(extras, extra{p.Key, p.Value})
 		}
 	}
 	if !haveType {
 		return group, fmt.Errorf("%s:%d: %s: type: missing (want one of %s)", file, g.Line, key, validTypes())
 	}
+	k, _ := lookup(group.Type)
+	for _, e := range extras {
+		name := yamlnode.Resolve(e.k).Value
+		f, ok := k.field(name)
+		if !ok {
+			if ts := typesWithField(name); len(ts) > 0 {
+				return group, fmt.Errorf("%s:%d: %s: %s: only %s groups take it, not %s", file, e.k.Line, key, name, strings.Join(ts, " and "), group.Type)
+			}
+			return group, fmt.Errorf("%s:%d: %s: unknown field %q (want type, ids and optionally region%s)", file, e.k.Line, key, name, k.fieldNames())
+		}
+		val, ok := f.Parse(yamlnode.Resolve(e.v))
+		if !ok {
+			return group, fmt.Errorf("%s:%d: %s: %s: want %s", file, e.v.Line, key, name, f.Want)
+		}
+		if group.Fields == nil {
+			group.Fields = map[string]any{}
+		}
+		group.Fields[name] = val
+	}
 	if !haveIDs {
 		return group, fmt.Errorf("%s:%d: %s: ids: missing (want a list of resource ids)", file, g.Line, key)
 	}
-	if group.Type == EC2Instance {
-		for i, id := range group.IDs {
-			if !ec2ID.MatchString(id) {
-				return group, fmt.Errorf("%s:%d: %s: ids: %q is not an EC2 instance id (want i- and 8 or 17 hex digits)",
-					file, idLines[i], key, id)
-			}
+	for i, id := range group.IDs {
+		if err := k.CheckID(id); err != nil {
+			return group, fmt.Errorf("%s:%d: %s: ids: %v (want %s)", file, idLines[i], key, err, k.IDs)
 		}
 	}
 	return group, nil

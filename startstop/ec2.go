@@ -14,31 +14,58 @@ import (
 	"github.com/awsutils/awsutils/awsclient"
 )
 
+// ec2ID is an instance id: i- and 8 (old format) or 17 hex digits.
+var ec2ID = regexp.MustCompile(`^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$`)
+
+var ec2Kind = kind{
+	Type:     EC2Instance,
+	Noun:     "instance",
+	Sid:      "Instances",
+	IDs:      "i- and 8 or 17 hex digits",
+	CheckID:  func(id string) error { return matchID(ec2ID, id, "an EC2 instance id") },
+	ARN:      "arn:{partition}:ec2:{region}:{account}:instance/{id}",
+	Service:  "ec2",
+	Start:    call{"StartInstances", []string{"ec2:StartInstances"}},
+	Stop:     call{"StopInstances", []string{"ec2:StopInstances"}},
+	Describe: call{"DescribeInstances", []string{"ec2:DescribeInstances"}},
+	Target:   map[Action]string{Start: "running", Stop: "stopped"},
+	Chunk:    ec2Chunk,
+	Doc: doc{
+		Start: "StartInstances",
+		Stop:  "StopInstances",
+	},
+	New: func(r *runner, k *kind, cfg aws.Config, b Batch) worker {
+		return newEC2Worker(r, awsclient.EC2(cfg), b)
+	},
+}
+
 // ec2Chunk is the most instance ids per call: EC2 accepts at most 200
 // values per filter, and the same size keeps Start/StopInstances calls
 // well within what one request carries.
 const ec2Chunk = 200
 
-// ec2API is the part of the EC2 client the actor uses.
+// ec2API is the part of the EC2 client the worker uses.
 type ec2API interface {
 	DescribeInstances(context.Context, *ec2.DescribeInstancesInput, ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error)
 	StartInstances(context.Context, *ec2.StartInstancesInput, ...func(*ec2.Options)) (*ec2.StartInstancesOutput, error)
 	StopInstances(context.Context, *ec2.StopInstancesInput, ...func(*ec2.Options)) (*ec2.StopInstancesOutput, error)
 }
 
-type ec2State struct {
-	name   string
-	reason string // StateReason.Message, e.g. why a start fell back to stopped
+// ec2Worker starts and stops the instances of one batch.
+type ec2Worker struct {
+	r      *runner
+	c      ec2API
+	region string
 }
 
-func (r *runner) ec2(ctx context.Context, c ec2API, b Batch) {
+func newEC2Worker(r *runner, c ec2API, b Batch) *ec2Worker {
+	return &ec2Worker{r: r, c: c, region: b.Region}
+}
+
+func (w *ec2Worker) batch(ctx context.Context, b Batch) {
 	var wg sync.WaitGroup
 	for ids := range chunks(b.IDs, ec2Chunk) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.ec2Chunk(ctx, c, b.Region, ids)
-		}()
+		wg.Go(func() { w.chunk(ctx, ids) })
 	}
 	wg.Wait()
 }
@@ -55,18 +82,19 @@ func chunks(ids []string, n int) func(func([]string) bool) {
 	}
 }
 
-// describeEC2 describes ids by an instance-id filter, so ids that do not
-// exist are simply absent instead of failing the call.
-func (r *runner) describeEC2(ctx context.Context, c ec2API, ids []string) (map[string]ec2State, error) {
-	states := make(map[string]ec2State, len(ids))
+// describe describes ids by an instance-id filter, so ids that do not
+// exist are simply absent instead of failing the call. Its StateReason is
+// e.g. why a start fell back to stopped.
+func (w *ec2Worker) describe(ctx context.Context, ids []string) (map[string]resState, error) {
+	states := make(map[string]resState, len(ids))
 	in := &ec2.DescribeInstancesInput{
 		Filters:    []ec2types.Filter{{Name: aws.String("instance-id"), Values: ids}},
 		MaxResults: aws.Int32(1000),
 	}
 	for {
 		var out *ec2.DescribeInstancesOutput
-		err := r.call(ctx, "ec2", func() (err error) {
-			out, err = c.DescribeInstances(ctx, in)
+		err := w.r.call(ctx, "ec2", func() (err error) {
+			out, err = w.c.DescribeInstances(ctx, in)
 			return err
 		})
 		if err != nil {
@@ -74,12 +102,12 @@ func (r *runner) describeEC2(ctx context.Context, c ec2API, ids []string) (map[s
 		}
 		for _, res := range out.Reservations {
 			for _, inst := range res.Instances {
-				st := ec2State{}
+				st := resState{}
 				if inst.State != nil {
-					st.name = string(inst.State.Name)
+					st.Name = string(inst.State.Name)
 				}
 				if inst.StateReason != nil {
-					st.reason = aws.ToString(inst.StateReason.Message)
+					st.Reason = aws.ToString(inst.StateReason.Message)
 				}
 				states[aws.ToString(inst.InstanceId)] = st
 			}
@@ -91,7 +119,7 @@ func (r *runner) describeEC2(ctx context.Context, c ec2API, ids []string) (map[s
 	}
 }
 
-// ec2Chunk starts or stops up to ec2Chunk instances.
+// chunk starts or stops up to ec2Chunk instances.
 //
 // It acts first: Start/StopInstances is idempotent and answers each
 // instance's state before and after the call, which is all the report
@@ -101,38 +129,35 @@ func (r *runner) describeEC2(ctx context.Context, c ec2API, ids []string) (map[s
 // when the call fails (an instance that does not exist, is pending or
 // stopping, or is terminated, or one the role may not touch) does the chunk
 // go the careful way: describe, decide per instance, act on those that can.
-func (r *runner) ec2Chunk(ctx context.Context, c ec2API, region string, ids []string) {
+func (w *ec2Worker) chunk(ctx context.Context, ids []string) {
+	r := w.r
 	var refused error
 	if !r.opts.DryRun {
-		changes, err := r.ec2Call(ctx, c, ids)
+		changes, err := w.call(ctx, ids)
 		if err == nil {
-			r.ec2Finish(ctx, c, region, r.ec2Changes(region, ids, changes, nil), false)
+			w.finish(ctx, w.changes(ids, changes, nil), false)
 			return
 		}
 		if awsclient.Classify(err) == awsclient.KindCanceled {
 			for _, id := range ids {
-				r.set(Result{Type: EC2Instance, ID: id, Region: region, Outcome: Failed, Message: failure(err, r.ec2Op())})
+				r.set(Result{Type: EC2Instance, ID: id, Region: w.region, Outcome: Failed, Message: failure(err, w.op())})
 			}
 			return
 		}
 		refused = err
 	}
-	r.ec2Careful(ctx, c, region, ids, refused)
+	w.careful(ctx, ids, refused)
 }
 
-func (r *runner) ec2Op() string {
-	if r.action == Start {
-		return "StartInstances"
-	}
-	return "StopInstances"
-}
+func (w *ec2Worker) op() string { return ec2Kind.op(w.r.action).Op }
 
-// ec2Careful describes ids, decides per instance and acts on those that
+// careful describes ids, decides per instance and acts on those that
 // can take the action. refused is how the act-first call on ids failed, if
 // it was made.
-func (r *runner) ec2Careful(ctx context.Context, c ec2API, region string, ids []string, refused error) {
+func (w *ec2Worker) careful(ctx context.Context, ids []string, refused error) {
+	r, region := w.r, w.region
 	result := func(id string) Result { return Result{Type: EC2Instance, ID: id, Region: region} }
-	states, err := r.describeEC2(ctx, c, ids)
+	states, err := w.describe(ctx, ids)
 	denied := false
 	if err != nil {
 		switch awsclient.Classify(err) {
@@ -167,14 +192,14 @@ func (r *runner) ec2Careful(ctx context.Context, c ec2API, region string, ids []
 			r.set(res)
 			continue
 		}
-		res.Before = st.name
-		do, outcome, msg := decideEC2(r.action, st.name)
+		res.Before = st.Name
+		do, outcome, msg := decideEC2(r.action, st.Name)
 		if do {
-			before[id] = st.name
+			before[id] = st.Name
 			act = append(act, id)
 			continue
 		}
-		res.After, res.Outcome, res.Message = st.name, outcome, msg
+		res.After, res.Outcome, res.Message = st.Name, outcome, msg
 		r.set(res)
 	}
 	if len(act) == 0 {
@@ -187,12 +212,13 @@ func (r *runner) ec2Careful(ctx context.Context, c ec2API, region string, ids []
 	if len(act) == len(ids) && awsclient.Classify(refused) == awsclient.KindAccessDenied {
 		known = refused
 	}
-	r.ec2Finish(ctx, c, region, r.ec2Act(ctx, c, region, act, before, known), denied)
+	w.finish(ctx, w.actOn(ctx, act, before, known), denied)
 }
 
-// ec2Finish records results, after waiting for the changed instances when
+// finish records results, after waiting for the changed instances when
 // asked to.
-func (r *runner) ec2Finish(ctx context.Context, c ec2API, region string, results []Result, denied bool) {
+func (w *ec2Worker) finish(ctx context.Context, results []Result, denied bool) {
+	r := w.r
 	if !r.opts.Wait || r.opts.DryRun {
 		for _, res := range results {
 			r.set(res)
@@ -208,13 +234,13 @@ func (r *runner) ec2Finish(ctx context.Context, c ec2API, region string, results
 		}
 	}
 	if denied && len(changed) > 0 {
-		r.note(fmt.Sprintf("could not wait for EC2 instances in %s: ec2:DescribeInstances is not allowed", region))
+		r.note(fmt.Sprintf("could not wait for EC2 instances in %s: ec2:DescribeInstances is not allowed", w.region))
 		for _, res := range changed {
 			r.set(res)
 		}
 		return
 	}
-	r.ec2Wait(ctx, c, changed)
+	r.wait(ctx, &ec2Kind, w, changed)
 }
 
 func pastTense(a Action) string {
@@ -302,23 +328,23 @@ func badIDs(err error, batch []string) []string {
 // together, with the message saying so.
 const ec2SplitCalls = 64
 
-// ec2Act starts or stops ids in one call. When the call fails because of
+// actOn starts or stops ids in one call. When the call fails because of
 // some of the ids, those are failed and the call is made again without
 // them (named in the message) or split in halves (not named, as in EC2's
 // UnauthorizedOperation, which only the encoded message explains), so one
 // bad id costs only itself. known, if set, is the answer to that call,
 // already made.
-func (r *runner) ec2Act(ctx context.Context, c ec2API, region string, ids []string, before map[string]string, known error) []Result {
-	a := &ec2Acter{r: r, c: c, region: region, before: before}
+func (w *ec2Worker) actOn(ctx context.Context, ids []string, before map[string]string, known error) []Result {
+	a := &ec2Acter{w: w, r: w.r, region: w.region, before: before}
 	a.budget.Store(ec2SplitCalls)
 	return a.act(ctx, ids, known)
 }
 
-// ec2Acter is one ec2Act: the halves of a split batch run concurrently
+// ec2Acter is one actOn: the halves of a split batch run concurrently
 // (within the EC2 concurrency bound) and share the call budget.
 type ec2Acter struct {
+	w      *ec2Worker
 	r      *runner
-	c      ec2API
 	region string
 	before map[string]string
 	budget atomic.Int32
@@ -330,23 +356,23 @@ func (a *ec2Acter) result(id string) Result {
 
 func (a *ec2Acter) act(ctx context.Context, ids []string, known error) []Result {
 	r := a.r
-	op := r.ec2Op()
+	op := a.w.op()
 	var results []Result
 	for len(ids) > 0 {
 		var changes []ec2types.InstanceStateChange
 		err := known
 		if known == nil {
-			changes, err = r.ec2Call(ctx, a.c, ids)
+			changes, err = a.w.call(ctx, ids)
 		}
 		known = nil
 		if err == nil {
-			return append(results, r.ec2Changes(a.region, ids, changes, a.before)...)
+			return append(results, a.w.changes(ids, changes, a.before)...)
 		}
 		kind := awsclient.Classify(err)
 		if kind == awsclient.KindDryRunOK {
 			for _, id := range ids {
 				res := a.result(id)
-				res.After, res.Outcome, res.Message = target(EC2Instance, r.action), Planned, "dry run: "+op+" would succeed"
+				res.After, res.Outcome, res.Message = ec2Kind.Target[r.action], Planned, "dry run: "+op+" would succeed"
 				results = append(results, res)
 			}
 			return results
@@ -421,9 +447,10 @@ func (a *ec2Acter) split(ctx context.Context, ids []string) []Result {
 	return append(first, second...)
 }
 
-// ec2Changes turns the state changes a Start/StopInstances call returned
+// changes turns the state changes a Start/StopInstances call returned
 // for ids into results; before holds states described earlier, if any.
-func (r *runner) ec2Changes(region string, ids []string, changes []ec2types.InstanceStateChange, before map[string]string) []Result {
+func (w *ec2Worker) changes(ids []string, changes []ec2types.InstanceStateChange, before map[string]string) []Result {
+	r, region := w.r, w.region
 	results := make([]Result, 0, len(ids))
 	got := map[string]bool{}
 	for _, ch := range changes {
@@ -447,13 +474,15 @@ func (r *runner) ec2Changes(region string, ids []string, changes []ec2types.Inst
 	for _, id := range ids {
 		if !got[id] {
 			results = append(results, Result{Type: EC2Instance, ID: id, Region: region, Before: before[id],
-				Outcome: Failed, Message: r.ec2Op() + " returned no state for this instance"})
+				Outcome: Failed, Message: w.op() + " returned no state for this instance"})
 		}
 	}
 	return results
 }
 
-func (r *runner) ec2Call(ctx context.Context, c ec2API, ids []string) ([]ec2types.InstanceStateChange, error) {
+// call is one StartInstances or StopInstances call.
+func (w *ec2Worker) call(ctx context.Context, ids []string) ([]ec2types.InstanceStateChange, error) {
+	r, c := w.r, w.c
 	var changes []ec2types.InstanceStateChange
 	dry := aws.Bool(r.opts.DryRun)
 	err := r.call(ctx, "ec2", func() error {
@@ -480,73 +509,31 @@ func stateName(s *ec2types.InstanceState) string {
 	return string(s.Name)
 }
 
-// ec2Wait polls until each changed instance reached the target state. A
-// start that falls back to stopped on two polls in a row failed: that is
-// what an encrypted volume whose KMS key cannot be used looks like, and
-// one poll could still be the describe lagging behind the start.
-func (r *runner) ec2Wait(ctx context.Context, c ec2API, changed []Result) {
-	want := target(EC2Instance, r.action)
-	pending := map[string]*Result{}
-	var ids []string
-	for i := range changed {
-		pending[changed[i].ID] = &changed[i]
-		ids = append(ids, changed[i].ID)
-	}
-	wctx, cancel := context.WithTimeout(ctx, r.opts.WaitTimeout)
-	defer cancel()
-	fellBack := map[string]int{}
-	for len(pending) > 0 && sleep(wctx, r.opts.PollInterval) {
-		var left []string
-		for _, id := range ids {
-			if pending[id] != nil {
-				left = append(left, id)
-			}
+func (w *ec2Worker) decide(a Action, st resState) (bool, Outcome, string) {
+	return decideEC2(a, st.Name)
+}
+
+// act starts or stops one instance as a batch of one.
+func (w *ec2Worker) act(ctx context.Context, res Result, _ resState) Result {
+	return w.actOn(ctx, []string{res.ID}, map[string]string{res.ID: res.Before}, nil)[0]
+}
+
+// settle fails a start that falls back to stopped (twice in a row: once
+// could be the describe lagging behind the start) or ends terminated: that
+// is what an encrypted volume whose KMS key cannot be used looks like.
+func (w *ec2Worker) settle(a Action, st resState) (progress, string) {
+	switch {
+	case st.Name == ec2Kind.Target[a]:
+		return reached, ""
+	case a == Start && (st.Name == "stopped" || st.Name == "terminated" || st.Name == "shutting-down"):
+		msg := "started, then fell back to " + st.Name + " (often an encrypted EBS volume whose KMS key cannot be used)"
+		if st.Reason != "" {
+			msg += ": " + st.Reason
 		}
-		ids = left
-		for part := range chunks(ids, ec2Chunk) {
-			states, err := r.describeEC2(wctx, c, part)
-			if err != nil {
-				continue // the SDK retried; the next poll may do better
-			}
-			for _, id := range part {
-				res := pending[id]
-				st, ok := states[id]
-				if !ok {
-					continue
-				}
-				res.After = st.name
-				switch {
-				case st.name == want:
-					res.Message = "reached " + want
-					r.set(*res)
-					delete(pending, id)
-				case r.action == Start && (st.name == "stopped" || st.name == "terminated" || st.name == "shutting-down"):
-					fellBack[id]++
-					if fellBack[id] >= 2 || st.name != "stopped" {
-						res.Outcome = Failed
-						res.Message = "started, then fell back to " + st.name +
-							" (often an encrypted EBS volume whose KMS key cannot be used)"
-						if st.reason != "" {
-							res.Message += ": " + st.reason
-						}
-						r.set(*res)
-						delete(pending, id)
-					}
-				default:
-					fellBack[id] = 0
-				}
-			}
+		if st.Name != "stopped" {
+			return broke, msg
 		}
+		return fellBack, msg
 	}
-	why := fmt.Sprintf("did not reach %s within %s", want, r.opts.WaitTimeout)
-	if ctx.Err() != nil {
-		why = "did not reach " + want + " before deadline"
-	}
-	for _, id := range ids {
-		if res := pending[id]; res != nil {
-			res.Outcome = Failed
-			res.Message = fmt.Sprintf("%s (last seen %s)", why, state(res.After))
-			r.set(*res)
-		}
-	}
+	return moving, ""
 }

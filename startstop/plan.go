@@ -15,11 +15,34 @@ type resource struct {
 	ID     string
 }
 
-// Batch is the resources of one type in one region.
+// Batch is the resources of one type in one region with the same group
+// fields.
 type Batch struct {
 	Region string
 	Type   Type
 	IDs    []string
+	// Fields are the groups' own fields (Group.Fields).
+	Fields map[string]any
+}
+
+// Flag is the boolean group field name (false when not given).
+func (b Batch) Flag(name string) bool {
+	v, _ := b.Fields[name].(bool)
+	return v
+}
+
+// fieldsKey tells batches with different fields apart.
+func fieldsKey(f map[string]any) string {
+	keys := make([]string, 0, len(f))
+	for k := range f {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var s strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&s, "%s=%v;", k, f[k])
+	}
+	return s.String()
 }
 
 // Plan is a request resolved against a config: what to act on, by region
@@ -56,6 +79,7 @@ func NewPlan(conf *Config, req Request, region string) (*Plan, error) {
 	type ref struct {
 		region string
 		typ    Type
+		fields string
 	}
 	index := map[ref]int{}
 	from := map[resource]string{} // the first key that listed it
@@ -70,7 +94,7 @@ func NewPlan(conf *Config, req Request, region string) (*Plan, error) {
 			return nil, err
 		}
 		for _, g := range key.Groups {
-			r := ref{region: g.Region, typ: g.Type}
+			r := ref{region: g.Region, typ: g.Type, fields: fieldsKey(g.Fields)}
 			if r.region == "" {
 				r.region = region
 			}
@@ -78,7 +102,7 @@ func NewPlan(conf *Config, req Request, region string) (*Plan, error) {
 			if !ok {
 				i = len(p.Batches)
 				index[r] = i
-				p.Batches = append(p.Batches, Batch{Region: r.region, Type: r.typ})
+				p.Batches = append(p.Batches, Batch{Region: r.region, Type: r.typ, Fields: g.Fields})
 			}
 			for _, id := range g.IDs {
 				rk := resource{r.region, r.typ, id}
@@ -100,13 +124,4 @@ func NewPlan(conf *Config, req Request, region string) (*Plan, error) {
 		return typeOrder(p.Batches[a].Type) < typeOrder(p.Batches[b].Type)
 	})
 	return p, nil
-}
-
-func typeOrder(t Type) int {
-	for i, v := range Types {
-		if v == t {
-			return i
-		}
-	}
-	return len(Types)
 }

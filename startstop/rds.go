@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
@@ -15,10 +14,61 @@ import (
 	"github.com/awsutils/awsutils/awsclient"
 )
 
+// rdsIDs is the syntax of an RDS identifier. RDS stores it lower case
+// but accepts any case; awsutils has never refused one, RDS says what is
+// wrong with it.
+const rdsIDs = "the identifier: a letter, then up to 62 letters, digits or hyphens"
+
+var dbInstanceKind = kind{
+	Type:     DBInstance,
+	Noun:     "DB instance",
+	Sid:      "DBInstances",
+	IDs:      rdsIDs,
+	CheckID:  anyID,
+	ARN:      "arn:{partition}:rds:{region}:{account}:db:{id}",
+	Service:  "rds",
+	Start:    call{"StartDBInstance", []string{"rds:StartDBInstance"}},
+	Stop:     call{"StopDBInstance", []string{"rds:StopDBInstance"}},
+	Describe: call{"DescribeDBInstances", []string{"rds:DescribeDBInstances"}},
+	Target:   map[Action]string{Start: "available", Stop: "stopped"},
+	Chunk:    rdsChunk,
+	NotFound: " (an Aurora cluster goes under " + string(DBCluster) + ")",
+	Doc: doc{
+		Start: "StartDBInstance",
+		Stop:  "StopDBInstance (RDS starts it again after 7 days)",
+	},
+	New: func(r *runner, k *kind, cfg aws.Config, b Batch) worker {
+		return &dbInstanceWorker{rdsWorker{r: r, c: awsclient.RDS(cfg), k: k}}
+	},
+}
+
+var dbClusterKind = kind{
+	Type:     DBCluster,
+	Noun:     "DB cluster",
+	Sid:      "DBClusters",
+	IDs:      rdsIDs,
+	CheckID:  anyID,
+	ARN:      "arn:{partition}:rds:{region}:{account}:cluster:{id}",
+	Service:  "rds",
+	Start:    call{"StartDBCluster", []string{"rds:StartDBCluster"}},
+	Stop:     call{"StopDBCluster", []string{"rds:StopDBCluster"}},
+	Describe: call{"DescribeDBClusters", []string{"rds:DescribeDBClusters"}},
+	Target:   map[Action]string{Start: "available", Stop: "stopped"},
+	Chunk:    rdsChunk,
+	NotFound: " (a DB instance goes under " + string(DBInstance) + ")",
+	Doc: doc{
+		Start: "StartDBCluster",
+		Stop:  "StopDBCluster (RDS starts it again after 7 days)",
+	},
+	New: func(r *runner, k *kind, cfg aws.Config, b Batch) worker {
+		return &dbClusterWorker{rdsWorker{r: r, c: awsclient.RDS(cfg), k: k}}
+	},
+}
+
 // rdsChunk is the most identifiers per describe filter.
 const rdsChunk = 100
 
-// rdsAPI is the part of the RDS client the actor uses.
+// rdsAPI is the part of the RDS client the workers use.
 type rdsAPI interface {
 	DescribeDBInstances(context.Context, *rds.DescribeDBInstancesInput, ...func(*rds.Options)) (*rds.DescribeDBInstancesOutput, error)
 	DescribeDBClusters(context.Context, *rds.DescribeDBClustersInput, ...func(*rds.Options)) (*rds.DescribeDBClustersOutput, error)
@@ -28,186 +78,112 @@ type rdsAPI interface {
 	StopDBCluster(context.Context, *rds.StopDBClusterInput, ...func(*rds.Options)) (*rds.StopDBClusterOutput, error)
 }
 
-type rdsState struct {
-	status    string
-	cluster   string // a DB instance's cluster, if it is a member
-	replicaOf string // a DB instance's source, if it is a read replica
+// rdsWorker is what the DB instance and DB cluster workers share: the
+// client, the answer to a refused start or stop, and the wait.
+type rdsWorker struct {
+	r *runner
+	c rdsAPI
+	k *kind
 }
 
-func (r *runner) rds(ctx context.Context, c rdsAPI, b Batch) {
-	var wg sync.WaitGroup
-	for ids := range chunks(b.IDs, rdsChunk) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.rdsChunk(ctx, c, b.Type, b.Region, ids)
-		}()
+// dbInstanceWorker starts and stops DB instances.
+type dbInstanceWorker struct{ rdsWorker }
+
+// dbClusterWorker starts and stops DB clusters.
+type dbClusterWorker struct{ rdsWorker }
+
+// replicaOf is a DB instance's source, if it is a read replica.
+type replicaOf string
+
+// listed maps RDS's lower-case identifiers back to ids as listed: RDS
+// identifiers are case-insensitive and stored lower case.
+func listed(ids []string) map[string][]string {
+	m := map[string][]string{}
+	for _, id := range ids {
+		m[strings.ToLower(id)] = append(m[strings.ToLower(id)], id)
 	}
-	wg.Wait()
+	return m
 }
 
-// describeRDS describes ids by filter, so ids that do not exist are absent
-// instead of failing the call. Keys are lower case: RDS identifiers are
-// case-insensitive and stored lower case.
-func (r *runner) describeRDS(ctx context.Context, c rdsAPI, t Type, ids []string) (map[string]rdsState, error) {
-	states := map[string]rdsState{}
-	var marker *string
+// describe describes ids by filter, so ids that do not exist are absent
+// instead of failing the call.
+func (w *dbInstanceWorker) describe(ctx context.Context, ids []string) (map[string]resState, error) {
+	as := listed(ids)
+	states := map[string]resState{}
+	in := &rds.DescribeDBInstancesInput{
+		Filters:    []rdstypes.Filter{{Name: aws.String("db-instance-id"), Values: ids}},
+		MaxRecords: aws.Int32(100),
+	}
 	for {
-		var next *string
-		err := r.call(ctx, "rds", func() error {
-			if t == DBInstance {
-				out, err := c.DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{
-					Filters:    []rdstypes.Filter{{Name: aws.String("db-instance-id"), Values: ids}},
-					MaxRecords: aws.Int32(100), Marker: marker,
-				})
-				if err != nil {
-					return err
-				}
-				for _, db := range out.DBInstances {
-					states[strings.ToLower(aws.ToString(db.DBInstanceIdentifier))] = rdsState{
-						status:    aws.ToString(db.DBInstanceStatus),
-						cluster:   aws.ToString(db.DBClusterIdentifier),
-						replicaOf: aws.ToString(db.ReadReplicaSourceDBInstanceIdentifier),
-					}
-				}
-				next = out.Marker
-				return nil
-			}
-			out, err := c.DescribeDBClusters(ctx, &rds.DescribeDBClustersInput{
-				Filters:    []rdstypes.Filter{{Name: aws.String("db-cluster-id"), Values: ids}},
-				MaxRecords: aws.Int32(100), Marker: marker,
-			})
-			if err != nil {
-				return err
-			}
-			for _, cl := range out.DBClusters {
-				states[strings.ToLower(aws.ToString(cl.DBClusterIdentifier))] = rdsState{status: aws.ToString(cl.Status)}
-			}
-			next = out.Marker
-			return nil
+		var out *rds.DescribeDBInstancesOutput
+		err := w.r.call(ctx, "rds", func() (err error) {
+			out, err = w.c.DescribeDBInstances(ctx, in)
+			return err
 		})
 		if err != nil {
 			return nil, err
 		}
-		if aws.ToString(next) == "" {
+		for _, db := range out.DBInstances {
+			st := resState{Name: aws.ToString(db.DBInstanceStatus), extra: replicaOf(aws.ToString(db.ReadReplicaSourceDBInstanceIdentifier))}
+			if cl := aws.ToString(db.DBClusterIdentifier); cl != "" {
+				st.Unsupported = fmt.Sprintf("member of cluster %s; list the cluster under %s", cl, DBCluster)
+			}
+			for _, id := range as[strings.ToLower(aws.ToString(db.DBInstanceIdentifier))] {
+				states[id] = st
+			}
+		}
+		if aws.ToString(out.Marker) == "" {
 			return states, nil
 		}
-		marker = next
+		in.Marker = out.Marker
 	}
 }
 
-func describeOp(t Type) string {
-	if t == DBInstance {
-		return "DescribeDBInstances"
+// describe describes ids by filter, as for DB instances.
+func (w *dbClusterWorker) describe(ctx context.Context, ids []string) (map[string]resState, error) {
+	as := listed(ids)
+	states := map[string]resState{}
+	in := &rds.DescribeDBClustersInput{
+		Filters:    []rdstypes.Filter{{Name: aws.String("db-cluster-id"), Values: ids}},
+		MaxRecords: aws.Int32(100),
 	}
-	return "DescribeDBClusters"
-}
-
-func actOp(t Type, a Action) string {
-	verb := "Start"
-	if a == Stop {
-		verb = "Stop"
-	}
-	if t == DBInstance {
-		return verb + "DBInstance"
-	}
-	return verb + "DBCluster"
-}
-
-func noun(t Type) string {
-	if t == DBInstance {
-		return "DB instance"
-	}
-	return "DB cluster"
-}
-
-func (r *runner) rdsChunk(ctx context.Context, c rdsAPI, t Type, region string, ids []string) {
-	result := func(id string) Result { return Result{Type: t, ID: id, Region: region} }
-	states, err := r.describeRDS(ctx, c, t, ids)
-	denied := false
-	if err != nil {
-		switch awsclient.Classify(err) {
-		case awsclient.KindAccessDenied:
-			denied = true
-			r.note(fmt.Sprintf("rds:%s is not allowed in %s, so %ss were %s without checking their state first (%s)",
-				describeOp(t), region, noun(t), pastTense(r.action), awsclient.Code(err)))
-		case awsclient.KindCanceled:
-			return
-		default:
-			for _, id := range ids {
-				res := result(id)
-				res.Outcome, res.Message = Failed, failure(err, describeOp(t))
-				r.set(res)
-			}
-			return
+	for {
+		var out *rds.DescribeDBClustersOutput
+		err := w.r.call(ctx, "rds", func() (err error) {
+			out, err = w.c.DescribeDBClusters(ctx, in)
+			return err
+		})
+		if err != nil {
+			return nil, err
 		}
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var changed []Result
-	for _, id := range ids {
-		res := result(id)
-		var st rdsState
-		if !denied {
-			var ok bool
-			st, ok = states[strings.ToLower(id)]
-			if !ok {
-				res.Outcome, res.Message = Failed, notFound(t, region)
-				r.set(res)
-				continue
-			}
-			res.Before = st.status
-			if st.cluster != "" {
-				res.After, res.Outcome = st.status, Unsupported
-				res.Message = fmt.Sprintf("member of cluster %s; list the cluster under %s", st.cluster, DBCluster)
-				r.set(res)
-				continue
-			}
-			do, outcome, msg := decideRDS(t, r.action, st.status)
-			if !do {
-				res.After, res.Outcome, res.Message = st.status, outcome, msg
-				r.set(res)
-				continue
+		for _, cl := range out.DBClusters {
+			for _, id := range as[strings.ToLower(aws.ToString(cl.DBClusterIdentifier))] {
+				states[id] = resState{Name: aws.ToString(cl.Status)}
 			}
 		}
-		if r.opts.DryRun {
-			res.After, res.Outcome = target(t, r.action), Planned
-			res.Message = "dry run: would call " + actOp(t, r.action) + " (RDS has no dry run; permissions not checked)"
-			r.set(res)
-			continue
+		if aws.ToString(out.Marker) == "" {
+			return states, nil
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res := r.rdsAct(ctx, c, res, st)
-			if r.opts.Wait && res.Outcome == Changed && !denied {
-				mu.Lock()
-				changed = append(changed, res)
-				mu.Unlock()
-				return
-			}
-			r.set(res)
-		}()
-	}
-	wg.Wait()
-	if len(changed) > 0 {
-		r.rdsWait(ctx, c, t, changed)
-	}
-	if denied && r.opts.Wait {
-		r.note(fmt.Sprintf("could not wait for %ss in %s: rds:%s is not allowed", noun(t), region, describeOp(t)))
+		in.Marker = out.Marker
 	}
 }
 
-func notFound(t Type, region string) string {
-	if t == DBInstance {
-		return "DB instance not found in " + region + " (an Aurora cluster goes under " + string(DBCluster) + ")"
+func (w *dbInstanceWorker) decide(a Action, st resState) (bool, Outcome, string) {
+	return decideRDS(w.k, a, st.Name)
+}
+
+// decide also starts a cluster whose KMS key became usable again: RDS
+// starts such a cluster to recover it.
+func (w *dbClusterWorker) decide(a Action, st resState) (bool, Outcome, string) {
+	if a == Start && st.Name == "inaccessible-encryption-credentials-recoverable" {
+		return true, "", ""
 	}
-	return "DB cluster not found in " + region + " (a DB instance goes under " + string(DBInstance) + ")"
+	return decideRDS(w.k, a, st.Name)
 }
 
 // decideRDS says whether to call start/stop for a DB instance or cluster
 // with status st, and if not, its outcome.
-func decideRDS(t Type, a Action, st string) (act bool, o Outcome, msg string) {
+func decideRDS(k *kind, a Action, st string) (act bool, o Outcome, msg string) {
 	switch {
 	case a == Start && st == "stopped", a == Stop && st == "available":
 		return true, "", ""
@@ -215,43 +191,55 @@ func decideRDS(t Type, a Action, st string) (act bool, o Outcome, msg string) {
 		return false, Unchanged, "already " + st
 	case a == Start && st == "starting", a == Stop && st == "stopping":
 		return false, Unchanged, "already " + st
-	case a == Start && st == "inaccessible-encryption-credentials-recoverable" && t == DBCluster:
-		return true, "", ""
 	}
-	return false, Failed, fmt.Sprintf("%s is %s; can be %s only when %s", noun(t), st, pastTense(a), map[Action]string{Start: "stopped", Stop: "available"}[a])
+	return false, Failed, fmt.Sprintf("%s is %s; can be %s only when %s", k.Noun, st, pastTense(a), map[Action]string{Start: "stopped", Stop: "available"}[a])
 }
 
-func (r *runner) rdsAct(ctx context.Context, c rdsAPI, res Result, st rdsState) Result {
-	op := actOp(res.Type, r.action)
+func (w *dbInstanceWorker) act(ctx context.Context, res Result, st resState) Result {
 	id := aws.String(res.ID)
-	var after string
-	err := r.call(ctx, "rds", func() error {
-		switch {
-		case res.Type == DBInstance && r.action == Start:
-			out, err := c.StartDBInstance(ctx, &rds.StartDBInstanceInput{DBInstanceIdentifier: id})
+	return w.answer(ctx, res, st, func() (after string, err error) {
+		if w.r.action == Start {
+			out, err := w.c.StartDBInstance(ctx, &rds.StartDBInstanceInput{DBInstanceIdentifier: id})
 			if err == nil && out.DBInstance != nil {
 				after = aws.ToString(out.DBInstance.DBInstanceStatus)
 			}
-			return err
-		case res.Type == DBInstance:
-			out, err := c.StopDBInstance(ctx, &rds.StopDBInstanceInput{DBInstanceIdentifier: id})
-			if err == nil && out.DBInstance != nil {
-				after = aws.ToString(out.DBInstance.DBInstanceStatus)
-			}
-			return err
-		case r.action == Start:
-			out, err := c.StartDBCluster(ctx, &rds.StartDBClusterInput{DBClusterIdentifier: id})
-			if err == nil && out.DBCluster != nil {
-				after = aws.ToString(out.DBCluster.Status)
-			}
-			return err
-		default:
-			out, err := c.StopDBCluster(ctx, &rds.StopDBClusterInput{DBClusterIdentifier: id})
-			if err == nil && out.DBCluster != nil {
-				after = aws.ToString(out.DBCluster.Status)
-			}
-			return err
+			return after, err
 		}
+		out, err := w.c.StopDBInstance(ctx, &rds.StopDBInstanceInput{DBInstanceIdentifier: id})
+		if err == nil && out.DBInstance != nil {
+			after = aws.ToString(out.DBInstance.DBInstanceStatus)
+		}
+		return after, err
+	})
+}
+
+func (w *dbClusterWorker) act(ctx context.Context, res Result, st resState) Result {
+	id := aws.String(res.ID)
+	return w.answer(ctx, res, st, func() (after string, err error) {
+		if w.r.action == Start {
+			out, err := w.c.StartDBCluster(ctx, &rds.StartDBClusterInput{DBClusterIdentifier: id})
+			if err == nil && out.DBCluster != nil {
+				after = aws.ToString(out.DBCluster.Status)
+			}
+			return after, err
+		}
+		out, err := w.c.StopDBCluster(ctx, &rds.StopDBClusterInput{DBClusterIdentifier: id})
+		if err == nil && out.DBCluster != nil {
+			after = aws.ToString(out.DBCluster.Status)
+		}
+		return after, err
+	})
+}
+
+// answer makes the start or stop call f within the RDS bound and turns its
+// answer into res's outcome.
+func (w *rdsWorker) answer(ctx context.Context, res Result, st resState, f func() (string, error)) Result {
+	r := w.r
+	op := w.k.op(r.action).Op
+	var after string
+	err := r.call(ctx, "rds", func() (err error) {
+		after, err = f()
+		return err
 	})
 	if err == nil {
 		res.After, res.Outcome = after, Changed
@@ -261,17 +249,18 @@ func (r *runner) rdsAct(ctx context.Context, c rdsAPI, res Result, st rdsState) 
 	kind := awsclient.Classify(err)
 	var apiErr smithy.APIError
 	isAPI := errors.As(err, &apiErr)
+	source, _ := st.extra.(replicaOf)
 	switch {
 	case kind == awsclient.KindCanceled, kind == awsclient.KindThrottled, kind == awsclient.KindAccessDenied:
 		res.Outcome, res.Message = Failed, failure(err, op)
 	case kind == awsclient.KindNotFound:
-		res.Outcome, res.Message = Failed, notFound(res.Type, res.Region)
-	case st.replicaOf != "" && isAPI:
+		res.Outcome, res.Message = Failed, w.k.notFound(res.Region)
+	case source != "" && isAPI:
 		res.Outcome = Unsupported
-		res.Message = fmt.Sprintf("read replica of %s; RDS refused %s: %s", st.replicaOf, op, awsclient.Message(err))
+		res.Message = fmt.Sprintf("read replica of %s; RDS refused %s: %s", source, op, awsclient.Message(err))
 	case kind == awsclient.KindWrongState:
 		res.Outcome = Failed
-		res.Message = fmt.Sprintf("%s cannot be %s in its current state: %s", noun(res.Type), pastTense(r.action), apiMessage(err))
+		res.Message = fmt.Sprintf("%s cannot be %s in its current state: %s", w.k.Noun, pastTense(r.action), apiMessage(err))
 	case isAPI && apiErr.ErrorFault() != smithy.FaultServer:
 		// RDS refuses some resources outright (engines and configurations
 		// that cannot be stopped): the config must change, not a retry.
@@ -291,61 +280,17 @@ func apiMessage(err error) string {
 	return awsclient.Message(err)
 }
 
-// rdsWait polls until each changed resource reached the target status. A
-// start that ends stopped again (two polls in a row), or with its
-// encryption key inaccessible, failed.
-func (r *runner) rdsWait(ctx context.Context, c rdsAPI, t Type, changed []Result) {
-	want := target(t, r.action)
-	pending := map[string]*Result{}
-	for i := range changed {
-		pending[strings.ToLower(changed[i].ID)] = &changed[i]
+// settle fails a start that ends stopped again (twice in a row: once could
+// be the describe lagging behind the start), or a resource whose
+// encryption key became inaccessible.
+func (w *rdsWorker) settle(a Action, st resState) (progress, string) {
+	switch {
+	case st.Name == w.k.Target[a]:
+		return reached, ""
+	case strings.HasPrefix(st.Name, "inaccessible-encryption-credentials"):
+		return broke, w.k.Noun + " is " + st.Name + " (check the KMS key its storage is encrypted with)"
+	case a == Start && st.Name == "stopped":
+		return fellBack, "started, then fell back to stopped"
 	}
-	wctx, cancel := context.WithTimeout(ctx, r.opts.WaitTimeout)
-	defer cancel()
-	fellBack := map[string]int{}
-	for len(pending) > 0 && sleep(wctx, r.opts.PollInterval) {
-		var ids []string
-		for _, res := range pending {
-			ids = append(ids, res.ID)
-		}
-		states, err := r.describeRDS(wctx, c, t, ids)
-		if err != nil {
-			continue
-		}
-		for k, res := range pending {
-			st, ok := states[k]
-			if !ok {
-				continue
-			}
-			res.After = st.status
-			switch {
-			case st.status == want:
-				res.Message = "reached " + want
-			case strings.HasPrefix(st.status, "inaccessible-encryption-credentials"):
-				res.Outcome = Failed
-				res.Message = noun(t) + " is " + st.status + " (check the KMS key its storage is encrypted with)"
-			case r.action == Start && st.status == "stopped":
-				// Once could be the describe lagging behind the start.
-				if fellBack[k]++; fellBack[k] < 2 {
-					continue
-				}
-				res.Outcome = Failed
-				res.Message = "started, then fell back to stopped"
-			default:
-				fellBack[k] = 0
-				continue
-			}
-			r.set(*res)
-			delete(pending, k)
-		}
-	}
-	why := fmt.Sprintf("did not reach %s within %s", want, r.opts.WaitTimeout)
-	if ctx.Err() != nil {
-		why = "did not reach " + want + " before deadline"
-	}
-	for _, res := range pending {
-		res.Outcome = Failed
-		res.Message = fmt.Sprintf("%s (last seen %s)", why, state(res.After))
-		r.set(*res)
-	}
+	return moving, ""
 }

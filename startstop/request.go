@@ -17,17 +17,6 @@ const (
 	Stop  Action = "stop"
 )
 
-// target is the state a resource of type t reaches when a is done.
-func target(t Type, a Action) string {
-	switch {
-	case a == Stop:
-		return "stopped"
-	case t == EC2Instance:
-		return "running"
-	}
-	return "available"
-}
-
 // Request is an action on the resources under one or more config keys.
 type Request struct {
 	Action Action

@@ -110,12 +110,8 @@ func Run(ctx context.Context, cfg aws.Config, conf *Config, req Request, opts Op
 	work, cancel := workContext(ctx, opts.DeadlineMargin)
 	defer cancel()
 	var wg sync.WaitGroup
-	for i, b := range plan.Batches {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.batch(work, i, b)
-		}()
+	for _, b := range plan.Batches {
+		wg.Go(func() { r.batch(work, b) })
 	}
 	wg.Wait()
 	r.finish(work)
@@ -167,7 +163,7 @@ type runner struct {
 func newRunner(cfg aws.Config, plan *Plan, opts Options) *runner {
 	r := &runner{
 		cfg: cfg, action: plan.Action, opts: opts,
-		sem:    map[string]chan struct{}{"ec2": make(chan struct{}, opts.Concurrency), "rds": make(chan struct{}, opts.Concurrency)},
+		sem:    map[string]chan struct{}{},
 		report: &Report{Action: plan.Action, Keys: plan.Keys, DryRun: opts.DryRun, Results: make([]Result, 0, plan.Len())},
 		slot:   map[resource]int{},
 		noted:  map[string]bool{},
@@ -178,26 +174,40 @@ func newRunner(cfg aws.Config, plan *Plan, opts Options) *runner {
 			r.report.Results = append(r.report.Results, Result{Type: b.Type, ID: id, Region: b.Region})
 		}
 	}
+	for _, s := range services {
+		n := opts.Concurrency
+		if s.Limit > 0 {
+			n = min(n, s.Limit)
+		}
+		r.sem[s.Name] = make(chan struct{}, n)
+	}
 	r.done = make([]bool, len(r.report.Results))
 	r.decode = r.stsDecode
 	return r
 }
 
-func (r *runner) batch(ctx context.Context, i int, b Batch) {
-	cfg := awsclient.WithRegion(r.cfg, b.Region)
-	switch b.Type {
-	case EC2Instance:
-		r.ec2(ctx, awsclient.EC2(cfg), b)
-	case DBInstance, DBCluster:
-		r.rds(ctx, awsclient.RDS(cfg), b)
-	default:
+// batch does the run's action to b with its type's worker.
+func (r *runner) batch(ctx context.Context, b Batch) {
+	k, ok := lookup(b.Type)
+	if !ok {
 		for _, id := range b.IDs {
 			r.set(Result{Type: b.Type, ID: id, Region: b.Region, Outcome: Unsupported, Message: "unknown type"})
 		}
+		return
 	}
+	r.work(ctx, k, k.New(r, k, awsclient.WithRegion(r.cfg, b.Region), b), b)
 }
 
-// call runs one AWS call to svc ("ec2", "rds") within the concurrency bound.
+// work does the run's action to b with w.
+func (r *runner) work(ctx context.Context, k *kind, w worker, b Batch) {
+	if bw, ok := w.(batcher); ok {
+		bw.batch(ctx, b)
+		return
+	}
+	r.describeFirst(ctx, k, w, b)
+}
+
+// call runs one AWS call to svc (a name in services) within its bound.
 // A call that ctx ended before it was made fails with a notCalledError.
 func (r *runner) call(ctx context.Context, svc string, f func() error) error {
 	sem := r.sem[svc]

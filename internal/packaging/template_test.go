@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/awsutils/awsutils/internal/testbed"
+	"github.com/awsutils/awsutils/startstop"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -170,6 +171,73 @@ func scalars(n *yaml.Node) []string {
 	return out
 }
 
+// startStopRole is the StartStopRole's row of TestTemplateRoles: the
+// registry's permissions, its log group and the failure queue.
+func startStopRole() (row struct {
+	role     string
+	want     []string
+	anyWhere []string
+}) {
+	row.role = "StartStopRole"
+	row.want = []string{"logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage"}
+	for _, p := range startstop.Permissions() {
+		row.want = append(row.want, p.Actions...)
+		if p.Resource == "*" {
+			row.anyWhere = append(row.anyWhere, p.Actions...)
+		}
+	}
+	slices.Sort(row.want)
+	row.want = slices.Compact(row.want)
+	return row
+}
+
+// TestTemplateStartStopRole checks the start/stop policy of the template's
+// role against the registry: each type's start and stop actions on its
+// ARN in the target region and the stack's account (any id), its describe
+// calls on "*", nothing else.
+func TestTemplateStartStopRole(t *testing.T) {
+	tmpl := loadTemplate(t)
+	var stmts *yaml.Node
+	for _, p := range get(t, tmpl, "Resources", "StartStopRole", "Properties", "Policies").Content {
+		if get(t, p, "PolicyName").Value == "startstop" {
+			stmts = get(t, p, "PolicyDocument", "Statement")
+		}
+	}
+	if stmts == nil {
+		t.Fatal("StartStopRole: no policy named startstop")
+	}
+	arn := strings.NewReplacer("${AWS::Partition}", "{partition}", "${Region}", "{region}", "${AWS::AccountId}", "{account}")
+	got := map[string][]string{}
+	for _, st := range stmts.Content {
+		res := get(t, st, "Resource")
+		r := res.Value
+		if res.Tag == "!Sub" && res.Kind == yaml.SequenceNode {
+			r = res.Content[0].Value
+		}
+		r = arn.Replace(r)
+		for _, a := range scalars(get(t, st, "Action")) {
+			got[a] = append(got[a], r)
+		}
+	}
+	want := map[string][]string{}
+	for _, p := range startstop.Permissions() {
+		for _, a := range p.Actions {
+			if !slices.Contains(want[a], p.Resource) {
+				want[a] = append(want[a], p.Resource)
+			}
+		}
+	}
+	for a := range got {
+		slices.Sort(got[a])
+	}
+	for a := range want {
+		slices.Sort(want[a])
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("StartStopRole's startstop policy (action: resources)\n got %v\nwant %v (startstop's registry)", got, want)
+	}
+}
+
 // TestTemplateRoles pins each role's actions, and which of them may apply
 // to every resource ("*"): only calls that cannot be limited.
 func TestTemplateRoles(t *testing.T) {
@@ -179,13 +247,9 @@ func TestTemplateRoles(t *testing.T) {
 		want     []string
 		anyWhere []string // actions allowed on Resource "*"
 	}{
-		{"StartStopRole", []string{
-			"ec2:DescribeInstances", "ec2:StartInstances", "ec2:StopInstances",
-			"logs:CreateLogStream", "logs:PutLogEvents",
-			"rds:DescribeDBClusters", "rds:DescribeDBInstances",
-			"rds:StartDBCluster", "rds:StartDBInstance", "rds:StopDBCluster", "rds:StopDBInstance",
-			"sqs:SendMessage",
-		}, []string{"ec2:DescribeInstances", "rds:DescribeDBClusters", "rds:DescribeDBInstances"}},
+		// What start/stop needs comes from startstop's registry (see
+		// TestTemplateStartStopRole).
+		startStopRole(),
 		{"UploadRole", []string{
 			"ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
 			"ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:UnassignPrivateIpAddresses",

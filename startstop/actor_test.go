@@ -92,6 +92,11 @@ type fakeEC2 struct {
 	plainDenial  bool
 	denyDescribe bool
 	calls        map[string]int
+	// noHibernate instances refuse a stop with Hibernate as EC2 does
+	// (UnsupportedHibernationConfiguration), naming none of them;
+	// hibernated records the instances a stop hibernated.
+	noHibernate map[string]bool
+	hibernated  []string
 }
 
 const notAuthorized = "You are not authorized to perform this operation. "
@@ -189,6 +194,20 @@ func (f *fakeEC2) StartInstances(_ context.Context, in *ec2.StartInstancesInput,
 
 func (f *fakeEC2) StopInstances(_ context.Context, in *ec2.StopInstancesInput, _ ...func(*ec2.Options)) (*ec2.StopInstancesOutput, error) {
 	f.count("StopInstances")
+	if aws.ToBool(in.Hibernate) {
+		f.count("StopInstances+Hibernate")
+		for _, id := range in.InstanceIds {
+			if f.noHibernate[id] {
+				return nil, &smithy.GenericAPIError{Code: "UnsupportedHibernationConfiguration", Fault: smithy.FaultClient,
+					Message: "For hibernation, the instance must be configured for hibernation."}
+			}
+		}
+		defer func() {
+			f.mu.Lock()
+			f.hibernated = append(f.hibernated, in.InstanceIds...)
+			f.mu.Unlock()
+		}()
+	}
 	ch, err := f.change(in.InstanceIds, "stopped", in.DryRun)
 	if err != nil {
 		return nil, err
@@ -525,4 +544,61 @@ func TestEC2PermissionDeniedEverywhereIsBounded(t *testing.T) {
 		t.Error("no instance says its batch was not split further")
 	}
 	t.Logf("calls %v; %d of 200 failed as part of a batch not split further", f.calls, cut)
+}
+
+// A hibernating stop refused for some instances of a batch, without
+// naming them (what moto cannot answer): the batch is split until each
+// refused instance is alone, which is stopped plainly and reported so; the
+// others hibernate.
+func TestEC2HibernateFallsBackPerInstance(t *testing.T) {
+	ids := fakeIDs(16)
+	f := &fakeEC2{state: map[string]string{}, noHibernate: map[string]bool{ids[3]: true, ids[12]: true}}
+	for _, id := range ids {
+		f.state[id] = "running"
+	}
+	r := testRunner(Stop, EC2Instance, Options{}, ids...)
+	testEC2(r, f, Batch{Region: "r", Type: EC2Instance, IDs: ids, Fields: map[string]any{"hibernate": true}})
+	r.finish(context.Background())
+	res := byID(r.report)
+	for _, id := range ids {
+		want := "hibernated"
+		if f.noHibernate[id] {
+			want = "hibernation not configured; stopped"
+		}
+		if got := res[id]; got.Outcome != Changed || got.Message != want || f.state[id] != "stopped" {
+			t.Errorf("%s: %+v, state %s; want changed, %q", id, got, f.state[id], want)
+		}
+	}
+	if len(f.hibernated) != 14 || slices.Contains(f.hibernated, ids[3]) {
+		t.Errorf("hibernated %d instances: %v", len(f.hibernated), f.hibernated)
+	}
+	if f.calls["DescribeInstances"] != 0 {
+		t.Errorf("%d describes: a refused hibernation needs none", f.calls["DescribeInstances"])
+	}
+	// Two refused instances among 16: about 2·log2(16) calls each.
+	if n := f.calls["StopInstances"]; n > 20 {
+		t.Errorf("%d StopInstances calls", n)
+	}
+	t.Logf("calls %v", f.calls)
+}
+
+// Without hibernate, no stop asks for it; a start never does.
+func TestEC2NoHibernateUnlessAsked(t *testing.T) {
+	ids := fakeIDs(3)
+	for _, tt := range []struct {
+		a      Action
+		fields map[string]any
+		from   string
+	}{{Stop, nil, "running"}, {Stop, map[string]any{"hibernate": false}, "running"}, {Start, map[string]any{"hibernate": true}, "stopped"}} {
+		f := &fakeEC2{state: map[string]string{}}
+		for _, id := range ids {
+			f.state[id] = tt.from
+		}
+		r := testRunner(tt.a, EC2Instance, Options{}, ids...)
+		testEC2(r, f, Batch{Region: "r", Type: EC2Instance, IDs: ids, Fields: tt.fields})
+		r.finish(context.Background())
+		if f.calls["StopInstances+Hibernate"] != 0 || r.report.Totals.Changed != 3 {
+			t.Errorf("%s %v: calls %v, %s", tt.a, tt.fields, f.calls, r.report.SummaryLine())
+		}
+	}
 }

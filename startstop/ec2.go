@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -30,6 +32,8 @@ var ec2Kind = kind{
 	Describe: call{"DescribeInstances", []string{"ec2:DescribeInstances"}},
 	Target:   map[Action]string{Start: "running", Stop: "stopped"},
 	Chunk:    ec2Chunk,
+	Fields: []field{{Name: "hibernate", Want: "true or false", Parse: boolField,
+		Doc: "stop hibernates the instances (StopInstances with Hibernate); one not configured for hibernation is stopped"}},
 	Doc: doc{
 		Start: "StartInstances",
 		Stop:  "StopInstances",
@@ -56,10 +60,12 @@ type ec2Worker struct {
 	r      *runner
 	c      ec2API
 	region string
+	// hibernate: stops hibernate (the group says hibernate: true).
+	hibernate bool
 }
 
 func newEC2Worker(r *runner, c ec2API, b Batch) *ec2Worker {
-	return &ec2Worker{r: r, c: c, region: b.Region}
+	return &ec2Worker{r: r, c: c, region: b.Region, hibernate: b.Flag("hibernate") && r != nil && r.action == Stop}
 }
 
 func (w *ec2Worker) batch(ctx context.Context, b Batch) {
@@ -133,9 +139,15 @@ func (w *ec2Worker) chunk(ctx context.Context, ids []string) {
 	r := w.r
 	var refused error
 	if !r.opts.DryRun {
-		changes, err := w.call(ctx, ids)
+		changes, err := w.call(ctx, ids, w.hibernate)
 		if err == nil {
-			w.finish(ctx, w.changes(ids, changes, nil), false)
+			w.finish(ctx, w.changes(ids, changes, nil, w.hibernate), false)
+			return
+		}
+		if w.hibernate && cannotHibernate(err) {
+			// Describing would not tell which instances can hibernate:
+			// the stop falls back where it must (see ec2Acter.act).
+			w.finish(ctx, w.actOn(ctx, ids, nil, err), false)
 			return
 		}
 		if awsclient.Classify(err) == awsclient.KindCanceled {
@@ -335,7 +347,7 @@ const ec2SplitCalls = 64
 // bad id costs only itself. known, if set, is the answer to that call,
 // already made.
 func (w *ec2Worker) actOn(ctx context.Context, ids []string, before map[string]string, known error) []Result {
-	a := &ec2Acter{w: w, r: w.r, region: w.region, before: before}
+	a := &ec2Acter{w: w, r: w.r, region: w.region, before: before, hibernate: w.hibernate, budget: new(atomic.Int32)}
 	a.budget.Store(ec2SplitCalls)
 	return a.act(ctx, ids, known)
 }
@@ -347,7 +359,10 @@ type ec2Acter struct {
 	r      *runner
 	region string
 	before map[string]string
-	budget atomic.Int32
+	budget *atomic.Int32
+	// hibernate: the stop hibernates; fellBack: it is the plain stop of
+	// instances that cannot hibernate.
+	hibernate, fellBack bool
 }
 
 func (a *ec2Acter) result(id string) Result {
@@ -362,11 +377,36 @@ func (a *ec2Acter) act(ctx context.Context, ids []string, known error) []Result 
 		var changes []ec2types.InstanceStateChange
 		err := known
 		if known == nil {
-			changes, err = a.w.call(ctx, ids)
+			changes, err = a.w.call(ctx, ids, a.hibernate)
 		}
 		known = nil
 		if err == nil {
-			return append(results, a.w.changes(ids, changes, a.before)...)
+			done := a.w.changes(ids, changes, a.before, a.hibernate)
+			if a.fellBack {
+				for i := range done {
+					if done[i].Outcome == Changed {
+						done[i].Message = "hibernation not configured; stopped"
+					}
+				}
+			}
+			return append(results, done...)
+		}
+		if a.hibernate && cannotHibernate(err) {
+			// The instances named (or, unnamed, one alone or the rest
+			// once the split budget is spent) are stopped without
+			// hibernation; the others try again.
+			plain := badIDs(err, ids)
+			if len(plain) == 0 {
+				if len(ids) > 1 && a.budget.Add(-2) >= 0 {
+					return append(results, a.split(ctx, ids)...)
+				}
+				plain = ids
+			}
+			fb := *a
+			fb.hibernate, fb.fellBack = false, true
+			results = append(results, fb.act(ctx, plain, nil)...)
+			ids = without(ids, plain)
+			continue
 		}
 		kind := awsclient.Classify(err)
 		if kind == awsclient.KindDryRunOK {
@@ -386,20 +426,12 @@ func (a *ec2Acter) act(ctx context.Context, ids []string, known error) []Result 
 				case awsclient.KindAccessDenied:
 					msg = r.deniedMessage(ctx, a.region, op, err)
 				}
-				isBad := map[string]bool{}
 				for _, id := range bad {
-					isBad[id] = true
 					res := a.result(id)
 					res.Outcome, res.Message = Failed, msg
 					results = append(results, res)
 				}
-				rest := ids[:0:0]
-				for _, id := range ids {
-					if !isBad[id] {
-						rest = append(rest, id)
-					}
-				}
-				ids = rest
+				ids = without(ids, bad)
 				continue
 			}
 			splittable := kind == awsclient.KindNotFound || kind == awsclient.KindInvalidInput ||
@@ -448,8 +480,9 @@ func (a *ec2Acter) split(ctx context.Context, ids []string) []Result {
 }
 
 // changes turns the state changes a Start/StopInstances call returned
-// for ids into results; before holds states described earlier, if any.
-func (w *ec2Worker) changes(ids []string, changes []ec2types.InstanceStateChange, before map[string]string) []Result {
+// for ids into results; before holds states described earlier, if any;
+// hibernated says the stop hibernated them.
+func (w *ec2Worker) changes(ids []string, changes []ec2types.InstanceStateChange, before map[string]string, hibernated bool) []Result {
 	r, region := w.r, w.region
 	results := make([]Result, 0, len(ids))
 	got := map[string]bool{}
@@ -468,6 +501,8 @@ func (w *ec2Worker) changes(ids []string, changes []ec2types.InstanceStateChange
 		// terminated instance; AWS answers stopped -> stopped or refuses).
 		if act, o, msg := decideEC2(r.action, prev); !act {
 			res.After, res.Outcome, res.Message = prev, o, msg
+		} else if hibernated {
+			res.Message = "hibernated"
 		}
 		results = append(results, res)
 	}
@@ -480,8 +515,9 @@ func (w *ec2Worker) changes(ids []string, changes []ec2types.InstanceStateChange
 	return results
 }
 
-// call is one StartInstances or StopInstances call.
-func (w *ec2Worker) call(ctx context.Context, ids []string) ([]ec2types.InstanceStateChange, error) {
+// call is one StartInstances or StopInstances call; hibernate asks the
+// stop to hibernate.
+func (w *ec2Worker) call(ctx context.Context, ids []string, hibernate bool) ([]ec2types.InstanceStateChange, error) {
 	r, c := w.r, w.c
 	var changes []ec2types.InstanceStateChange
 	dry := aws.Bool(r.opts.DryRun)
@@ -493,7 +529,11 @@ func (w *ec2Worker) call(ctx context.Context, ids []string) ([]ec2types.Instance
 			}
 			return err
 		}
-		out, err := c.StopInstances(ctx, &ec2.StopInstancesInput{InstanceIds: ids, DryRun: dry})
+		in := &ec2.StopInstancesInput{InstanceIds: ids, DryRun: dry}
+		if hibernate {
+			in.Hibernate = aws.Bool(true)
+		}
+		out, err := c.StopInstances(ctx, in)
 		if err == nil {
 			changes = out.StoppingInstances
 		}
@@ -511,6 +551,28 @@ func stateName(s *ec2types.InstanceState) string {
 
 func (w *ec2Worker) decide(a Action, st resState) (bool, Outcome, string) {
 	return decideEC2(a, st.Name)
+}
+
+// cannotHibernate says err is EC2 refusing to hibernate an instance that
+// is not configured (or not able) to, which a plain stop still stops.
+func cannotHibernate(err error) bool {
+	if awsclient.Code(err) == "UnsupportedHibernationConfiguration" {
+		return true
+	}
+	k := awsclient.Classify(err)
+	return (k == awsclient.KindInvalidInput || k == awsclient.KindOther) &&
+		strings.Contains(strings.ToLower(awsclient.Message(err)), "hibernat")
+}
+
+// without is ids less those in drop.
+func without(ids, drop []string) []string {
+	out := ids[:0:0]
+	for _, id := range ids {
+		if !slices.Contains(drop, id) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // act starts or stops one instance as a batch of one.

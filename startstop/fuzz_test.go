@@ -75,6 +75,7 @@ func FuzzParseEvent(f *testing.F) {
 	for _, s := range []string{
 		`{"action": "start", "configKey": "dev-env"}`,
 		`{"action": "stop", "configKey": ["dev-env", "batch-servers"]}`,
+		`{"action": "status", "configKey": "dev-env"}`,
 		`{"version":"0","detail-type":"Scheduled Event","source":"aws.events","detail":{}}`,
 		`{"action": "restart", "configKey": "k"}`, `{"action": "stop", "configKey": []}`,
 		`{"action": 1}`, `[]`, `null`, `"x"`, `{`,
@@ -89,7 +90,7 @@ func FuzzParseEvent(f *testing.F) {
 			}
 			return
 		}
-		if r.Action != Start && r.Action != Stop {
+		if r.Action != Start && r.Action != Stop && r.Action != Status {
 			t.Fatalf("action %q", r.Action)
 		}
 		if len(r.Keys) == 0 {

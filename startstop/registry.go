@@ -7,6 +7,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/awsutils/awsutils/internal/yamlnode"
 )
 
 // registry is every resource type awsutils starts and stops, one entry
@@ -261,3 +263,16 @@ func matchID(re *regexp.Regexp, id, what string) error {
 
 // anyID is the CheckID of ids the API itself checks.
 func anyID(string) error { return nil }
+
+// boolField reads a boolean as PyYAML does: true, yes or on (any case
+// yamlnode accepts) and their opposites.
+func boolField(v *yaml.Node) (any, bool) {
+	if v.Kind != yaml.ScalarNode || yamlnode.Tag(v) != "!!bool" {
+		return nil, false
+	}
+	switch strings.ToLower(v.Value) {
+	case "true", "yes", "on":
+		return true, true
+	}
+	return false, true
+}

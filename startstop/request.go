@@ -11,10 +11,11 @@ import (
 // Action is what to do to every resource of a request.
 type Action string
 
-// The two actions.
+// The actions: Status only describes and reports each resource's state.
 const (
-	Start Action = "start"
-	Stop  Action = "stop"
+	Start  Action = "start"
+	Stop   Action = "stop"
+	Status Action = "status"
 )
 
 // Request is an action on the resources under one or more config keys.
@@ -25,13 +26,13 @@ type Request struct {
 
 func (r Request) String() string { return string(r.Action) + " " + strings.Join(r.Keys, ",") }
 
-// ParseAction accepts start or stop.
+// ParseAction accepts start, stop or status.
 func ParseAction(s string) (Action, error) {
 	switch Action(s) {
-	case Start, Stop:
+	case Start, Stop, Status:
 		return Action(s), nil
 	}
-	return "", fmt.Errorf("action %q: want \"start\" or \"stop\"", s)
+	return "", fmt.Errorf("action %q: want \"start\", \"stop\" or \"status\"", s)
 }
 
 // ErrNoRequest is returned by ParseEvent for an event that has neither
@@ -39,11 +40,12 @@ func ParseAction(s string) (Action, error) {
 // come from somewhere else (the function name).
 var ErrNoRequest = errors.New("event has neither action nor configKey")
 
-const eventForm = `want {"action": "start"|"stop", "configKey": "KEY" or ["KEY", ...]}`
+const eventForm = `want {"action": "start"|"stop"|"status", "configKey": "KEY" or ["KEY", ...]}`
 
 // ParseEvent reads the original's EventBridge constant input:
 // {"action": "start", "configKey": "dev-env"} or
-// {"action": "stop", "configKey": ["dev-env", "batch-servers"]}.
+// {"action": "stop", "configKey": ["dev-env", "batch-servers"]}, and
+// {"action": "status", ...}, which only reports.
 // Other fields are ignored, so a scheduled event's own fields do no harm.
 func ParseEvent(data []byte) (Request, error) {
 	data = bytes.TrimSpace(data)

@@ -200,6 +200,10 @@ func (r *runner) batch(ctx context.Context, b Batch) {
 
 // work does the run's action to b with w.
 func (r *runner) work(ctx context.Context, k *kind, w worker, b Batch) {
+	if r.action == Status {
+		r.status(ctx, k, w, b)
+		return
+	}
 	if bw, ok := w.(batcher); ok {
 		bw.batch(ctx, b)
 		return

@@ -210,3 +210,46 @@ func (r *runner) wait(ctx context.Context, k *kind, w worker, changed []Result) 
 		}
 	}
 }
+
+// status reports each resource of b as describe finds it, acting on none:
+// the same outcomes as start and stop for what they would refuse (not
+// found, unsupported), unchanged with its state for the rest.
+func (r *runner) status(ctx context.Context, k *kind, w worker, b Batch) {
+	var wg sync.WaitGroup
+	for ids := range chunks(b.IDs, k.Chunk) {
+		wg.Go(func() { r.statusChunk(ctx, k, w, b.Region, ids) })
+	}
+	wg.Wait()
+}
+
+func (r *runner) statusChunk(ctx context.Context, k *kind, w worker, region string, ids []string) {
+	states, err := w.describe(ctx, ids)
+	if err != nil {
+		msg := failure(err, k.Describe.Op)
+		switch awsclient.Classify(err) {
+		case awsclient.KindCanceled:
+			return
+		case awsclient.KindAccessDenied:
+			msg = fmt.Sprintf("state unknown: %s is not allowed in %s", k.Describe.IAM[0], region)
+			r.note(fmt.Sprintf("%s is not allowed in %s, so the state of %ss is unknown (%s)",
+				k.Describe.IAM[0], region, k.Noun, awsclient.Code(err)))
+		}
+		for _, id := range ids {
+			r.set(Result{Type: k.Type, ID: id, Region: region, Outcome: Failed, Message: msg})
+		}
+		return
+	}
+	for _, id := range ids {
+		res := Result{Type: k.Type, ID: id, Region: region}
+		st, ok := states[id]
+		switch {
+		case !ok:
+			res.Outcome, res.Message = Failed, k.notFound(region)
+		case st.Unsupported != "":
+			res.Before, res.After, res.Outcome, res.Message = st.Name, st.Name, Unsupported, st.Unsupported
+		default:
+			res.Before, res.After, res.Outcome, res.Message = st.Name, st.Name, Unchanged, st.Reason
+		}
+		r.set(res)
+	}
+}

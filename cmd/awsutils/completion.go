@@ -107,6 +107,7 @@ var commandArgs = map[string]struct {
 }{
 	"start":      {args: []value{{what: "config key"}}, repeat: true},
 	"stop":       {args: []value{{what: "config key"}}, repeat: true},
+	"status":     {args: []value{{what: "config key"}}, repeat: true},
 	"upload":     {args: []value{{kind: dirValue, what: "source folder"}, {what: "s3://BUCKET[/PREFIX]"}}},
 	"completion": {args: []value{{kind: wordValue, what: "shell", words: []string{"bash", "fish", "zsh"}}}},
 }

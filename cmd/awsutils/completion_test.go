@@ -166,7 +166,7 @@ func TestCompletionBash(t *testing.T) {
 		want  []string
 	}{
 		{[]string{"awsutils", "up"}, []string{"upload"}},
-		{[]string{"awsutils", "st"}, []string{"start", "stop"}},
+		{[]string{"awsutils", "st"}, []string{"start", "status", "stop"}},
 		{[]string{"awsutils", "c"}, []string{"completion"}},
 		{[]string{"awsutils", "upload", "--dr"}, []string{"--dry-run"}},
 		{[]string{"awsutils", "upload", "--remove-src", "--pr"}, []string{"--profile", "--prune-empty-dirs"}},

@@ -64,7 +64,7 @@ func TestHelpShowsPlainSwitches(t *testing.T) {
 // Every command that talks to AWS takes --profile.
 func TestProfileFlagWhereAWSIsReached(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{"start", "stop", "upload"} {
+	for _, name := range []string{"start", "stop", "status", "upload"} {
 		i := slices.IndexFunc(commands(), func(c command) bool { return c.name == name })
 		if i < 0 {
 			t.Fatalf("no command %s", name)

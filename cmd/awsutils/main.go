@@ -34,6 +34,7 @@ func commands() []command {
 		versionCommand(),
 		startCommand(),
 		stopCommand(),
+		statusCommand(),
 		uploadCommand(),
 		policyCommand(),
 		completionCommand(),

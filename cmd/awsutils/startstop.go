@@ -27,20 +27,37 @@ func stopCommand() command {
 		}}
 }
 
+func statusCommand() command {
+	return command{name: "status", summary: "show the state of everything under config keys, changing nothing",
+		run: func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+			return runStartStop(ctx, startstop.Status, args, stdout, stderr)
+		}}
+}
+
 func runStartStop(ctx context.Context, action startstop.Action, args []string, stdout, stderr io.Writer) int {
 	name := "awsutils " + string(action)
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.SortFlags = false
 	config := fs.String("config", startstop.ConfigFile, "config file listing the resources under keys")
-	dryRun := fs.Bool("dry-run", false, "change nothing: check EC2 permissions with DryRun calls, only plan RDS")
-	wait := fs.Bool("wait", false, "wait until each resource reached the "+map[startstop.Action]string{startstop.Start: "running/available", startstop.Stop: "stopped"}[action]+" state")
-	waitTimeout := fs.Duration("wait-timeout", startstop.DefaultWaitTimeout, "how long --wait waits")
+	// status only describes: no dry run, nothing to wait for.
+	dryRun, wait, waitTimeout := new(bool), new(bool), new(time.Duration)
+	*waitTimeout = startstop.DefaultWaitTimeout
+	if action != startstop.Status {
+		dryRun = fs.Bool("dry-run", false, "change nothing: check EC2 permissions with DryRun calls, only plan RDS")
+		wait = fs.Bool("wait", false, "wait until each resource reached the "+map[startstop.Action]string{startstop.Start: "running/available", startstop.Stop: "stopped"}[action]+" state")
+		waitTimeout = fs.Duration("wait-timeout", startstop.DefaultWaitTimeout, "how long --wait waits")
+	}
 	output := fs.String("output", "text", "report format: text or json")
 	region := fs.String("region", "", "region for groups without their own region (overrides region_name)")
 	profile := profileFlag(fs)
 	usage := func(w io.Writer) {
 		fmt.Fprintf(w, "usage: %s [flags] KEY...\n\n", name)
+		if action == startstop.Status {
+			fmt.Fprintf(w, "Shows the state of everything listed under each KEY of the config file (%s), as start and stop would see it; changes nothing.\n", startstop.ConfigFile)
+			fmt.Fprintf(w, "Exit status: 0 every resource found, 1 some resource not found, not describable or unsupported, 2 usage or config error.\n\nflags:\n")
+			return
+		}
 		fmt.Fprintf(w, "%ss everything listed under each KEY of the config file (%s).\n", titleCase(string(action)), startstop.ConfigFile)
 		fmt.Fprintf(w, "Exit status: 0 all in or moving to the wanted state, 1 some resource failed or unsupported, 2 usage or config error.\n\nflags:\n")
 	}

@@ -173,6 +173,8 @@ type Stats struct {
 	Services map[string]int
 	// Denied counts requests a Denial answered.
 	Denied int
+	// Refused counts requests a Refusal answered.
+	Refused int
 }
 
 // Injected is the number of faults injected, of every kind.
@@ -230,7 +232,9 @@ type FaultProxy struct {
 	events  []Event
 	gates   []*Gate
 	denials []*denial
-	rewrite func(op string, h http.Header)
+	// refusals answer matching requests with an API error (Refuse).
+	refusals []*refusal
+	rewrite  func(op string, h http.Header)
 	// done is closed by Close, so that held requests are dropped.
 	done      chan struct{}
 	closeOnce sync.Once
@@ -490,7 +494,7 @@ func (p *FaultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.stats.Ops[op]++
 	p.stats.Services[service]++
 	d := p.d
-	gates, denials := p.gates, p.denials
+	gates, denials, refusals := p.gates, p.denials, p.refusals
 	p.mu.Unlock()
 
 	body := &heldBody{r: r}
@@ -503,7 +507,8 @@ func (p *FaultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			panic(http.ErrAbortHandler)
 		}
 	}
-	if p.answerDenied(w, r, denials, service, op, form) || p.answerDecode(w, r, service, op, form) {
+	if p.answerDenied(w, r, denials, service, op, form) || p.answerRefused(w, r, refusals, service, op, form) ||
+		p.answerDecode(w, r, service, op, form) {
 		return
 	}
 

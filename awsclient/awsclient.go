@@ -31,6 +31,7 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -75,7 +76,7 @@ type Options struct {
 
 // services are the service ids Options.Endpoints may name: those awsclient
 // builds clients for.
-var services = []string{"ec2", "rds", "s3", "sts"}
+var services = []string{"autoscaling", "ec2", "rds", "s3", "sts"}
 
 // endpoints carries Options.Endpoint and Options.Endpoints from Load to the
 // client constructors inside aws.Config.ConfigSources, which the SDK keeps
@@ -203,6 +204,15 @@ func httpClient(conns int) *awshttp.BuildableClient {
 func EC2(cfg aws.Config) *ec2.Client {
 	return ec2.NewFromConfig(cfg, func(o *ec2.Options) {
 		if e := endpointFor(cfg, "ec2"); e != nil {
+			o.BaseEndpoint = e
+		}
+	})
+}
+
+// AutoScaling returns an Auto Scaling client for cfg.
+func AutoScaling(cfg aws.Config) *autoscaling.Client {
+	return autoscaling.NewFromConfig(cfg, func(o *autoscaling.Options) {
+		if e := endpointFor(cfg, "autoscaling"); e != nil {
 			o.BaseEndpoint = e
 		}
 	})

@@ -17,18 +17,18 @@ func TestMain(m *testing.M) { os.Exit(testbed.Main(m)) }
 
 func TestOpsSummary(t *testing.T) {
 	tests := []struct {
-		ops      map[string]int
-		want     string
-		ec2Calls int
+		ops                map[string]int
+		want               string
+		ec2Calls, asgCalls int
 	}{
-		{map[string]int{}, "", 0},
-		{map[string]int{"StopInstances": 10, "DescribeInstances": 10, "StopDBInstance": 100, "DescribeDBClusters": 1, "ListTagsForResource": 3},
-			"StopDBInstance=100 DescribeInstances=10 StopInstances=10 ListTagsForResource=3 DescribeDBClusters=1", 20},
+		{map[string]int{}, "", 0, 0},
+		{map[string]int{"StopInstances": 10, "DescribeInstances": 10, "StopDBInstance": 100, "DescribeDBClusters": 1, "ListTagsForResource": 3, "DescribeAutoScalingInstances": 2},
+			"StopDBInstance=100 DescribeInstances=10 StopInstances=10 ListTagsForResource=3 DescribeAutoScalingInstances=2 DescribeDBClusters=1", 20, 2},
 	}
 	for _, tt := range tests {
-		got, n := opsSummary(tt.ops)
-		if got != tt.want || n != tt.ec2Calls {
-			t.Errorf("opsSummary(%v) = %q, %d; want %q, %d", tt.ops, got, n, tt.want, tt.ec2Calls)
+		got, n, a := opsSummary(tt.ops)
+		if got != tt.want || n != tt.ec2Calls || a != tt.asgCalls {
+			t.Errorf("opsSummary(%v) = %q, %d, %d; want %q, %d, %d", tt.ops, got, n, a, tt.want, tt.ec2Calls, tt.asgCalls)
 		}
 	}
 }
@@ -149,6 +149,10 @@ func TestSmoke(t *testing.T) {
 		}
 		if r.Section == report.SectionStartStop && r.Tool == report.ToolAwsutils && (r.EC2Calls == 0 || r.EC2Calls >= 20) {
 			t.Errorf("awsutils %s: %d EC2 calls for 20 instances, want batched", r.Phase, r.EC2Calls)
+		}
+		// The membership check: one call per 50 instances.
+		if r.Section == report.SectionStartStop && r.Tool == report.ToolAwsutils && r.ASGCalls != 1 {
+			t.Errorf("awsutils %s: %d Auto Scaling calls for 20 instances, want 1", r.Phase, r.ASGCalls)
 		}
 		if r.Section == report.SectionLambda && (r.InitMS <= 0 || r.ZipBytes <= 0 || r.MaxRSS <= 0 || r.Wall <= 0) {
 			t.Errorf("Lambda %s not measured: %+v", r.Workload, r)

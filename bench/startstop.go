@@ -194,20 +194,31 @@ func checkFleet(ctx context.Context, cfg aws.Config, f fleet, action string) err
 	return nil
 }
 
-// isEC2Op tells EC2 operations from RDS ones by name: every RDS operation
-// the jobs use names a DB resource or is ListTagsForResource.
-func isEC2Op(op string) bool {
-	return !strings.Contains(op, "DB") && op != "ListTagsForResource"
+// opService tells the services of the operations the jobs use apart by
+// name: every RDS operation names a DB resource or is
+// ListTagsForResource, and Auto Scaling's (the EC2 worker's membership
+// check) name Auto Scaling.
+func opService(op string) string {
+	switch {
+	case strings.Contains(op, "AutoScaling"):
+		return "autoscaling"
+	case strings.Contains(op, "DB") || op == "ListTagsForResource":
+		return "rds"
+	}
+	return "ec2"
 }
 
-// opsSummary is "Op=n Op=n" sorted by count, and the EC2 share.
-func opsSummary(ops map[string]int) (string, int) {
+// opsSummary is "Op=n Op=n" sorted by count, and the EC2 and Auto Scaling
+// shares.
+func opsSummary(ops map[string]int) (summary string, ec2Calls, asgCalls int) {
 	keys := make([]string, 0, len(ops))
-	ec2Calls := 0
 	for k, n := range ops {
 		keys = append(keys, k)
-		if isEC2Op(k) {
+		switch opService(k) {
+		case "ec2":
 			ec2Calls += n
+		case "autoscaling":
+			asgCalls += n
 		}
 	}
 	slices.SortFunc(keys, func(a, b string) int {
@@ -220,7 +231,7 @@ func opsSummary(ops map[string]int) (string, int) {
 	for i, k := range keys {
 		parts[i] = fmt.Sprintf("%s=%d", k, ops[k])
 	}
-	return strings.Join(parts, " "), ec2Calls
+	return strings.Join(parts, " "), ec2Calls, asgCalls
 }
 
 // startStop measures `awsutils stop` and `start` through a latency proxy,
@@ -335,11 +346,11 @@ func (b *bench) startStop(ctx context.Context) error {
 }
 
 func (b *bench) startStopRow(wl, tool, action string, round int, st testbed.Stats) report.Row {
-	ops, ec2Calls := opsSummary(st.Ops)
+	ops, ec2Calls, asgCalls := opsSummary(st.Ops)
 	return report.Row{
 		Section: report.SectionStartStop, Workload: wl, Tool: tool, Phase: action,
 		Rep: round - b.cfg.Warmup + 1, Warmup: round < b.cfg.Warmup,
-		APICalls: st.Requests, APIOps: ops, EC2Calls: ec2Calls,
+		APICalls: st.Requests, APIOps: ops, EC2Calls: ec2Calls, ASGCalls: asgCalls,
 	}
 }
 
@@ -352,7 +363,7 @@ func (b *bench) logStartStop(r report.Row) {
 	if r.Warmup {
 		tag = " (warm-up)"
 	}
-	b.logf("start/stop %-10s %-5s round %d%s: %6.2f s, %d API calls (%d EC2): %s  %s", r.Tool, r.Phase, r.Rep, tag, r.Wall, r.APICalls, r.EC2Calls, r.APIOps, status)
+	b.logf("start/stop %-10s %-5s round %d%s: %6.2f s, %d API calls (%d EC2, %d Auto Scaling): %s  %s", r.Tool, r.Phase, r.Rep, tag, r.Wall, r.APICalls, r.EC2Calls, r.ASGCalls, r.APIOps, status)
 }
 
 func errString(err error) string {

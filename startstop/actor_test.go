@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	asgtypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
@@ -222,7 +224,7 @@ func testRunner(a Action, t Type, opts Options, ids ...string) *runner {
 // testEC2 runs b through the EC2 worker with the fake client f.
 func testEC2(r *runner, f ec2API, b Batch) {
 	k, _ := lookup(EC2Instance)
-	r.work(context.Background(), k, newEC2Worker(r, f, b), b)
+	r.work(context.Background(), k, newEC2Worker(r, f, &fakeASG{}, b), b)
 }
 
 // testRDS runs b through its RDS worker with the fake client f.
@@ -303,7 +305,7 @@ func TestEC2WaitTimeout(t *testing.T) {
 	// An instance stuck in stopping.
 	f := &fakeEC2{state: map[string]string{"i-0000000000000000a": "stopping"}}
 	r := testRunner(Stop, EC2Instance, Options{Wait: true, PollInterval: time.Millisecond, WaitTimeout: 20 * time.Millisecond}, "i-0000000000000000a")
-	r.wait(context.Background(), &ec2Kind, newEC2Worker(r, f, Batch{Region: "r"}), []Result{{Type: EC2Instance, ID: "i-0000000000000000a", Region: "r", Before: "running", After: "stopping", Outcome: Changed}})
+	r.wait(context.Background(), &ec2Kind, newEC2Worker(r, f, &fakeASG{}, Batch{Region: "r"}), []Result{{Type: EC2Instance, ID: "i-0000000000000000a", Region: "r", Before: "running", After: "stopping", Outcome: Changed}})
 	r.finish(context.Background())
 	got := r.report.Results[0]
 	if got.Outcome != Failed || !strings.Contains(got.Message, "did not reach stopped within 20ms (last seen stopping)") {
@@ -600,5 +602,89 @@ func TestEC2NoHibernateUnlessAsked(t *testing.T) {
 		if f.calls["StopInstances+Hibernate"] != 0 || r.report.Totals.Changed != 3 {
 			t.Errorf("%s %v: calls %v, %s", tt.a, tt.fields, f.calls, r.report.SummaryLine())
 		}
+	}
+}
+
+// fakeASG answers DescribeAutoScalingInstances from member (instance ->
+// group), or with err.
+type fakeASG struct {
+	mu     sync.Mutex
+	member map[string]string
+	err    error
+	calls  int
+}
+
+func (f *fakeASG) DescribeAutoScalingInstances(_ context.Context, in *autoscaling.DescribeAutoScalingInstancesInput, _ ...func(*autoscaling.Options)) (*autoscaling.DescribeAutoScalingInstancesOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if len(in.InstanceIds) > asgChunk {
+		return nil, &smithy.GenericAPIError{Code: "ValidationError", Message: "more than 50 instance ids", Fault: smithy.FaultClient}
+	}
+	if f.err != nil {
+		return nil, f.err
+	}
+	out := &autoscaling.DescribeAutoScalingInstancesOutput{}
+	for _, id := range in.InstanceIds {
+		if g := f.member[id]; g != "" {
+			out.AutoScalingInstances = append(out.AutoScalingInstances, asgtypes.AutoScalingInstanceDetails{InstanceId: aws.String(id), AutoScalingGroupName: aws.String(g)})
+		}
+	}
+	return out, nil
+}
+
+// Members of an Auto Scaling group are refused before the act-first call,
+// at one Auto Scaling call per 50 instances; refused that permission, the
+// worker says so once and acts as before; another error leaves the
+// instances of that call untouched.
+func TestEC2AutoScalingMembers(t *testing.T) {
+	ids := fakeIDs(120)
+	for _, tt := range []struct {
+		name                      string
+		asg                       *fakeASG
+		changed, unsupported, bad int
+		note                      string
+	}{
+		{"two members", &fakeASG{member: map[string]string{ids[7]: "web", ids[99]: "batch"}}, 118, 2, 0, ""},
+		{"check denied", &fakeASG{err: &smithy.GenericAPIError{Code: "AccessDenied", Message: "not authorized", Fault: smithy.FaultClient}}, 120, 0, 0,
+			"autoscaling:DescribeAutoScalingInstances is not allowed in r"},
+		{"check failing", &fakeASG{err: &smithy.GenericAPIError{Code: "InternalFailure", Message: "oops", Fault: smithy.FaultServer}}, 0, 0, 120, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeEC2{state: map[string]string{}}
+			for _, id := range ids {
+				f.state[id] = "running"
+			}
+			r := testRunner(Stop, EC2Instance, Options{}, ids...)
+			k, _ := lookup(EC2Instance)
+			b := Batch{Region: "r", Type: EC2Instance, IDs: ids}
+			r.work(context.Background(), k, newEC2Worker(r, f, tt.asg, b), b)
+			r.finish(context.Background())
+			tot := r.report.Totals
+			if tot.Changed != tt.changed || tot.Unsupported != tt.unsupported || tot.Failed != tt.bad {
+				t.Fatalf("%s, want %d changed, %d unsupported, %d failed", r.report.SummaryLine(), tt.changed, tt.unsupported, tt.bad)
+			}
+			res := byID(r.report)
+			if tt.unsupported > 0 {
+				if got := res[ids[7]]; got.Message != "member of Auto Scaling group web; list the group under autoscaling.group" || f.state[ids[7]] != "running" {
+					t.Errorf("member: %+v, state %s", got, f.state[ids[7]])
+				}
+			}
+			if tt.bad > 0 && (f.calls["StopInstances"] != 0 || !strings.Contains(res[ids[0]].Message, "membership unknown")) {
+				t.Errorf("membership unknown: %+v, calls %v", res[ids[0]], f.calls)
+			}
+			if tt.note != "" && (len(r.report.Warnings) != 1 || !strings.Contains(r.report.Warnings[0], tt.note)) {
+				t.Errorf("notes %q, want one saying %q", r.report.Warnings, tt.note)
+			}
+			// 120 instances: 3 Auto Scaling calls (at most 50 ids each);
+			// denied, the first one says it all.
+			wantASG := 3
+			if tt.note != "" {
+				wantASG = 1
+			}
+			if tt.asg.calls != wantASG || f.calls["DescribeInstances"] != 0 || (tt.bad == 0 && f.calls["StopInstances"] != 1) {
+				t.Errorf("calls: %d Auto Scaling (want %d), EC2 %v", tt.asg.calls, wantASG, f.calls)
+			}
+		})
 	}
 }

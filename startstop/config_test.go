@@ -92,7 +92,7 @@ func TestParseErrors(t *testing.T) {
 		{"key not a list", "region_name: r\ndev:\n  type: ec2.instance\n", "f.yml:3: dev: want a list of {type, ids} entries"},
 		{"key is a scalar", "region_name: r\ndev: i-0123456789abcdef0\n", "f.yml:2: dev: want a list"},
 		{"entry not a mapping", "k:\n  - ec2.instance\n", "f.yml:2: k: want an entry with type and ids"},
-		{"unknown type", "k:\n  - type: ec2.instances\n    ids: [i-0123456789abcdef0]\n", `f.yml:2: k: type: unknown type "ec2.instances" (want one of ec2.instance, rds.db_cluster, rds.db_instance)`},
+		{"unknown type", "k:\n  - type: ec2.instances\n    ids: [i-0123456789abcdef0]\n", `f.yml:2: k: type: unknown type "ec2.instances" (want one of ` + strings.Join(typeNames(), ", ") + ")"},
 		{"missing type", "k:\n  - ids: [i-0123456789abcdef0]\n", "f.yml:2: k: type: missing"},
 		{"missing ids", "k:\n  - type: rds.db_instance\n", "f.yml:2: k: ids: missing"},
 		{"empty ids", "k:\n  - type: rds.db_instance\n    ids: []\n", "f.yml:3: k: ids: empty"},
@@ -104,6 +104,11 @@ func TestParseErrors(t *testing.T) {
 		{"EC2 id not hex", "k:\n  - type: ec2.instance\n    ids: [i-0123456789abcdefg]\n", `is not an EC2 instance id`},
 		{"unknown field", "k:\n  - type: ec2.instance\n    idz: [i-0123456789abcdef0]\n", `f.yml:3: k: unknown field "idz"`},
 		{"empty region", "k:\n  - type: ec2.instance\n    region: ''\n    ids: [i-0123456789abcdef0]\n", "f.yml:3: k: region"},
+		{"hibernate on RDS", "k:\n  - type: rds.db_instance\n    ids: [pg1]\n    hibernate: true\n", "f.yml:4: k: hibernate: only ec2.instance groups take it, not rds.db_instance"},
+		{"hibernate before type", "k:\n  - hibernate: yes\n    type: rds.db_cluster\n    ids: [c1]\n", "f.yml:2: k: hibernate: only ec2.instance groups take it, not rds.db_cluster"},
+		{"hibernate not a boolean", "k:\n  - type: ec2.instance\n    ids: [i-0123456789abcdef0]\n    hibernate: maybe\n", "f.yml:4: k: hibernate: want true or false"},
+		{"hibernate quoted", "k:\n  - type: ec2.instance\n    ids: [i-0123456789abcdef0]\n    hibernate: 'true'\n", "f.yml:4: k: hibernate: want true or false"},
+		{"unknown field of EC2", "k:\n  - type: ec2.instance\n    ids: [i-0123456789abcdef0]\n    hibernat: true\n", `f.yml:4: k: unknown field "hibernat" (want type, ids and optionally region, hibernate)`},
 		{"key twice", "k:\n  - type: rds.db_instance\n    ids: [a]\nk:\n  - type: rds.db_instance\n    ids: [b]\n", `f.yml:4: key "k" given twice (first on line 1)`},
 	}
 	for _, tt := range tests {
@@ -119,6 +124,37 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("error is not one line: %q", err)
 			}
 		})
+	}
+}
+
+// typeNames are the registered types as the unknown-type message lists
+// them: all of them, in the registry's order.
+func typeNames() []string {
+	var s []string
+	for _, t := range Types {
+		s = append(s, string(t))
+	}
+	return s
+}
+
+// A group's own fields: hibernate on EC2 (PyYAML's booleans), split into
+// batches of their own.
+func TestParseHibernate(t *testing.T) {
+	c, err := Parse("f.yml", []byte("k:\n  - type: ec2.instance\n    ids: [i-0123456789abcdef0]\n    hibernate: yes\n"+
+		"  - type: ec2.instance\n    ids: [i-0123456789abcdef1]\n  - type: ec2.instance\n    ids: [i-0123456789abcdef2]\n    hibernate: Off\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := c.Keys[0].Groups
+	if g[0].Fields["hibernate"] != true || g[1].Fields != nil || g[2].Fields["hibernate"] != false {
+		t.Errorf("fields %v %v %v", g[0].Fields, g[1].Fields, g[2].Fields)
+	}
+	p, err := NewPlan(c, Request{Action: Stop, Keys: []string{"k"}}, "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Batches) != 3 || !p.Batches[0].Flag("hibernate") || p.Batches[1].Flag("hibernate") || p.Batches[2].Flag("hibernate") {
+		t.Errorf("batches %+v", p.Batches)
 	}
 }
 

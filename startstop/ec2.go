@@ -3,6 +3,7 @@ package startstop
 import (
 	"context"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
@@ -31,7 +33,9 @@ var ec2Kind = kind{
 	Stop:     call{"StopInstances", []string{"ec2:StopInstances"}},
 	Describe: call{"DescribeInstances", []string{"ec2:DescribeInstances"}},
 	Target:   map[Action]string{Start: "running", Stop: "stopped"},
-	Chunk:    ec2Chunk,
+	Also: []grant{{Sid: "AutoScalingMembers", Service: "autoscaling", IAM: []string{"autoscaling:DescribeAutoScalingInstances"},
+		Why: "an instance of an Auto Scaling group is refused, not stopped (the group would replace it)"}},
+	Chunk: ec2Chunk,
 	Fields: []field{{Name: "hibernate", Want: "true or false", Parse: boolField,
 		Doc: "stop hibernates the instances (StopInstances with Hibernate); one not configured for hibernation is stopped"}},
 	Doc: doc{
@@ -39,7 +43,7 @@ var ec2Kind = kind{
 		Stop:  "StopInstances",
 	},
 	New: func(r *runner, k *kind, cfg aws.Config, b Batch) worker {
-		return newEC2Worker(r, awsclient.EC2(cfg), b)
+		return newEC2Worker(r, awsclient.EC2(cfg), awsclient.AutoScaling(cfg), b)
 	},
 }
 
@@ -55,17 +59,29 @@ type ec2API interface {
 	StopInstances(context.Context, *ec2.StopInstancesInput, ...func(*ec2.Options)) (*ec2.StopInstancesOutput, error)
 }
 
+// asgAPI is the part of the Auto Scaling client the EC2 worker uses.
+type asgAPI interface {
+	DescribeAutoScalingInstances(context.Context, *autoscaling.DescribeAutoScalingInstancesInput, ...func(*autoscaling.Options)) (*autoscaling.DescribeAutoScalingInstancesOutput, error)
+}
+
+// asgChunk is the most instance ids DescribeAutoScalingInstances takes.
+const asgChunk = 50
+
+// asgTag is the tag Auto Scaling puts on the instances it launches.
+const asgTag = "aws:autoscaling:groupName"
+
 // ec2Worker starts and stops the instances of one batch.
 type ec2Worker struct {
 	r      *runner
 	c      ec2API
+	asg    asgAPI
 	region string
 	// hibernate: stops hibernate (the group says hibernate: true).
 	hibernate bool
 }
 
-func newEC2Worker(r *runner, c ec2API, b Batch) *ec2Worker {
-	return &ec2Worker{r: r, c: c, region: b.Region, hibernate: b.Flag("hibernate") && r != nil && r.action == Stop}
+func newEC2Worker(r *runner, c ec2API, asg asgAPI, b Batch) *ec2Worker {
+	return &ec2Worker{r: r, c: c, asg: asg, region: b.Region, hibernate: b.Flag("hibernate") && r != nil && r.action == Stop}
 }
 
 func (w *ec2Worker) batch(ctx context.Context, b Batch) {
@@ -115,6 +131,11 @@ func (w *ec2Worker) describe(ctx context.Context, ids []string) (map[string]resS
 				if inst.StateReason != nil {
 					st.Reason = aws.ToString(inst.StateReason.Message)
 				}
+				for _, t := range inst.Tags {
+					if aws.ToString(t.Key) == asgTag && aws.ToString(t.Value) != "" {
+						st.Unsupported = memberOf(aws.ToString(t.Value))
+					}
+				}
 				states[aws.ToString(inst.InstanceId)] = st
 			}
 		}
@@ -137,6 +158,10 @@ func (w *ec2Worker) describe(ctx context.Context, ids []string) (map[string]resS
 // go the careful way: describe, decide per instance, act on those that can.
 func (w *ec2Worker) chunk(ctx context.Context, ids []string) {
 	r := w.r
+	ids = w.notMembers(ctx, ids)
+	if len(ids) == 0 {
+		return
+	}
 	var refused error
 	if !r.opts.DryRun {
 		changes, err := w.call(ctx, ids, w.hibernate)
@@ -205,6 +230,11 @@ func (w *ec2Worker) careful(ctx context.Context, ids []string, refused error) {
 			continue
 		}
 		res.Before = st.Name
+		if st.Unsupported != "" {
+			res.After, res.Outcome, res.Message = st.Name, Unsupported, st.Unsupported
+			r.set(res)
+			continue
+		}
 		do, outcome, msg := decideEC2(r.action, st.Name)
 		if do {
 			before[id] = st.Name
@@ -551,6 +581,83 @@ func stateName(s *ec2types.InstanceState) string {
 
 func (w *ec2Worker) decide(a Action, st resState) (bool, Outcome, string) {
 	return decideEC2(a, st.Name)
+}
+
+func memberOf(group string) string {
+	return fmt.Sprintf("member of Auto Scaling group %s; list the group under autoscaling.group", group)
+}
+
+// notMembers reports the instances of ids that belong to an Auto Scaling
+// group as unsupported (the group would replace one stopped, or stop one
+// started) and returns the others. It asks Auto Scaling, 50 ids a call,
+// so that acting first needs no describe; when the role may not ask, it
+// says so once and lets every instance through, as before the check.
+func (w *ec2Worker) notMembers(ctx context.Context, ids []string) []string {
+	r := w.r
+	check := "autoscaling:" + w.region
+	group := map[string]string{}
+	unknown := map[string]bool{}
+	for part := range chunks(ids, asgChunk) {
+		if r.givenUp(check) {
+			break // unchecked, as before the check
+		}
+		groups, err := w.groups(ctx, part)
+		if err != nil {
+			switch awsclient.Classify(err) {
+			case awsclient.KindAccessDenied:
+				r.giveUp(check)
+				r.note(fmt.Sprintf("autoscaling:DescribeAutoScalingInstances is not allowed in %s, so EC2 instances were not checked for Auto Scaling group membership (%s)",
+					w.region, awsclient.Code(err)))
+				continue
+			case awsclient.KindCanceled:
+				return nil
+			}
+			// Not knowing whether an instance is a group's, it is not
+			// touched: a member stopped would be replaced.
+			for _, id := range part {
+				unknown[id] = true
+				r.set(Result{Type: EC2Instance, ID: id, Region: w.region, Outcome: Failed,
+					Message: "not " + pastTense(r.action) + ": Auto Scaling group membership unknown: " + failure(err, "DescribeAutoScalingInstances")})
+			}
+			continue
+		}
+		maps.Copy(group, groups)
+	}
+	var rest []string
+	for _, id := range ids {
+		switch {
+		case unknown[id]:
+		case group[id] != "":
+			r.set(Result{Type: EC2Instance, ID: id, Region: w.region, Outcome: Unsupported, Message: memberOf(group[id])})
+		default:
+			rest = append(rest, id)
+		}
+	}
+	return rest
+}
+
+// groups are the Auto Scaling groups of those of ids (at most asgChunk)
+// that are members of one.
+func (w *ec2Worker) groups(ctx context.Context, ids []string) (map[string]string, error) {
+	group := map[string]string{}
+	in := &autoscaling.DescribeAutoScalingInstancesInput{InstanceIds: ids, MaxRecords: aws.Int32(asgChunk)}
+	for {
+		var out *autoscaling.DescribeAutoScalingInstancesOutput
+		err := w.r.call(ctx, "autoscaling", func() (err error) {
+			out, err = w.asg.DescribeAutoScalingInstances(ctx, in)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range out.AutoScalingInstances {
+			group[aws.ToString(a.InstanceId)] = aws.ToString(a.AutoScalingGroupName)
+		}
+		if aws.ToString(out.NextToken) == "" {
+			return group, nil
+		}
+		in.NextToken = out.NextToken
+	}
 }
 
 // cannotHibernate says err is EC2 refusing to hibernate an instance that

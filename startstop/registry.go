@@ -116,6 +116,7 @@ type service struct {
 var services = []service{
 	{Name: "ec2", API: "EC2", DescribeSid: "DescribeInstances"},
 	{Name: "rds", API: "RDS", DescribeSid: "DescribeDatabases"},
+	{Name: "autoscaling", API: "Auto Scaling", DescribeSid: "DescribeAutoScaling"},
 }
 
 // Types are the registered types in the order they are reported.

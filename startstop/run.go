@@ -151,6 +151,9 @@ type runner struct {
 	slot   map[resource]int // index in report.Results
 	done   []bool
 	noted  map[string]bool
+	// gaveUp are the optional checks a refusal ended for the run, e.g.
+	// "autoscaling:REGION": asking again would only be refused again.
+	gaveUp map[string]bool
 	cbMu   sync.Mutex
 
 	// decode asks what an encoded authorization failure message says
@@ -167,6 +170,7 @@ func newRunner(cfg aws.Config, plan *Plan, opts Options) *runner {
 		report: &Report{Action: plan.Action, Keys: plan.Keys, DryRun: opts.DryRun, Results: make([]Result, 0, plan.Len())},
 		slot:   map[resource]int{},
 		noted:  map[string]bool{},
+		gaveUp: map[string]bool{},
 	}
 	for _, b := range plan.Batches {
 		for _, id := range b.IDs {
@@ -261,6 +265,20 @@ func (r *runner) note(s string) {
 		r.noted[s] = true
 		r.report.Warnings = append(r.report.Warnings, s)
 	}
+}
+
+// giveUp ends the optional check key for the run.
+func (r *runner) giveUp(key string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.gaveUp[key] = true
+}
+
+// givenUp says whether giveUp(key) was called.
+func (r *runner) givenUp(key string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.gaveUp[key]
 }
 
 // finish reports every resource without a result as not reached.

@@ -62,6 +62,8 @@ type Row struct {
 	APICalls int
 	APIOps   string
 	EC2Calls int
+	// ASGCalls are the Auto Scaling calls (EC2 instances' membership check).
+	ASGCalls int
 	InitMS   float64
 	ZipBytes int64
 	Verified bool
@@ -91,12 +93,12 @@ var header = []string{
 	"section", "workload", "tool", "phase", "rep", "warmup", "files", "bytes",
 	"wall_s", "files_per_s", "mib_per_s", "cpu_s", "max_rss_bytes",
 	"api_calls", "api_ops", "ec2_calls", "init_ms", "zip_bytes", "verified", "error",
-	"rtt_ms", "server_cpu_s", "line_cpu_s", "other_cpu_s", "peak_conns",
+	"rtt_ms", "server_cpu_s", "line_cpu_s", "other_cpu_s", "peak_conns", "asg_calls",
 }
 
 // optional are the columns added after the first results were written;
 // an older file without them reads as zero.
-var optional = map[string]bool{"rtt_ms": true, "server_cpu_s": true, "line_cpu_s": true, "other_cpu_s": true, "peak_conns": true}
+var optional = map[string]bool{"rtt_ms": true, "server_cpu_s": true, "line_cpu_s": true, "other_cpu_s": true, "peak_conns": true, "asg_calls": true}
 
 func f64(v float64) string { return strconv.FormatFloat(v, 'f', 4, 64) }
 
@@ -114,6 +116,7 @@ func WriteCSV(w io.Writer, rows []Row) error {
 			strconv.Itoa(r.APICalls), r.APIOps, strconv.Itoa(r.EC2Calls), f64(r.InitMS), strconv.FormatInt(r.ZipBytes, 10),
 			strconv.FormatBool(r.Verified), oneLine(r.Error),
 			f64(float64(r.RTT) / float64(time.Millisecond)), f64(r.ServerCPU), f64(r.LineCPU), f64(r.OtherCPU), strconv.Itoa(r.Conns),
+			strconv.Itoa(r.ASGCalls),
 		}
 		if err := cw.Write(rec); err != nil {
 			return err
@@ -181,6 +184,7 @@ func ReadCSV(r io.Reader) ([]Row, error) {
 			Verified: get("verified") == "true", Error: get("error"),
 			RTT:       time.Duration(num("rtt_ms") * float64(time.Millisecond)).Round(time.Microsecond),
 			ServerCPU: num("server_cpu_s"), LineCPU: num("line_cpu_s"), OtherCPU: num("other_cpu_s"), Conns: int(num("peak_conns")),
+			ASGCalls: int(num("asg_calls")),
 		}
 		if perr != nil {
 			return nil, perr

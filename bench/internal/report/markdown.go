@@ -134,18 +134,19 @@ func Markdown(w io.Writer, meta Meta, rows []Row, csvPath string) error {
 	}
 
 	if hasSection(gs, SectionStartStop) {
-		p("\n## Start/stop economy\n\n| resources | tool | phase | ok | wall s | API calls | EC2 calls | calls by operation |\n|---|---|---|---|---|---|---|---|\n")
+		p("\n## Start/stop economy\n\n| resources | tool | phase | ok | wall s | API calls | EC2 calls | Auto Scaling calls | calls by operation |\n|---|---|---|---|---|---|---|---|---|\n")
 		for _, g := range gs {
 			if g.Section != SectionStartStop {
 				continue
 			}
 			if len(g.Runs) == 0 {
-				p("| %s | %s | %s | 0 | — | — | — | failed: %s |\n", g.Workload, startStopLabel(g.Tool, g.Phase), g.Phase, oneLine(g.FirstError))
+				p("| %s | %s | %s | 0 | — | — | — | — | failed: %s |\n", g.Workload, startStopLabel(g.Tool, g.Phase), g.Phase, oneLine(g.FirstError))
 				continue
 			}
 			last := g.Runs[len(g.Runs)-1]
-			p("| %s | %s | %s | %d | %s | %.0f | %.0f | %s |\n", g.Workload, startStopLabel(g.Tool, g.Phase), g.Phase, len(g.Runs), fmtNum(g.Wall()),
-				g.med(func(r Row) float64 { return float64(r.APICalls) }), g.med(func(r Row) float64 { return float64(r.EC2Calls) }), last.APIOps)
+			p("| %s | %s | %s | %d | %s | %.0f | %.0f | %.0f | %s |\n", g.Workload, startStopLabel(g.Tool, g.Phase), g.Phase, len(g.Runs), fmtNum(g.Wall()),
+				g.med(func(r Row) float64 { return float64(r.APICalls) }), g.med(func(r Row) float64 { return float64(r.EC2Calls) }),
+				g.med(func(r Row) float64 { return float64(r.ASGCalls) }), last.APIOps)
 		}
 	}
 

@@ -39,8 +39,8 @@ var ec2Kind = kind{
 	Fields: []field{{Name: "hibernate", Want: "true or false", Parse: boolField,
 		Doc: "stop hibernates the instances (StopInstances with Hibernate); one not configured for hibernation is stopped"}},
 	Doc: doc{
-		Start: "StartInstances",
-		Stop:  "StopInstances",
+		Start: "`StartInstances`, 200 instances a call",
+		Stop:  "`StopInstances`, 200 instances a call; an instance of an Auto Scaling group is refused (`unsupported`), since the group would replace it",
 	},
 	New: func(r *runner, k *kind, cfg aws.Config, b Batch) worker {
 		return newEC2Worker(r, awsclient.EC2(cfg), awsclient.AutoScaling(cfg), b)

@@ -32,10 +32,10 @@ var dbInstanceKind = kind{
 	Describe: call{"DescribeDBInstances", []string{"rds:DescribeDBInstances"}},
 	Target:   map[Action]string{Start: "available", Stop: "stopped"},
 	Chunk:    rdsChunk,
-	NotFound: " (an Aurora cluster goes under " + string(DBCluster) + ")",
+	NotFound: " (an Aurora, Neptune or DocumentDB cluster goes under " + string(DBCluster) + ")",
 	Doc: doc{
-		Start: "StartDBInstance",
-		Stop:  "StopDBInstance (RDS starts it again after 7 days)",
+		Start: "`StartDBInstance`",
+		Stop:  "`StopDBInstance` (AWS starts it again after 7 days); a member of an Aurora, Neptune or DocumentDB cluster is refused (`unsupported`): list the cluster",
 	},
 	New: func(r *runner, k *kind, cfg aws.Config, b Batch) worker {
 		return &dbInstanceWorker{rdsWorker{r: r, c: awsclient.RDS(cfg), k: k}}
@@ -57,8 +57,8 @@ var dbClusterKind = kind{
 	Chunk:    rdsChunk,
 	NotFound: " (a DB instance goes under " + string(DBInstance) + ")",
 	Doc: doc{
-		Start: "StartDBCluster",
-		Stop:  "StopDBCluster (RDS starts it again after 7 days)",
+		Start: "`StartDBCluster`: Aurora, Neptune and DocumentDB (the same RDS API)",
+		Stop:  "`StopDBCluster`, its instances with it (AWS starts it again after 7 days)",
 	},
 	New: func(r *runner, k *kind, cfg aws.Config, b Batch) worker {
 		return &dbClusterWorker{rdsWorker{r: r, c: awsclient.RDS(cfg), k: k}}

@@ -590,34 +590,33 @@ func memberOf(group string) string {
 // notMembers reports the instances of ids that belong to an Auto Scaling
 // group as unsupported (the group would replace one stopped, or stop one
 // started) and returns the others. It asks Auto Scaling, 50 ids a call,
-// so that acting first needs no describe; when the role may not ask, it
-// says so once and lets every instance through, as before the check.
+// so that acting first needs no describe; when it cannot ask (refused or
+// unreachable), it says so once and lets the instances through, as before
+// the check.
 func (w *ec2Worker) notMembers(ctx context.Context, ids []string) []string {
 	r := w.r
 	check := "autoscaling:" + w.region
 	group := map[string]string{}
-	unknown := map[string]bool{}
 	for part := range chunks(ids, asgChunk) {
 		if r.givenUp(check) {
 			break // unchecked, as before the check
 		}
 		groups, err := w.groups(ctx, part)
 		if err != nil {
-			switch awsclient.Classify(err) {
-			case awsclient.KindAccessDenied:
-				r.giveUp(check)
-				r.note(fmt.Sprintf("autoscaling:DescribeAutoScalingInstances is not allowed in %s, so EC2 instances were not checked for Auto Scaling group membership (%s)",
-					w.region, awsclient.Code(err)))
-				continue
-			case awsclient.KindCanceled:
+			if awsclient.Classify(err) == awsclient.KindCanceled {
 				return nil
 			}
-			// Not knowing whether an instance is a group's, it is not
-			// touched: a member stopped would be replaced.
-			for _, id := range part {
-				unknown[id] = true
-				r.set(Result{Type: EC2Instance, ID: id, Region: w.region, Outcome: Failed,
-					Message: "not " + pastTense(r.action) + ": Auto Scaling group membership unknown: " + failure(err, "DescribeAutoScalingInstances")})
+			// Refused (the original's role), or unreachable (a VPC
+			// without an Auto Scaling endpoint): asking again would
+			// fail again, and failing the instances would break runs
+			// that worked before the check.
+			r.giveUp(check)
+			why := awsclient.Code(err)
+			if awsclient.Classify(err) == awsclient.KindAccessDenied {
+				r.note(fmt.Sprintf("autoscaling:DescribeAutoScalingInstances is not allowed in %s, so EC2 instances were not checked for Auto Scaling group membership (%s)",
+					w.region, why))
+			} else {
+				r.note(fmt.Sprintf("EC2 instances in %s were not checked for Auto Scaling group membership: %s", w.region, failure(err, "DescribeAutoScalingInstances")))
 			}
 			continue
 		}
@@ -626,7 +625,6 @@ func (w *ec2Worker) notMembers(ctx context.Context, ids []string) []string {
 	var rest []string
 	for _, id := range ids {
 		switch {
-		case unknown[id]:
 		case group[id] != "":
 			r.set(Result{Type: EC2Instance, ID: id, Region: w.region, Outcome: Unsupported, Message: memberOf(group[id])})
 		default:

@@ -3,7 +3,6 @@ package startstop
 import (
 	"fmt"
 	"maps"
-	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -86,7 +85,7 @@ func TestRunHibernateFallback(t *testing.T) {
 	b := newBed(t)
 	ids := testbed.RunInstances(t, b.ec2, 4)
 	cannot := ids[2]
-	b.proxy.Refuse(hibernationRefusal(cannot))
+	b.proxy.Refuse(testbed.HibernationRefusal(cannot))
 	conf := parse(t, fmt.Sprintf("region_name: %s\nk:\n  - type: ec2.instance\n    hibernate: true\n    ids: [%s]\n", testbed.Region, strings.Join(ids, ", ")))
 	b.proxy.ResetStats()
 	rep := run(t, b, conf, Stop, Options{}, "k")
@@ -112,19 +111,6 @@ func TestRunHibernateFallback(t *testing.T) {
 	// their halves (one refused), the plain stop: 6 calls.
 	if st.Refused != 3 || st.Ops["StopInstances"] != 6 || st.Ops["DescribeInstances"] != 0 {
 		t.Errorf("%d refused, calls %v", st.Refused, st.Ops)
-	}
-}
-
-// hibernationRefusal answers a hibernating StopInstances that names id as
-// EC2 does for an instance not configured for hibernation.
-func hibernationRefusal(id string) testbed.Refusal {
-	return testbed.Refusal{
-		Ops: []string{"StopInstances"},
-		Match: func(form url.Values) bool {
-			return form.Get("Hibernate") == "true" && slices.Contains(testbed.ResourceIDs(form), id)
-		},
-		Code:    "UnsupportedHibernationConfiguration",
-		Message: "For hibernation, the instance must be configured for hibernation. Check the requirements.",
 	}
 }
 

@@ -218,7 +218,7 @@ func TestLambdaBadInput(t *testing.T) {
 	tests := []struct {
 		name, event, wantType, want string
 	}{
-		{"bad action", `{"action": "reboot", "configKey": "dev-env"}`, "BadRequest", `action "reboot": want "start" or "stop"`},
+		{"bad action", `{"action": "reboot", "configKey": "dev-env"}`, "BadRequest", `action "reboot": want "start", "stop" or "status"`},
 		{"configKey not a string", `{"action": "stop", "configKey": {"k": 1}}`, "BadRequest", "configKey is neither a string nor a list of strings"},
 		{"unknown key", `{"action": "stop", "configKey": ["dev-env", "staging"]}`, "BadRequest", `no config key "staging" (keys: "batch_servers", "dev-env")`},
 		{"scheduled event, name not ec2_*", `{"detail-type": "Scheduled Event"}`, "BadRequest", `function name "startstop": want ec2_start_KEY or ec2_stop_KEY`},

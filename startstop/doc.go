@@ -1,6 +1,8 @@
-// Package startstop starts and stops the EC2 instances, RDS DB instances and
-// Aurora DB clusters listed under keys of an aws_resource_start_stop.yml,
-// the config file of the original Python toolkit, unchanged.
+// Package startstop starts and stops the resources listed under keys of an
+// aws_resource_start_stop.yml, the config file of the original Python
+// toolkit, unchanged, or reports their state (Status). What each resource
+// type means, from its YAML name to its IAM actions and its worker, is one
+// entry of the registry (registry.go).
 //
 // One call, Run, does a whole request: it plans (an unknown key fails
 // before anything is touched), starts or stops EC2 instances in batches of
@@ -11,9 +13,10 @@
 // parallelism on those not already in or moving to the wanted state, and
 // returns a Report with one Result per resource. A bad id costs only
 // itself, and so does an instance the role may not touch (a refused batch
-// is split until it is alone, and its reason decoded when STS lets the role
-// decode it), a DB instance that is a
-// member of an Aurora cluster is reported as unsupported instead of
-// aborting the run, and when the role may not describe EC2 instances (the
+// is split until it is alone, and its reason decoded when STS lets the
+// role decode it). A DB instance that is a member of an Aurora, Neptune or
+// DocumentDB cluster, or an EC2 instance of an Auto Scaling group, is
+// reported as unsupported instead of aborting the run (or being replaced
+// by its group), and when the role may not describe EC2 instances (the
 // original's IAM policy) the instances are started or stopped anyway.
 package startstop

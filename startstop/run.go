@@ -22,7 +22,8 @@ const (
 	DefaultDeadlineMargin = time.Second
 )
 
-// Options say how to carry out a request.
+// Options say how to carry out a request. A Status request only
+// describes: DryRun and Wait do not apply to it.
 type Options struct {
 	// DryRun proves permissions for EC2 (calls with DryRun set) and only
 	// plans RDS; nothing changes.

@@ -14,14 +14,14 @@ import (
 )
 
 func startCommand() command {
-	return command{name: "start", summary: "start the EC2 instances, RDS DB instances and Aurora clusters under config keys",
+	return command{name: "start", summary: "start the EC2 instances, RDS DB instances and DB clusters under config keys",
 		run: func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return runStartStop(ctx, startstop.Start, args, stdout, stderr)
 		}}
 }
 
 func stopCommand() command {
-	return command{name: "stop", summary: "stop the EC2 instances, RDS DB instances and Aurora clusters under config keys",
+	return command{name: "stop", summary: "stop the EC2 instances, RDS DB instances and DB clusters under config keys",
 		run: func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return runStartStop(ctx, startstop.Stop, args, stdout, stderr)
 		}}

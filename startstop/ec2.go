@@ -595,41 +595,63 @@ func memberOf(group string) string {
 // the check.
 func (w *ec2Worker) notMembers(ctx context.Context, ids []string) []string {
 	r := w.r
+	if len(ids) == 0 {
+		return nil
+	}
 	check := "autoscaling:" + w.region
-	group := map[string]string{}
+	var parts [][]string
 	for part := range chunks(ids, asgChunk) {
+		parts = append(parts, part)
+	}
+	var mu sync.Mutex
+	group := map[string]string{}
+	canceled := false
+	ask := func(part []string) {
 		if r.givenUp(check) {
-			break // unchecked, as before the check
+			return // unchecked, as before the check
 		}
 		groups, err := w.groups(ctx, part)
-		if err != nil {
-			if awsclient.Classify(err) == awsclient.KindCanceled {
-				return nil
-			}
-			// Refused (the original's role), or unreachable (a VPC
-			// without an Auto Scaling endpoint): asking again would
-			// fail again, and failing the instances would break runs
-			// that worked before the check.
-			r.giveUp(check)
-			why := awsclient.Code(err)
-			if awsclient.Classify(err) == awsclient.KindAccessDenied {
-				r.note(fmt.Sprintf("autoscaling:DescribeAutoScalingInstances is not allowed in %s, so EC2 instances were not checked for Auto Scaling group membership (%s)",
-					w.region, why))
-			} else {
-				r.note(fmt.Sprintf("EC2 instances in %s were not checked for Auto Scaling group membership: %s", w.region, failure(err, "DescribeAutoScalingInstances")))
-			}
-			continue
+		mu.Lock()
+		defer mu.Unlock()
+		if err == nil {
+			maps.Copy(group, groups)
+			return
 		}
-		maps.Copy(group, groups)
+		if awsclient.Classify(err) == awsclient.KindCanceled {
+			canceled = true
+			return
+		}
+		// Refused (the original's role), or unreachable (a VPC without
+		// an Auto Scaling endpoint): asking again would fail again, and
+		// failing the instances would break runs that worked before the
+		// check.
+		r.giveUp(check)
+		if awsclient.Classify(err) == awsclient.KindAccessDenied {
+			r.note(fmt.Sprintf("autoscaling:DescribeAutoScalingInstances is not allowed in %s, so EC2 instances were not checked for Auto Scaling group membership (%s)",
+				w.region, awsclient.Code(err)))
+		} else {
+			r.note(fmt.Sprintf("EC2 instances in %s were not checked for Auto Scaling group membership: %s", w.region, failure(err, "DescribeAutoScalingInstances")))
+		}
+	}
+	// The first call says whether the role may ask; the others of the
+	// batch then go at once, so the check costs two round trips, not
+	// four.
+	ask(parts[0])
+	var wg sync.WaitGroup
+	for _, part := range parts[1:] {
+		wg.Go(func() { ask(part) })
+	}
+	wg.Wait()
+	if canceled {
+		return nil
 	}
 	var rest []string
 	for _, id := range ids {
-		switch {
-		case group[id] != "":
-			r.set(Result{Type: EC2Instance, ID: id, Region: w.region, Outcome: Unsupported, Message: memberOf(group[id])})
-		default:
-			rest = append(rest, id)
+		if g := group[id]; g != "" {
+			r.set(Result{Type: EC2Instance, ID: id, Region: w.region, Outcome: Unsupported, Message: memberOf(g)})
+			continue
 		}
+		rest = append(rest, id)
 	}
 	return rest
 }

@@ -238,6 +238,14 @@ func TestLambdaBadInput(t *testing.T) {
 	if fe := testbed.WantFunctionError(t, err, "BadConfig", "malformed YAML"); !strings.HasPrefix(fe.Message, malformed+":") {
 		t.Errorf("malformed YAML: %q, want it to start with the file", fe.Message)
 	}
+	bad.Close()
+
+	// hibernate on a group of another type: the file and line, nothing
+	// touched.
+	hib := writeFile(t, "hibernate.yml", fmt.Sprintf("region_name: %s\ndev-env:\n  - type: ec2.instance\n    ids: [%s]\n  - type: rds.db_instance\n    ids: [my-postgres]\n    hibernate: true\n",
+		testbed.Region, f.ids[0]))
+	_, err = f.lambda(t, map[string]string{"AWSUTILS_CONFIG": hib}).Invoke(ctx, `{"action": "stop", "configKey": "dev-env"}`)
+	testbed.WantFunctionError(t, err, "BadConfig", hib+":7: dev-env: hibernate: only ec2.instance groups take it, not rds.db_instance")
 	if got := f.states(t); !reflect.DeepEqual(got, []string{"running", "running", "running"}) {
 		t.Errorf("bad input touched instances: %v", got)
 	}

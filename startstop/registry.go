@@ -24,7 +24,8 @@ import (
 //     runner.describeFirst. Status is always describe and report.
 //  2. Add one kind below; if its service is new, add it to services and
 //     its client to awsclient.
-//  3. Add its row to the types tables of README.md and README.ja.md.
+//  3. Its README.md row is written by `go test ./startstop -run
+//     TestREADMETypes -update-readme`; write README.ja.md's by hand.
 //
 // TestRegistryComplete, TestPolicyGolden, TestTemplateStartStopRole and
 // TestREADMETypes say what is missing.
@@ -38,8 +39,8 @@ type kind struct {
 	// Sid names its policy statement: StartStopListed+Sid.
 	Sid string
 	// IDs is the id syntax as users see it in the console, for messages
-	// and docs; CheckID refuses an id that cannot be one (nil: any
-	// non-empty id), with a one-line reason.
+	// and docs; CheckID refuses an id that cannot be one, with a one-line
+	// reason (anyID leaves it to the API).
 	IDs     string
 	CheckID func(id string) error
 	// ARN is the resource's ARN with {partition}, {region}, {account} and

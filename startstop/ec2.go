@@ -85,11 +85,7 @@ func newEC2Worker(r *runner, c ec2API, asg asgAPI, b Batch) *ec2Worker {
 }
 
 func (w *ec2Worker) batch(ctx context.Context, b Batch) {
-	var wg sync.WaitGroup
-	for ids := range chunks(b.IDs, ec2Chunk) {
-		wg.Go(func() { w.chunk(ctx, ids) })
-	}
-	wg.Wait()
+	eachChunk(b, ec2Chunk, func(ids []string) { w.chunk(ctx, ids) })
 }
 
 func chunks(ids []string, n int) func(func([]string) bool) {
@@ -225,24 +221,15 @@ func (w *ec2Worker) careful(ctx context.Context, ids []string, refused error) {
 		res := result(id)
 		st, ok := states[id]
 		if !ok {
-			res.Outcome, res.Message = Failed, "instance not found in "+region
+			res.Outcome, res.Message = Failed, ec2Kind.notFound(region)
 			r.set(res)
 			continue
 		}
 		res.Before = st.Name
-		if st.Unsupported != "" {
-			res.After, res.Outcome, res.Message = st.Name, Unsupported, st.Unsupported
-			r.set(res)
-			continue
-		}
-		do, outcome, msg := decideEC2(r.action, st.Name)
-		if do {
+		if r.judge(w, res, st) {
 			before[id] = st.Name
 			act = append(act, id)
-			continue
 		}
-		res.After, res.Outcome, res.Message = st.Name, outcome, msg
-		r.set(res)
 	}
 	if len(act) == 0 {
 		return

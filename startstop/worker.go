@@ -62,11 +62,32 @@ const (
 // decide per resource, act on those that need it (concurrently, within the
 // service's bound), then wait if asked.
 func (r *runner) describeFirst(ctx context.Context, k *kind, w worker, b Batch) {
+	eachChunk(b, k.Chunk, func(ids []string) { r.describeFirstChunk(ctx, k, w, b.Region, ids) })
+}
+
+// eachChunk runs f on the chunks of b's ids at the same time.
+func eachChunk(b Batch, n int, f func(ids []string)) {
 	var wg sync.WaitGroup
-	for ids := range chunks(b.IDs, k.Chunk) {
-		wg.Go(func() { r.describeFirstChunk(ctx, k, w, b.Region, ids) })
+	for ids := range chunks(b.IDs, n) {
+		wg.Go(func() { f(ids) })
 	}
 	wg.Wait()
+}
+
+// judge reports whether to act on the resource of res (Before set), found
+// in st; if not, it records its result: unsupported, or what decide says.
+func (r *runner) judge(w worker, res Result, st resState) bool {
+	if st.Unsupported != "" {
+		res.After, res.Outcome, res.Message = st.Name, Unsupported, st.Unsupported
+		r.set(res)
+		return false
+	}
+	do, outcome, msg := w.decide(r.action, st)
+	if !do {
+		res.After, res.Outcome, res.Message = st.Name, outcome, msg
+		r.set(res)
+	}
+	return do
 }
 
 func (r *runner) describeFirstChunk(ctx context.Context, k *kind, w worker, region string, ids []string) {
@@ -106,15 +127,7 @@ func (r *runner) describeFirstChunk(ctx context.Context, k *kind, w worker, regi
 				continue
 			}
 			res.Before = st.Name
-			if st.Unsupported != "" {
-				res.After, res.Outcome, res.Message = st.Name, Unsupported, st.Unsupported
-				r.set(res)
-				continue
-			}
-			do, outcome, msg := w.decide(r.action, st)
-			if !do {
-				res.After, res.Outcome, res.Message = st.Name, outcome, msg
-				r.set(res)
+			if !r.judge(w, res, st) {
 				continue
 			}
 		}
@@ -215,11 +228,7 @@ func (r *runner) wait(ctx context.Context, k *kind, w worker, changed []Result) 
 // the same outcomes as start and stop for what they would refuse (not
 // found, unsupported), unchanged with its state for the rest.
 func (r *runner) status(ctx context.Context, k *kind, w worker, b Batch) {
-	var wg sync.WaitGroup
-	for ids := range chunks(b.IDs, k.Chunk) {
-		wg.Go(func() { r.statusChunk(ctx, k, w, b.Region, ids) })
-	}
-	wg.Wait()
+	eachChunk(b, k.Chunk, func(ids []string) { r.statusChunk(ctx, k, w, b.Region, ids) })
 }
 
 func (r *runner) statusChunk(ctx context.Context, k *kind, w worker, region string, ids []string) {

@@ -26,10 +26,7 @@ func rowOf(out, id string) string {
 // cluster's instance are refused and untouched; status changes nothing.
 func TestStartStopCommandEveryType(t *testing.T) {
 	t.Parallel()
-	m := testbed.StartMotoAccount(t)
-	x := testbed.CreateMixed(t, m)
-	p := testbed.StartFaultProxy(t, m.Endpoint, testbed.Faults{})
-	p.Refuse(testbed.HibernationRefusal(x.NoHibernate))
+	m, x, p := testbed.StartMixed(t)
 	env := p.Env(m.Env())
 	path := writeConfig(t, x.Config)
 

@@ -19,10 +19,7 @@ import (
 // cluster's member, which fail the invocation, untouched.
 func TestLambdaEveryType(t *testing.T) {
 	t.Parallel()
-	m := testbed.StartMotoAccount(t)
-	x := testbed.CreateMixed(t, m)
-	p := testbed.StartFaultProxy(t, m.Endpoint, testbed.Faults{})
-	p.Refuse(testbed.HibernationRefusal(x.NoHibernate))
+	m, x, p := testbed.StartMixed(t)
 	conf := x.Config + fmt.Sprintf(`fleet:
   - type: ec2.instance
     hibernate: true

@@ -22,6 +22,18 @@ type Mixed struct {
 	Config      string   // the config file's content
 }
 
+// StartMixed creates the resources of Mixed in a moto account of their own,
+// behind a proxy that refuses to hibernate x.NoHibernate
+// (HibernationRefusal): the client environment of p reaches them.
+func StartMixed(t testing.TB) (m *Moto, x *Mixed, p *FaultProxy) {
+	t.Helper()
+	m = StartMotoAccount(t)
+	x = CreateMixed(t, m)
+	p = StartFaultProxy(t, m.Endpoint, Faults{})
+	p.Refuse(HibernationRefusal(x.NoHibernate))
+	return m, x, p
+}
+
 // CreateMixed creates the resources of Mixed in m.
 func CreateMixed(t testing.TB, m *Moto) *Mixed {
 	t.Helper()

@@ -27,8 +27,8 @@ import (
 //  3. Its README.md row is written by `go test ./startstop -run
 //     TestREADMETypes -update-readme`; write README.ja.md's by hand.
 //
-// TestRegistryComplete, TestPolicyGolden, TestTemplateStartStopRole and
-// TestREADMETypes say what is missing.
+// TestRegistryComplete, TestPolicyCoversEveryType, TestREADMETypes and
+// (internal/packaging) TestTemplateStartStopRole say what is missing.
 var registry = []kind{ec2Kind, dbClusterKind, dbInstanceKind}
 
 // kind is everything awsutils knows about one resource type.

@@ -1,6 +1,8 @@
 package startstop
 
 import (
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -67,5 +69,44 @@ func TestCheckKind(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.name) {
 			t.Errorf("without %s: %v", tt.name, err)
 		}
+	}
+}
+
+// TestPolicyCoversEveryType: the policy for one resource of every
+// registered type allows each type's start and stop actions on that
+// resource's ARN only, and its describe and further calls on "*".
+func TestPolicyCoversEveryType(t *testing.T) {
+	conf := &Config{Region: "eu-west-1"}
+	key := Key{Name: "k"}
+	for _, k := range registry {
+		key.Groups = append(key.Groups, Group{Type: k.Type, IDs: []string{"id-" + strings.ReplaceAll(string(k.Type), ".", "-")}})
+	}
+	conf.Keys = []Key{key}
+	doc := Policy(conf, PolicyOptions{Partition: "aws", AccountID: "123456789012"})
+	allowed := map[string][]string{} // action -> resources
+	for _, st := range doc.Statement {
+		for _, a := range st.Action {
+			allowed[a] = append(allowed[a], st.Resource...)
+		}
+	}
+	want := map[string][]string{}
+	for _, k := range registry {
+		arn := k.arn("aws", "eu-west-1", "123456789012", "id-"+strings.ReplaceAll(string(k.Type), ".", "-"))
+		for _, a := range append(append([]string(nil), k.Start.IAM...), k.Stop.IAM...) {
+			want[a] = append(want[a], arn)
+		}
+		for _, a := range anywhere(&k) {
+			if !slices.Contains(want[a], "*") {
+				want[a] = append(want[a], "*")
+			}
+		}
+	}
+	for _, m := range []map[string][]string{want, allowed} {
+		for a := range m {
+			slices.Sort(m[a])
+		}
+	}
+	if !reflect.DeepEqual(allowed, want) {
+		t.Errorf("policy allows\n%v\nwant\n%v", allowed, want)
 	}
 }

@@ -218,7 +218,10 @@ func (f *fakeEC2) StopInstances(_ context.Context, in *ec2.StopInstancesInput, _
 }
 
 func testRunner(a Action, t Type, opts Options, ids ...string) *runner {
-	return newRunner(aws.Config{}, &Plan{Action: a, Keys: []string{"k"}, Batches: []Batch{{Region: "r", Type: t, IDs: ids}}}, opts.withDefaults())
+	plan := &Plan{Action: a, Keys: []string{"k"}, Batches: []Batch{{Region: "r", Type: t, IDs: ids}}}
+	r := newRunner(aws.Config{}, plan, opts.withDefaults())
+	r.prepare(context.Background(), plan)
+	return r
 }
 
 // testEC2 runs b through the EC2 worker with the fake client f.

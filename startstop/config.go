@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,13 +29,23 @@ const (
 	DBInstance  Type = "rds.db_instance"
 )
 
-// Group is one {type, ids} entry under a key.
+// Group is one {type, ids} or {type, tags} entry under a key.
 type Group struct {
 	Type Type
 	IDs  []string
+	// Tags select the type's resources whose tags all match, resolved at
+	// run time; a value of "*" matches any value of a tag that is present.
+	// nil: the group only lists ids.
+	Tags map[string]string
 	// Region overrides the file's region_name for this group; "" means
 	// region_name.
 	Region string
+	// Regions are the regions a tag selector looks in (instead of
+	// Region); only tag-selector groups without ids have them.
+	Regions []string
+	// RoleARN, when set, is the IAM role in another account the group's
+	// calls go through (STS AssumeRole), with ExternalID if given.
+	RoleARN, ExternalID string
 	// Fields are the type's own group fields that were given (see
 	// kind.Fields), e.g. "hibernate": true.
 	Fields map[string]any
@@ -57,6 +69,10 @@ type Config struct {
 	Region string
 	// Keys in file order.
 	Keys []Key
+	// KeepStopped are the keys named by keep_stopped: their RDS DB
+	// instances and clusters are stopped again when RDS starts them after
+	// 7 days (see KeepStopped).
+	KeepStopped []string
 	// Warnings are problems that do not stop a run, such as an id listed
 	// twice under one key (it is acted on once) or a top-level key that is
 	// not a list of groups (ignored).
@@ -143,8 +159,15 @@ func Parse(name string, data []byte) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	var keepNames []*yaml.Node
 	for _, p := range pairs {
 		k := yamlnode.Resolve(p.Key)
+		if k.Value == "keep_stopped" {
+			if keepNames, err = parseKeepStopped(doc, p.Value); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if k.Value == "region_name" {
 			v := yamlnode.Resolve(p.Value)
 			tag := yamlnode.Tag(v)
@@ -183,7 +206,39 @@ func Parse(name string, data []byte) (*Config, error) {
 		}
 		return nil, fmt.Errorf("%s: no config keys: want at least one key listing resources besides region_name", name)
 	}
+	for _, n := range keepNames {
+		if _, ok := c.Key(n.Value); !ok {
+			return nil, fmt.Errorf("%s:%d: keep_stopped: no config key %q (keys: %s)", name, n.Line, n.Value, strings.Join(c.KeyNames(), ", "))
+		}
+		if !slices.Contains(c.KeepStopped, n.Value) {
+			c.KeepStopped = append(c.KeepStopped, n.Value)
+		}
+	}
 	return c, nil
+}
+
+// parseKeepStopped reads keep_stopped: a list of key names.
+func parseKeepStopped(doc *yamlnode.Doc, v *yaml.Node) ([]*yaml.Node, error) {
+	const want = "want a list of config keys, e.g. [dev-env]"
+	if yamlnode.Resolve(v).Kind != yaml.SequenceNode {
+		return nil, fmt.Errorf("%s:%d: keep_stopped: %s", doc.File, v.Line, want)
+	}
+	items, err := doc.Items(v)
+	if err != nil {
+		return nil, err
+	}
+	if len(items) == 0 {
+		return nil, fmt.Errorf("%s:%d: keep_stopped: empty (%s)", doc.File, v.Line, want)
+	}
+	var names []*yaml.Node
+	for _, n := range items {
+		rn := yamlnode.Resolve(n)
+		if rn.Kind != yaml.ScalarNode || yamlnode.Tag(rn) != "!!str" || strings.TrimSpace(rn.Value) == "" {
+			return nil, fmt.Errorf("%s:%d: keep_stopped: %s", doc.File, n.Line, want)
+		}
+		names = append(names, &yaml.Node{Value: strings.TrimSpace(rn.Value), Line: n.Line})
+	}
+	return names, nil
 }
 
 // groupShaped says whether v looks like a config key's value, a list with
@@ -235,7 +290,7 @@ func parseKey(doc *yamlnode.Doc, k, v *yaml.Node) (Key, []string, error) {
 		}
 		ids := group.IDs[:0:0]
 		for _, id := range group.IDs {
-			dk := resource{group.Region, group.Type, id}
+			dk := resource{accountOf(group.RoleARN), group.Region, group.Type, id}
 			if line, ok := first[dk]; ok {
 				warns = append(warns, fmt.Sprintf("%s:%d: %s: %s %s is listed twice (first on line %d); acting on it once",
 					file, g.Line, name, group.Type, id, line))
@@ -244,7 +299,7 @@ func parseKey(doc *yamlnode.Doc, k, v *yaml.Node) (Key, []string, error) {
 			first[dk] = g.Line
 			ids = append(ids, id)
 		}
-		if len(ids) == 0 {
+		if len(ids) == 0 && group.Tags == nil {
 			// Every id was listed before (e.g. one group aliased twice):
 			// an empty group would make an empty batch.
 			continue
@@ -269,6 +324,7 @@ func parseGroup(doc *yamlnode.Doc, key string, g *yaml.Node) (Group, error) {
 	}
 	var haveType, haveIDs bool
 	var idLines []int
+	var tagsLine, regionsLine, externalLine int
 	type extra struct{ k, v *yaml.Node }
 	var extras []extra
 	for _, p := range pairs {
@@ -292,6 +348,27 @@ func parseGroup(doc *yamlnode.Doc, key string, g *yaml.Node) (Group, error) {
 				return group, fmt.Errorf("%s:%d: %s: region: want a region name such as eu-west-1", file, p.Value.Line, key)
 			}
 			group.Region = strings.TrimSpace(v.Value)
+		case "tags":
+			tagsLine = p.Key.Line
+			if group.Tags, err = parseTags(doc, key, p.Value); err != nil {
+				return group, err
+			}
+		case "regions":
+			regionsLine = p.Key.Line
+			if group.Regions, err = parseRegions(doc, key, p.Value); err != nil {
+				return group, err
+			}
+		case "role_arn":
+			if v.Kind != yaml.ScalarNode || !roleARN.MatchString(strings.TrimSpace(v.Value)) {
+				return group, fmt.Errorf("%s:%d: %s: role_arn: %q is not an IAM role ARN (want arn:aws:iam::123456789012:role/NAME)", file, p.Value.Line, key, v.Value)
+			}
+			group.RoleARN = strings.TrimSpace(v.Value)
+		case "external_id":
+			externalLine = p.Key.Line
+			if v.Kind != yaml.ScalarNode || yamlnode.Tag(v) != "!!str" || !externalID.MatchString(v.Value) || len(v.Value) < 2 || len(v.Value) > 1224 {
+				return group, fmt.Errorf("%s:%d: %s: external_id: want 2 to 1224 letters, digits or +=,.@:/-", file, p.Value.Line, key)
+			}
+			group.ExternalID = v.Value
 		default:
 			// A type's own field is checked once the type is known: it
 			// may come after the field.
@@ -309,7 +386,7 @@ func parseGroup(doc *yamlnode.Doc, key string, g *yaml.Node) (Group, error) {
 			if ts := typesWithField(name); len(ts) > 0 {
 				return group, fmt.Errorf("%s:%d: %s: %s: only %s groups take it, not %s", file, e.k.Line, key, name, strings.Join(ts, " and "), group.Type)
 			}
-			return group, fmt.Errorf("%s:%d: %s: unknown field %q (want type, ids and optionally region%s)", file, e.k.Line, key, name, k.fieldNames())
+			return group, fmt.Errorf("%s:%d: %s: unknown field %q (want type, ids or tags, and optionally region, regions, role_arn, external_id%s)", file, e.k.Line, key, name, k.fieldNames())
 		}
 		val, ok := f.Parse(yamlnode.Resolve(e.v))
 		if !ok {
@@ -320,8 +397,22 @@ func parseGroup(doc *yamlnode.Doc, key string, g *yaml.Node) (Group, error) {
 		}
 		group.Fields[name] = val
 	}
-	if !haveIDs {
-		return group, fmt.Errorf("%s:%d: %s: ids: missing (want a list of resource ids)", file, g.Line, key)
+	if !haveIDs && group.Tags == nil {
+		return group, fmt.Errorf("%s:%d: %s: ids: missing (want a list of resource ids, or tags to select by)", file, g.Line, key)
+	}
+	if group.Tags != nil && k.Select == nil {
+		return group, fmt.Errorf("%s:%d: %s: tags: %s resources cannot be selected by tags (list their ids)", file, tagsLine, key, group.Type)
+	}
+	if group.Regions != nil {
+		switch {
+		case haveIDs || group.Tags == nil:
+			return group, fmt.Errorf("%s:%d: %s: regions: only a tag-selector group without ids takes it (ids name resources of one region: use region)", file, regionsLine, key)
+		case group.Region != "":
+			return group, fmt.Errorf("%s:%d: %s: regions: give region or regions, not both", file, regionsLine, key)
+		}
+	}
+	if group.ExternalID != "" && group.RoleARN == "" {
+		return group, fmt.Errorf("%s:%d: %s: external_id: only with role_arn", file, externalLine, key)
 	}
 	for i, id := range group.IDs {
 		if err := k.CheckID(id); err != nil {
@@ -329,6 +420,80 @@ func parseGroup(doc *yamlnode.Doc, key string, g *yaml.Node) (Group, error) {
 		}
 	}
 	return group, nil
+}
+
+// roleARN is an IAM role's ARN: the account is what a role group acts in.
+var roleARN = regexp.MustCompile(`^arn:aws(?:-cn|-us-gov|-iso[a-z-]*)?:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$`)
+
+// externalID is what STS accepts as an external id.
+var externalID = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
+
+// accountOf is the account id of a role ARN; "" for none (the caller's
+// own account).
+func accountOf(role string) string {
+	if role == "" {
+		return ""
+	}
+	return strings.Split(role, ":")[4]
+}
+
+// parseTags reads a tag selector: a mapping of tag keys to values.
+func parseTags(doc *yamlnode.Doc, key string, v *yaml.Node) (map[string]string, error) {
+	file := doc.File
+	const want = "want a mapping of tag keys to values, e.g. {Schedule: office-hours} (\"*\": any value)"
+	rv := yamlnode.Resolve(v)
+	if rv.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("%s:%d: %s: tags: %s", file, v.Line, key, want)
+	}
+	pairs, err := doc.Pairs(v)
+	if err != nil {
+		return nil, err
+	}
+	if len(pairs) == 0 {
+		return nil, fmt.Errorf("%s:%d: %s: tags: empty (%s)", file, v.Line, key, want)
+	}
+	tags := map[string]string{}
+	for _, p := range pairs {
+		tk, tv := yamlnode.Resolve(p.Key), yamlnode.Resolve(p.Value)
+		if tk.Kind != yaml.ScalarNode || yamlnode.Tag(tk) != "!!str" || tk.Value == "" {
+			return nil, fmt.Errorf("%s:%d: %s: tags: %q is not a tag key (%s)", file, p.Key.Line, key, tk.Value, want)
+		}
+		if tv.Kind != yaml.ScalarNode || yamlnode.Tag(tv) != "!!str" {
+			hint := ""
+			if t := yamlnode.Tag(tv); t == "!!bool" || t == "!!int" || t == "!!float" || t == "!!null" {
+				hint = fmt.Sprintf(" (YAML 1.1 does not read it as a string; quote it: '%s')", tv.Value)
+			}
+			return nil, fmt.Errorf("%s:%d: %s: tags: %s: want a string value%s", file, p.Value.Line, key, tk.Value, hint)
+		}
+		tags[tk.Value] = tv.Value
+	}
+	return tags, nil
+}
+
+// parseRegions reads the regions of a tag selector.
+func parseRegions(doc *yamlnode.Doc, key string, v *yaml.Node) ([]string, error) {
+	const want = "want a list of region names, e.g. [us-east-1, eu-west-1]"
+	if yamlnode.Resolve(v).Kind != yaml.SequenceNode {
+		return nil, fmt.Errorf("%s:%d: %s: regions: %s", doc.File, v.Line, key, want)
+	}
+	items, err := doc.Items(v)
+	if err != nil {
+		return nil, err
+	}
+	if len(items) == 0 {
+		return nil, fmt.Errorf("%s:%d: %s: regions: empty (%s)", doc.File, v.Line, key, want)
+	}
+	var regions []string
+	for _, n := range items {
+		rn := yamlnode.Resolve(n)
+		if rn.Kind != yaml.ScalarNode || yamlnode.Tag(rn) != "!!str" || strings.TrimSpace(rn.Value) == "" {
+			return nil, fmt.Errorf("%s:%d: %s: regions: %s", doc.File, n.Line, key, want)
+		}
+		if r := strings.TrimSpace(rn.Value); !slices.Contains(regions, r) {
+			regions = append(regions, r)
+		}
+	}
+	return regions, nil
 }
 
 // parseIDs reads an ids list and the line of each id.

@@ -35,7 +35,9 @@ var ec2Kind = kind{
 	Target:   map[Action]string{Start: "running", Stop: "stopped"},
 	Also: []grant{{Sid: "AutoScalingMembers", Service: "autoscaling", IAM: []string{"autoscaling:DescribeAutoScalingInstances"},
 		Why: "an instance of an Auto Scaling group is refused, not stopped (the group would replace it)"}},
-	Chunk: ec2Chunk,
+	Chunk:        ec2Chunk,
+	Select:       ec2Select,
+	TagCondition: "ec2:ResourceTag/{key}",
 	Fields: []field{{Name: "hibernate", Want: "true or false", Parse: boolField,
 		Doc: "stop hibernates the instances (StopInstances with Hibernate); one not configured for hibernation is stopped"}},
 	Doc: doc{
@@ -74,6 +76,7 @@ const asgTag = "aws:autoscaling:groupName"
 type ec2Worker struct {
 	r      *runner
 	c      ec2API
+	b      Batch
 	asg    asgAPI
 	region string
 	// hibernate: stops hibernate (the group says hibernate: true).
@@ -81,7 +84,7 @@ type ec2Worker struct {
 }
 
 func newEC2Worker(r *runner, c ec2API, asg asgAPI, b Batch) *ec2Worker {
-	return &ec2Worker{r: r, c: c, asg: asg, region: b.Region, hibernate: b.Flag("hibernate") && r != nil && r.action == Stop}
+	return &ec2Worker{r: r, c: c, asg: asg, b: b, region: b.Region, hibernate: b.Flag("hibernate") && r != nil && r.action == Stop}
 }
 
 func (w *ec2Worker) batch(ctx context.Context, b Batch) {
@@ -173,7 +176,9 @@ func (w *ec2Worker) chunk(ctx context.Context, ids []string) {
 		}
 		if awsclient.Classify(err) == awsclient.KindCanceled {
 			for _, id := range ids {
-				r.set(Result{Type: EC2Instance, ID: id, Region: w.region, Outcome: Failed, Message: failure(err, w.op())})
+				res := w.b.result(id)
+				res.Outcome, res.Message = Failed, failure(err, w.op())
+				r.set(res)
 			}
 			return
 		}
@@ -189,7 +194,7 @@ func (w *ec2Worker) op() string { return ec2Kind.op(w.r.action).Op }
 // it was made.
 func (w *ec2Worker) careful(ctx context.Context, ids []string, refused error) {
 	r, region := w.r, w.region
-	result := func(id string) Result { return Result{Type: EC2Instance, ID: id, Region: region} }
+	result := w.b.result
 	states, err := w.describe(ctx, ids)
 	denied := false
 	if err != nil {
@@ -383,7 +388,9 @@ type ec2Acter struct {
 }
 
 func (a *ec2Acter) result(id string) Result {
-	return Result{Type: EC2Instance, ID: id, Region: a.region, Before: a.before[id]}
+	res := a.w.b.result(id)
+	res.Before = a.before[id]
+	return res
 }
 
 func (a *ec2Acter) act(ctx context.Context, ids []string, known error) []Result {
@@ -500,13 +507,14 @@ func (a *ec2Acter) split(ctx context.Context, ids []string) []Result {
 // for ids into results; before holds states described earlier, if any;
 // hibernated says the stop hibernated them.
 func (w *ec2Worker) changes(ids []string, changes []ec2types.InstanceStateChange, before map[string]string, hibernated bool) []Result {
-	r, region := w.r, w.region
+	r := w.r
 	results := make([]Result, 0, len(ids))
 	got := map[string]bool{}
 	for _, ch := range changes {
 		id := aws.ToString(ch.InstanceId)
 		got[id] = true
-		res := Result{Type: EC2Instance, ID: id, Region: region, Before: before[id]}
+		res := w.b.result(id)
+		res.Before = before[id]
 		prev, cur := stateName(ch.PreviousState), stateName(ch.CurrentState)
 		if res.Before == "" {
 			res.Before = prev
@@ -525,8 +533,9 @@ func (w *ec2Worker) changes(ids []string, changes []ec2types.InstanceStateChange
 	}
 	for _, id := range ids {
 		if !got[id] {
-			results = append(results, Result{Type: EC2Instance, ID: id, Region: region, Before: before[id],
-				Outcome: Failed, Message: w.op() + " returned no state for this instance"})
+			res := w.b.result(id)
+			res.Before, res.Outcome, res.Message = before[id], Failed, w.op()+" returned no state for this instance"
+			results = append(results, res)
 		}
 	}
 	return results
@@ -635,7 +644,9 @@ func (w *ec2Worker) notMembers(ctx context.Context, ids []string) []string {
 	var rest []string
 	for _, id := range ids {
 		if g := group[id]; g != "" {
-			r.set(Result{Type: EC2Instance, ID: id, Region: w.region, Outcome: Unsupported, Message: memberOf(g)})
+			res := w.b.result(id)
+			res.Outcome, res.Message = Unsupported, memberOf(g)
+			r.set(res)
 			continue
 		}
 		rest = append(rest, id)

@@ -1,6 +1,7 @@
 package startstop
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"strings"
@@ -72,6 +73,19 @@ type kind struct {
 	Doc doc
 	// New makes the worker of one batch.
 	New func(r *runner, k *kind, cfg aws.Config, b Batch) worker
+	// Select, when set, resolves a tag selector: the ids of the resources
+	// in cfg's region whose tags all match (a value "*" matches any value
+	// of a tag that is present) and that can still be started or stopped
+	// (never a terminated instance), found with the service's cheapest
+	// call, made through r.call. A type without it refuses tags at config
+	// time.
+	Select func(ctx context.Context, r *runner, cfg aws.Config, tags map[string]string) ([]string, error)
+	// SelectIAM are the IAM actions Select needs beyond Describe, on "*".
+	SelectIAM []string
+	// TagCondition is the IAM condition key that narrows start and stop
+	// to resources with a tag, {key} to fill in: the service's own where
+	// it has one (rds:db-tag/{key}), else aws:ResourceTag/{key}.
+	TagCondition string
 }
 
 // call is an API call a type makes and the IAM actions it needs.
@@ -242,6 +256,7 @@ func checkKind(k *kind) error {
 	}
 	need(k.Doc.Start != "" && k.Doc.Stop != "", "Doc")
 	need(k.New != nil, "New (worker)")
+	need(k.Select == nil || strings.Contains(k.TagCondition, "{key}"), "TagCondition (with Select)")
 	if len(missing) > 0 {
 		return fmt.Errorf("type %q lacks %s", k.Type, strings.Join(missing, ", "))
 	}

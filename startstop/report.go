@@ -1,6 +1,7 @@
 package startstop
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -28,6 +29,15 @@ type Result struct {
 	Type   Type   `json:"type"`
 	ID     string `json:"id"`
 	Region string `json:"region"`
+	// Account is the account of the group's role_arn; "" for the
+	// caller's own.
+	Account string `json:"account,omitempty"`
+	// From says how the resource came into the run: FromIDs (listed) or
+	// FromTags (a tag selector found it; Selector says which). A selector
+	// that failed as a whole (its role could not be assumed, its describe
+	// call failed) is a Result of its own with no ID.
+	From     string `json:"from"`
+	Selector string `json:"selector,omitempty"`
 	// Before is the state found before acting; "" when unknown (the role
 	// may not describe it).
 	Before string `json:"before"`
@@ -36,6 +46,12 @@ type Result struct {
 	Outcome Outcome `json:"result"`
 	Message string  `json:"message,omitempty"`
 }
+
+// The values of Result.From.
+const (
+	FromIDs  = "ids"
+	FromTags = "tags"
+)
 
 // OK reports whether the resource is in or moving to the wanted state (or
 // would be, in a dry run).
@@ -140,7 +156,7 @@ func (r *Report) Err() error {
 	var bad []string
 	for _, res := range r.Results {
 		if !res.OK() {
-			bad = append(bad, fmt.Sprintf("%s %s: %s", res.Type, res.ID, res.Message))
+			bad = append(bad, fmt.Sprintf("%s %s: %s", res.Type, cmp.Or(res.ID, "tags "+res.Selector), res.Message))
 		}
 	}
 	more := ""
@@ -175,9 +191,9 @@ func (r *Report) Text(w io.Writer, quiet bool) error {
 	}
 	if !quiet || len(rows) > 0 {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "TYPE\tID\tREGION\tSTATE\tRESULT\tMESSAGE")
+		fmt.Fprintln(tw, "TYPE\tID\tREGION\tFROM\tSTATE\tRESULT\tMESSAGE")
 		for _, res := range rows {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s → %s\t%s\t%s\n", res.Type, res.ID, res.Region,
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s → %s\t%s\t%s\n", res.Type, cmp.Or(res.ID, "-"), res.where(), res.from(),
 				state(res.Before), state(res.After), res.Outcome, oneLine(res.Message))
 		}
 		if err := tw.Flush(); err != nil {
@@ -196,6 +212,22 @@ func (r *Report) Summary(w io.Writer) error {
 	}
 	_, err := fmt.Fprintln(w, r.SummaryLine())
 	return err
+}
+
+// where is the region, after the account when it is another one.
+func (r Result) where() string {
+	if r.Account != "" {
+		return r.Account + "/" + r.Region
+	}
+	return r.Region
+}
+
+// from is the FROM column: ids, or tags and the selector.
+func (r Result) from() string {
+	if r.Selector != "" {
+		return r.From + " " + r.Selector
+	}
+	return cmp.Or(r.From, FromIDs)
 }
 
 // oneLine keeps a multi-line AWS message from breaking the table.

@@ -99,17 +99,16 @@ func Run(ctx context.Context, cfg aws.Config, conf *Config, req Request, opts Op
 	if err != nil {
 		return nil, err
 	}
-	for _, b := range plan.Batches {
-		if b.Region == "" {
-			return nil, awsclient.ErrNoRegion
-		}
+	if err := plan.checkRegions(); err != nil {
+		return nil, err
 	}
 	opts = opts.withDefaults()
 	r := newRunner(cfg, plan, opts)
-	r.report.Warnings = append(append(r.report.Warnings, conf.Warnings...), plan.Warnings...)
-
 	work, cancel := workContext(ctx, opts.DeadlineMargin)
 	defer cancel()
+	r.prepare(work, plan)
+	r.report.Warnings = append(append(append([]string(nil), conf.Warnings...), plan.Warnings...), r.report.Warnings...)
+
 	var wg sync.WaitGroup
 	for _, b := range plan.Batches {
 		wg.Go(func() { r.batch(work, b) })
@@ -118,6 +117,47 @@ func Run(ctx context.Context, cfg aws.Config, conf *Config, req Request, opts Op
 	r.finish(work)
 	r.report.Duration = time.Since(start)
 	return r.report, nil
+}
+
+// checkRegions refuses a plan with a batch or selector without a region.
+func (p *Plan) checkRegions() error {
+	for _, b := range p.Batches {
+		if b.Region == "" {
+			return awsclient.ErrNoRegion
+		}
+	}
+	for _, s := range p.Selectors {
+		if s.Region == "" {
+			return awsclient.ErrNoRegion
+		}
+	}
+	return nil
+}
+
+// prepare assumes the plan's roles, resolves its selectors into more ids
+// of its batches and makes a report slot for every resource. A batch whose
+// role could not be assumed fails as a whole, with STS's message; so does
+// a selector whose role or describe call failed, as a result of its own.
+func (r *runner) prepare(ctx context.Context, plan *Plan) {
+	r.assumeRoles(ctx, plan)
+	failedSelectors := r.resolve(ctx, plan)
+	plan.sort()
+	for _, b := range plan.Batches {
+		for _, id := range b.IDs {
+			res := b.result(id)
+			res.From = FromIDs
+			if sel, ok := b.Selected[id]; ok {
+				res.From, res.Selector = FromTags, sel
+			}
+			r.slot[resource{res.Account, res.Region, res.Type, id}] = len(r.report.Results)
+			r.report.Results = append(r.report.Results, res)
+		}
+	}
+	r.done = make([]bool, len(r.report.Results))
+	for _, res := range failedSelectors {
+		r.report.Results = append(r.report.Results, res)
+		r.done = append(r.done, true)
+	}
 }
 
 func (o Options) withDefaults() Options {
@@ -145,7 +185,12 @@ type runner struct {
 	cfg    aws.Config
 	action Action
 	opts   Options
-	sem    map[string]chan struct{} // per service
+
+	semMu sync.Mutex
+	sem   map[lane]chan struct{}
+	// roles are the credentials of each role the plan names, and why a
+	// role could not be assumed.
+	roles map[roleKey]*assumed
 
 	mu     sync.Mutex
 	report *Report
@@ -167,26 +212,13 @@ type runner struct {
 func newRunner(cfg aws.Config, plan *Plan, opts Options) *runner {
 	r := &runner{
 		cfg: cfg, action: plan.Action, opts: opts,
-		sem:    map[string]chan struct{}{},
+		sem:    map[lane]chan struct{}{},
+		roles:  map[roleKey]*assumed{},
 		report: &Report{Action: plan.Action, Keys: plan.Keys, DryRun: opts.DryRun, Results: make([]Result, 0, plan.Len())},
 		slot:   map[resource]int{},
 		noted:  map[string]bool{},
 		gaveUp: map[string]bool{},
 	}
-	for _, b := range plan.Batches {
-		for _, id := range b.IDs {
-			r.slot[resource{b.Region, b.Type, id}] = len(r.report.Results)
-			r.report.Results = append(r.report.Results, Result{Type: b.Type, ID: id, Region: b.Region})
-		}
-	}
-	for _, s := range services {
-		n := opts.Concurrency
-		if s.Limit > 0 {
-			n = min(n, s.Limit)
-		}
-		r.sem[s.Name] = make(chan struct{}, n)
-	}
-	r.done = make([]bool, len(r.report.Results))
 	r.decode = r.stsDecode
 	return r
 }
@@ -196,11 +228,23 @@ func (r *runner) batch(ctx context.Context, b Batch) {
 	k, ok := lookup(b.Type)
 	if !ok {
 		for _, id := range b.IDs {
-			r.set(Result{Type: b.Type, ID: id, Region: b.Region, Outcome: Unsupported, Message: "unknown type"})
+			res := b.result(id)
+			res.Outcome, res.Message = Unsupported, "unknown type"
+			r.set(res)
 		}
 		return
 	}
-	r.work(ctx, k, k.New(r, k, awsclient.WithRegion(r.cfg, b.Region), b), b)
+	cfg, err := r.configFor(b.Role, b.ExternalID, b.Region)
+	if err != nil {
+		for _, id := range b.IDs {
+			res := b.result(id)
+			res.Outcome, res.Message = Failed, err.Error()
+			r.set(res)
+		}
+		return
+	}
+	ctx = withLane(ctx, b.Account(), b.Region)
+	r.work(ctx, k, k.New(r, k, cfg, b), b)
 }
 
 // work does the run's action to b with w.
@@ -216,10 +260,11 @@ func (r *runner) work(ctx context.Context, k *kind, w worker, b Batch) {
 	r.describeFirst(ctx, k, w, b)
 }
 
-// call runs one AWS call to svc (a name in services) within its bound.
-// A call that ctx ended before it was made fails with a notCalledError.
+// call runs one AWS call to svc (a name in services) within its bound in
+// ctx's account and region (see withLane). A call that ctx ended before it
+// was made fails with a notCalledError.
 func (r *runner) call(ctx context.Context, svc string, f func() error) error {
-	sem := r.sem[svc]
+	sem := r.bound(svc, ctx)
 	select {
 	case sem <- struct{}{}:
 	case <-ctx.Done():
@@ -243,11 +288,12 @@ func (e *notCalledError) Unwrap() error { return e.err }
 // set records a final result; the first one for a resource wins.
 func (r *runner) set(res Result) {
 	r.mu.Lock()
-	i, ok := r.slot[resource{res.Region, res.Type, res.ID}]
+	i, ok := r.slot[resource{res.Account, res.Region, res.Type, res.ID}]
 	if !ok || r.done[i] {
 		r.mu.Unlock()
 		return
 	}
+	res.From, res.Selector = r.report.Results[i].From, r.report.Results[i].Selector
 	r.report.Results[i] = res
 	r.done[i] = true
 	r.mu.Unlock()

@@ -62,7 +62,7 @@ const (
 // decide per resource, act on those that need it (concurrently, within the
 // service's bound), then wait if asked.
 func (r *runner) describeFirst(ctx context.Context, k *kind, w worker, b Batch) {
-	eachChunk(b, k.Chunk, func(ids []string) { r.describeFirstChunk(ctx, k, w, b.Region, ids) })
+	eachChunk(b, k.Chunk, func(ids []string) { r.describeFirstChunk(ctx, k, w, b, ids) })
 }
 
 // eachChunk runs f on the chunks of b's ids at the same time.
@@ -90,8 +90,8 @@ func (r *runner) judge(w worker, res Result, st resState) bool {
 	return do
 }
 
-func (r *runner) describeFirstChunk(ctx context.Context, k *kind, w worker, region string, ids []string) {
-	result := func(id string) Result { return Result{Type: k.Type, ID: id, Region: region} }
+func (r *runner) describeFirstChunk(ctx context.Context, k *kind, w worker, b Batch, ids []string) {
+	region, result := b.Region, b.result
 	states, err := w.describe(ctx, ids)
 	denied := false
 	if err != nil {
@@ -228,10 +228,11 @@ func (r *runner) wait(ctx context.Context, k *kind, w worker, changed []Result) 
 // the same outcomes as start and stop for what they would refuse (not
 // found, unsupported), unchanged with its state for the rest.
 func (r *runner) status(ctx context.Context, k *kind, w worker, b Batch) {
-	eachChunk(b, k.Chunk, func(ids []string) { r.statusChunk(ctx, k, w, b.Region, ids) })
+	eachChunk(b, k.Chunk, func(ids []string) { r.statusChunk(ctx, k, w, b, ids) })
 }
 
-func (r *runner) statusChunk(ctx context.Context, k *kind, w worker, region string, ids []string) {
+func (r *runner) statusChunk(ctx context.Context, k *kind, w worker, b Batch, ids []string) {
+	region := b.Region
 	states, err := w.describe(ctx, ids)
 	if err != nil {
 		msg := failure(err, k.Describe.Op)
@@ -244,12 +245,14 @@ func (r *runner) statusChunk(ctx context.Context, k *kind, w worker, region stri
 				k.Describe.IAM[0], region, k.Noun, awsclient.Code(err)))
 		}
 		for _, id := range ids {
-			r.set(Result{Type: k.Type, ID: id, Region: region, Outcome: Failed, Message: msg})
+			res := b.result(id)
+			res.Outcome, res.Message = Failed, msg
+			r.set(res)
 		}
 		return
 	}
 	for _, id := range ids {
-		res := Result{Type: k.Type, ID: id, Region: region}
+		res := b.result(id)
 		st, ok := states[id]
 		switch {
 		case !ok:

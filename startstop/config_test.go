@@ -112,7 +112,7 @@ func TestParseErrors(t *testing.T) {
 		{"hibernate before type", "k:\n  - hibernate: yes\n    type: rds.db_cluster\n    ids: [c1]\n", "f.yml:2: k: hibernate: only ec2.instance groups take it, not rds.db_cluster"},
 		{"hibernate not a boolean", "k:\n  - type: ec2.instance\n    ids: [i-0123456789abcdef0]\n    hibernate: maybe\n", "f.yml:4: k: hibernate: want true or false"},
 		{"hibernate quoted", "k:\n  - type: ec2.instance\n    ids: [i-0123456789abcdef0]\n    hibernate: 'true'\n", "f.yml:4: k: hibernate: want true or false"},
-		{"unknown field of EC2", "k:\n  - type: ec2.instance\n    ids: [i-0123456789abcdef0]\n    hibernat: true\n", `f.yml:4: k: unknown field "hibernat" (want type, ids and optionally region, hibernate)`},
+		{"unknown field of EC2", "k:\n  - type: ec2.instance\n    ids: [i-0123456789abcdef0]\n    hibernat: true\n", `f.yml:4: k: unknown field "hibernat" (want type, ids or tags, and optionally region, regions, role_arn, external_id, hibernate)`},
 		{"key twice", "k:\n  - type: rds.db_instance\n    ids: [a]\nk:\n  - type: rds.db_instance\n    ids: [b]\n", `f.yml:4: key "k" given twice (first on line 1)`},
 	}
 	for _, tt := range tests {

@@ -114,6 +114,22 @@ func TestParseErrors(t *testing.T) {
 		{"hibernate quoted", "k:\n  - type: ec2.instance\n    ids: [i-0123456789abcdef0]\n    hibernate: 'true'\n", "f.yml:4: k: hibernate: want true or false"},
 		{"unknown field of EC2", "k:\n  - type: ec2.instance\n    ids: [i-0123456789abcdef0]\n    hibernat: true\n", `f.yml:4: k: unknown field "hibernat" (want type, ids or tags, and optionally region, regions, role_arn, external_id, hibernate)`},
 		{"key twice", "k:\n  - type: rds.db_instance\n    ids: [a]\nk:\n  - type: rds.db_instance\n    ids: [b]\n", `f.yml:4: key "k" given twice (first on line 1)`},
+		{"neither ids nor tags", "k:\n  - type: ec2.instance\n    region: r\n", "f.yml:2: k: ids: missing (want a list of resource ids, or tags to select by)"},
+		{"empty tags", "k:\n  - type: ec2.instance\n    tags: {}\n", "f.yml:3: k: tags: empty"},
+		{"tags not a map", "k:\n  - type: ec2.instance\n    tags: [Env, dev]\n", "f.yml:3: k: tags: want a mapping of tag keys to values"},
+		{"tags null", "k:\n  - type: ec2.instance\n    tags:\n", "f.yml:3: k: tags: want a mapping"},
+		{"tag value a boolean", "k:\n  - type: ec2.instance\n    tags: {Stop: yes}\n", "f.yml:3: k: tags: Stop: want a string value (YAML 1.1 does not read it as a string; quote it: 'yes')"},
+		{"tag value a list", "k:\n  - type: ec2.instance\n    tags:\n      Env: [a]\n", "f.yml:4: k: tags: Env: want a string value"},
+		{"regions on an id group", "k:\n  - type: ec2.instance\n    ids: [i-0123456789abcdef0]\n    regions: [a, b]\n", "f.yml:4: k: regions: only a tag-selector group without ids takes it"},
+		{"regions and region", "k:\n  - type: ec2.instance\n    tags: {A: b}\n    region: a\n    regions: [a, b]\n", "f.yml:5: k: regions: give region or regions, not both"},
+		{"regions empty", "k:\n  - type: ec2.instance\n    tags: {A: b}\n    regions: []\n", "f.yml:4: k: regions: empty"},
+		{"role_arn not a role", "k:\n  - type: ec2.instance\n    ids: [i-0123456789abcdef0]\n    role_arn: arn:aws:iam::123456789012:user/bob\n", `f.yml:4: k: role_arn: "arn:aws:iam::123456789012:user/bob" is not an IAM role ARN`},
+		{"role_arn short account", "k:\n  - type: ec2.instance\n    ids: [i-0123456789abcdef0]\n    role_arn: arn:aws:iam::1234:role/x\n", `f.yml:4: k: role_arn: "arn:aws:iam::1234:role/x" is not an IAM role ARN`},
+		{"external_id alone", "k:\n  - type: ec2.instance\n    ids: [i-0123456789abcdef0]\n    external_id: abc\n", "f.yml:4: k: external_id: only with role_arn"},
+		{"keep_stopped unknown key", "keep_stopped: [dev, nope]\ndev:\n  - type: rds.db_instance\n    ids: [a]\n", `f.yml:1: keep_stopped: no config key "nope" (keys: dev)`},
+		{"keep_stopped unknown key on its line", "keep_stopped:\n  - dev\n  - nope\ndev:\n  - type: rds.db_instance\n    ids: [a]\n", `f.yml:3: keep_stopped: no config key "nope"`},
+		{"keep_stopped not a list", "keep_stopped: dev\ndev:\n  - type: rds.db_instance\n    ids: [a]\n", "f.yml:1: keep_stopped: want a list of config keys"},
+		{"keep_stopped empty", "keep_stopped: []\ndev:\n  - type: rds.db_instance\n    ids: [a]\n", "f.yml:1: keep_stopped: empty"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

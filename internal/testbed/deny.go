@@ -80,7 +80,7 @@ func (p *FaultProxy) Deny(d Denial) (lift func()) {
 
 // ResourceIDs are the resources a query-API request names, in request
 // order: InstanceId.N (EC2), DBInstanceIdentifier and DBClusterIdentifier
-// (RDS).
+// (RDS), RoleArn (STS AssumeRole).
 func ResourceIDs(form url.Values) []string {
 	type param struct {
 		n  int
@@ -97,7 +97,7 @@ func ResourceIDs(form url.Values) []string {
 			if err == nil {
 				ps = append(ps, param{n, vs[0]})
 			}
-		case k == "DBInstanceIdentifier", k == "DBClusterIdentifier":
+		case k == "DBInstanceIdentifier", k == "DBClusterIdentifier", k == "RoleArn":
 			ps = append(ps, param{0, vs[0]})
 		}
 	}
@@ -172,6 +172,8 @@ func resourceARN(service, region, id string, form url.Values) string {
 			return "arn:aws:rds:" + region + ":" + Account + ":cluster:" + id
 		}
 		return "arn:aws:rds:" + region + ":" + Account + ":db:" + id
+	case "sts":
+		return id // a role ARN
 	}
 	return "*"
 }

@@ -1,0 +1,269 @@
+package startstop
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
+
+	"github.com/awsutils/awsutils/internal/testbed"
+)
+
+func tagInstance(t *testing.T, c *ec2.Client, id string, tags map[string]string) {
+	t.Helper()
+	var ts []ec2types.Tag
+	for k, v := range tags {
+		ts = append(ts, ec2types.Tag{Key: aws.String(k), Value: aws.String(v)})
+	}
+	if _, err := c.CreateTags(context.Background(), &ec2.CreateTagsInput{Resources: []string{id}, Tags: ts}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func tagRDS(t *testing.T, c *rds.Client, arn string, tags map[string]string) {
+	t.Helper()
+	var ts []rdstypes.Tag
+	for k, v := range tags {
+		ts = append(ts, rdstypes.Tag{Key: aws.String(k), Value: aws.String(v)})
+	}
+	if _, err := c.AddTagsToResource(context.Background(), &rds.AddTagsToResourceInput{ResourceName: aws.String(arn), Tags: ts}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func dbARN(account, id string) string {
+	return "arn:aws:rds:" + testbed.Region + ":" + account + ":db:" + id
+}
+func clusterARN(account, id string) string {
+	return "arn:aws:rds:" + testbed.Region + ":" + account + ":cluster:" + id
+}
+
+func byFrom(rep *Report) map[string][]string {
+	m := map[string][]string{}
+	for _, r := range rep.Results {
+		m[r.From+" "+r.Selector] = append(m[r.From+" "+r.Selector], r.ID)
+	}
+	for k := range m {
+		slices.Sort(m[k])
+	}
+	return m
+}
+
+// Tag selectors for each type: every tag must match, "*" matches any
+// value, terminated instances and cluster members are left out, and a
+// resource both listed and selected is acted on once, as listed.
+func TestSelectByTags(t *testing.T) {
+	t.Parallel()
+	b := newBed(t)
+	ids := testbed.RunInstances(t, b.ec2, 6)
+	office := map[string]string{"Schedule": "office-hours", "Env": "dev"}
+	tagInstance(t, b.ec2, ids[0], office)
+	tagInstance(t, b.ec2, ids[1], map[string]string{"Schedule": "office-hours", "Env": "prod"}) // partial match
+	tagInstance(t, b.ec2, ids[2], office)                                                       // terminated below
+	tagInstance(t, b.ec2, ids[3], map[string]string{"Schedule": "always", "Env": "dev"})        // matches Schedule: "*"
+	tagInstance(t, b.ec2, ids[4], map[string]string{"Env": "dev"})                              // no Schedule at all
+	tagInstance(t, b.ec2, ids[5], office)                                                       // listed by id as well
+	if _, err := b.ec2.TerminateInstances(context.Background(), &ec2.TerminateInstancesInput{InstanceIds: ids[2:3]}); err != nil {
+		t.Fatal(err)
+	}
+	testbed.CreateDBInstance(t, b.rds, "db-office")
+	testbed.CreateDBInstance(t, b.rds, "db-other")
+	testbed.CreateAuroraCluster(t, b.rds, "cl-office", "cl-office-1")
+	testbed.CreateAuroraCluster(t, b.rds, "cl-other")
+	acct := b.moto.Account
+	tagRDS(t, b.rds, dbARN(acct, "db-office"), map[string]string{"Schedule": "office-hours"})
+	tagRDS(t, b.rds, dbARN(acct, "db-other"), map[string]string{"Schedule": "never"})
+	tagRDS(t, b.rds, dbARN(acct, "cl-office-1"), map[string]string{"Schedule": "office-hours"})
+	tagRDS(t, b.rds, clusterARN(acct, "cl-office"), map[string]string{"Schedule": "office-hours"})
+	tagRDS(t, b.rds, clusterARN(acct, "cl-other"), map[string]string{"Owner": "x"})
+
+	conf := parse(t, fmt.Sprintf(`region_name: %s
+dev-env:
+  - type: ec2.instance
+    ids: [%s]
+  - type: ec2.instance
+    tags: {Schedule: office-hours, Env: dev}
+  - type: rds.db_instance
+    tags: {Schedule: office-hours}
+  - type: rds.db_cluster
+    tags: {Schedule: office-hours}
+any-schedule:
+  - type: ec2.instance
+    tags: {Env: dev, Schedule: "*"}
+nothing:
+  - type: ec2.instance
+    tags: {Schedule: nobody}
+`, testbed.Region, ids[5]))
+
+	rep := run(t, b, conf, Stop, Options{DryRun: true}, "dev-env")
+	want := map[string][]string{
+		"ids ":                               {ids[5]},
+		"tags Env=dev,Schedule=office-hours": {ids[0]},
+		"tags Schedule=office-hours":         {"cl-office", "db-office"},
+	}
+	if got := byFrom(rep); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("dry run resolved\n%v\nwant\n%v", got, want)
+	}
+	if rep.Totals.Planned != 4 || !rep.OK() {
+		t.Errorf("dry run: %s %+v", rep.SummaryLine(), rep.Results)
+	}
+	if !slices.ContainsFunc(rep.Warnings, func(w string) bool { return strings.Contains(w, "left out 1 DB instances that are cluster members") }) {
+		t.Errorf("no note on the cluster member: %q", rep.Warnings)
+	}
+	var text strings.Builder
+	if err := rep.Text(&text, false); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "tags Env=dev,Schedule=office-hours") {
+		t.Errorf("text report does not show the selector:\n%s", text.String())
+	}
+
+	rep = run(t, b, conf, Stop, Options{}, "dev-env", "any-schedule")
+	if !rep.OK() || rep.Totals.Changed != 5 {
+		t.Fatalf("stop: %s\n%+v", rep.SummaryLine(), rep.Results)
+	}
+	want = map[string][]string{
+		"ids ":                               {ids[5]},
+		"tags Env=dev,Schedule=office-hours": {ids[0]},
+		"tags Schedule=office-hours":         {"cl-office", "db-office"},
+		"tags Env=dev,Schedule=*":            {ids[3]},
+	}
+	if got := byFrom(rep); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("stop resolved\n%v\nwant\n%v", got, want)
+	}
+	st := testbed.InstanceStates(t, b.ec2, ids...)
+	for i, w := range []string{"stopped", "running", "terminated", "stopped", "running", "stopped"} {
+		if st[ids[i]] != w {
+			t.Errorf("instance %d: %s, want %s", i, st[ids[i]], w)
+		}
+	}
+	if s := testbed.DBInstanceStatus(t, b.rds, "db-other"); s != "available" {
+		t.Errorf("db-other %s", s)
+	}
+	if s := testbed.DBClusterStatus(t, b.rds, "cl-office"); s != "stopped" {
+		t.Errorf("cl-office %s", s)
+	}
+	if s := testbed.DBClusterStatus(t, b.rds, "cl-other"); s != "available" {
+		t.Errorf("cl-other %s", s)
+	}
+
+	// A selector that matches nothing is a note, not a failure.
+	rep = run(t, b, conf, Start, Options{}, "nothing")
+	if !rep.OK() || rep.Totals.Total != 0 {
+		t.Errorf("nothing: %s %+v", rep.SummaryLine(), rep.Results)
+	}
+	if !slices.ContainsFunc(rep.Warnings, func(w string) bool { return strings.Contains(w, "tags Schedule=nobody matched nothing") }) {
+		t.Errorf("notes %q", rep.Warnings)
+	}
+}
+
+// A group with role_arn acts in the role's account: moto keeps a backend
+// per account, so the resources of account B are stopped through the role
+// and account A's, with the same tags, are untouched. A role that cannot be
+// assumed fails its group's resources with STS's message, not the run.
+func TestRunOtherAccount(t *testing.T) {
+	t.Parallel()
+	a := newBed(t)
+	other := testbed.StartMotoAccount(t)
+	bEC2, bRDS := other.Clients(t)
+	tags := map[string]string{"Schedule": "office-hours"}
+	aIDs := testbed.RunInstances(t, a.ec2, 2)
+	bIDs := testbed.RunInstances(t, bEC2, 2)
+	for _, id := range aIDs {
+		tagInstance(t, a.ec2, id, tags)
+	}
+	tagInstance(t, bEC2, bIDs[0], tags)
+	testbed.CreateDBInstance(t, a.rds, "shared-name")
+	testbed.CreateDBInstance(t, bRDS, "shared-name")
+	denied := "arn:aws:iam::" + other.Account + ":role/not-trusted"
+	a.proxy.Deny(testbed.Denial{Ops: []string{"AssumeRole"}, IDs: []string{denied}})
+
+	conf := parse(t, fmt.Sprintf(`region_name: %[1]s
+member:
+  - type: ec2.instance
+    role_arn: arn:aws:iam::%[2]s:role/awsutils-member
+    external_id: hub-42
+    tags: {Schedule: office-hours}
+  - type: ec2.instance
+    role_arn: arn:aws:iam::%[2]s:role/awsutils-member
+    external_id: hub-42
+    ids: [%[3]s]
+  - type: rds.db_instance
+    role_arn: arn:aws:iam::%[2]s:role/awsutils-member
+    external_id: hub-42
+    ids: [shared-name]
+refused:
+  - type: ec2.instance
+    role_arn: %[4]s
+    ids: [%[3]s]
+  - type: ec2.instance
+    role_arn: %[4]s
+    tags: {Schedule: office-hours}
+  - type: ec2.instance
+    ids: [%[5]s]
+`, testbed.Region, other.Account, bIDs[1], denied, aIDs[1]))
+
+	a.proxy.ResetStats()
+	rep := run(t, a, conf, Stop, Options{}, "member")
+	if !rep.OK() || rep.Totals.Changed != 3 {
+		t.Fatalf("member: %s\n%+v", rep.SummaryLine(), rep.Results)
+	}
+	for _, r := range rep.Results {
+		if r.Account != other.Account {
+			t.Errorf("%s: account %q, want %s", r.ID, r.Account, other.Account)
+		}
+	}
+	if n := a.calls("AssumeRole"); n != 1 {
+		t.Errorf("%d AssumeRole calls, want 1 (cached for the run)", n)
+	}
+	if st := testbed.InstanceStates(t, bEC2, bIDs...); st[bIDs[0]] != "stopped" || st[bIDs[1]] != "stopped" {
+		t.Errorf("account B: %v", st)
+	}
+	if s := testbed.DBInstanceStatus(t, bRDS, "shared-name"); s != "stopped" {
+		t.Errorf("account B's DB instance %s", s)
+	}
+	if st := testbed.InstanceStates(t, a.ec2, aIDs...); st[aIDs[0]] != "running" || st[aIDs[1]] != "running" {
+		t.Errorf("account A touched: %v", st)
+	}
+	if s := testbed.DBInstanceStatus(t, a.rds, "shared-name"); s != "available" {
+		t.Errorf("account A's DB instance %s", s)
+	}
+
+	rep = run(t, a, conf, Stop, Options{}, "refused")
+	if rep.OK() || rep.Totals.Failed != 2 || rep.Totals.Changed != 1 {
+		t.Fatalf("refused: %s\n%+v", rep.SummaryLine(), rep.Results)
+	}
+	for _, r := range rep.Results {
+		if r.Account == other.Account && !strings.Contains(r.Message, "AssumeRole "+denied+": ") ||
+			r.Account == other.Account && !strings.Contains(r.Message, "not authorized to perform: sts:AssumeRole") {
+			t.Errorf("%s %s: %q", r.ID, r.Selector, r.Message)
+		}
+	}
+	wantOutcome(t, rep, aIDs[1], Changed, "")
+}
+
+// The ids plus tags dedupe and the tag match rule, without a server.
+func TestTagsMatch(t *testing.T) {
+	for _, c := range []struct {
+		want, have map[string]string
+		ok         bool
+	}{
+		{map[string]string{"A": "1"}, map[string]string{"A": "1", "B": "2"}, true},
+		{map[string]string{"A": "1", "B": "2"}, map[string]string{"A": "1"}, false},
+		{map[string]string{"A": "*"}, map[string]string{"A": ""}, true},
+		{map[string]string{"A": "*"}, map[string]string{"a": "1"}, false},
+		{map[string]string{"A": "1"}, map[string]string{"A": "10"}, false},
+	} {
+		if got := tagsMatch(c.want, c.have); got != c.ok {
+			t.Errorf("tagsMatch(%v, %v) = %v", c.want, c.have, got)
+		}
+	}
+}
+

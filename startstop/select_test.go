@@ -266,4 +266,3 @@ func TestTagsMatch(t *testing.T) {
 		}
 	}
 }
-

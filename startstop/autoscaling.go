@@ -41,6 +41,8 @@ var asgKind = kind{
 		Stop:  "`CreateOrUpdateTags` saving min, max and desired, then `UpdateAutoScalingGroup` to 0, 0, 0 (the group terminates its instances)",
 		Saved: "tag `" + capacityTag + "` = `min,max,desired` on the group; start removes it",
 	},
+	Select:       asgSelect,
+	TagCondition: "autoscaling:ResourceTag/{key}",
 	New: func(r *runner, k *kind, cfg aws.Config, b Batch) worker {
 		return &asgWorker{r: r, k: k, c: awsclient.AutoScaling(cfg)}
 	},

@@ -43,6 +43,9 @@ var ecsKind = kind{
 		Stop:  "`TagResource` saving the desired count, then `UpdateService` to desired count 0",
 		Saved: "tag `" + capacityTag + "` = the desired count on the service; start removes it",
 	},
+	Select:       ecsSelect,
+	TagCondition: "aws:ResourceTag/{key}",
+	SelectIAM:    []string{"ecs:ListClusters", "ecs:ListServices"},
 	New: func(r *runner, k *kind, cfg aws.Config, b Batch) worker {
 		return &ecsWorker{r: r, k: k, c: awsclient.ECS(cfg)}
 	},

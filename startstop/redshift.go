@@ -35,6 +35,8 @@ var redshiftKind = kind{
 		Start: "`ResumeCluster`",
 		Stop:  "`PauseCluster` (compute billing stops; storage is kept)",
 	},
+	Select:       redshiftSelect,
+	TagCondition: "aws:ResourceTag/{key}",
 	New: func(r *runner, k *kind, cfg aws.Config, b Batch) worker {
 		return &redshiftWorker{r: r, k: k, c: awsclient.Redshift(cfg)}
 	},

@@ -4,13 +4,19 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
+	"github.com/aws/aws-sdk-go-v2/service/redshift"
 
 	"github.com/awsutils/awsutils/awsclient"
 )
@@ -200,4 +206,158 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// asgSelect finds Auto Scaling groups by DescribeAutoScalingGroups' own
+// tag filters, leaving out groups being deleted.
+func asgSelect(ctx context.Context, r *runner, cfg aws.Config, tags map[string]string) ([]string, error) {
+	c := awsclient.AutoScaling(cfg)
+	var filters []astypes.Filter
+	for _, k := range sortedKeys(tags) {
+		if v := tags[k]; v == anyValue {
+			filters = append(filters, astypes.Filter{Name: aws.String("tag-key"), Values: []string{k}})
+		} else {
+			filters = append(filters, astypes.Filter{Name: aws.String("tag:" + k), Values: []string{v}})
+		}
+	}
+	in := &autoscaling.DescribeAutoScalingGroupsInput{Filters: filters, MaxRecords: aws.Int32(100)}
+	var ids []string
+	for {
+		var out *autoscaling.DescribeAutoScalingGroupsOutput
+		err := r.call(ctx, "autoscaling", func() (err error) {
+			out, err = c.DescribeAutoScalingGroups(ctx, in)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range out.AutoScalingGroups {
+			if aws.ToString(g.Status) == "" {
+				ids = append(ids, aws.ToString(g.AutoScalingGroupName))
+			}
+		}
+		if aws.ToString(out.NextToken) == "" {
+			return ids, nil
+		}
+		in.NextToken = out.NextToken
+	}
+}
+
+// ecsSelect finds ECS services by the tags DescribeServices returns (ECS
+// has no tag filter): every cluster's services listed, then described 10
+// at a time, the calls of all clusters at once.
+func ecsSelect(ctx context.Context, r *runner, cfg aws.Config, tags map[string]string) ([]string, error) {
+	c := awsclient.ECS(cfg)
+	var clusters []string
+	lc := &ecs.ListClustersInput{}
+	for {
+		var out *ecs.ListClustersOutput
+		err := r.call(ctx, "ecs", func() (err error) {
+			out, err = c.ListClusters(ctx, lc)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		clusters = append(clusters, out.ClusterArns...)
+		if aws.ToString(out.NextToken) == "" {
+			break
+		}
+		lc.NextToken = out.NextToken
+	}
+	var (
+		mu    sync.Mutex
+		wg    sync.WaitGroup
+		ids   []string
+		first error
+	)
+	fail := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if first == nil {
+			first = err
+		}
+	}
+	for _, arn := range clusters {
+		wg.Go(func() {
+			name := arn[strings.LastIndex(arn, "/")+1:]
+			in := &ecs.ListServicesInput{Cluster: aws.String(arn), MaxResults: aws.Int32(100)}
+			for {
+				var out *ecs.ListServicesOutput
+				err := r.call(ctx, "ecs", func() (err error) {
+					out, err = c.ListServices(ctx, in)
+					return err
+				})
+				if err != nil {
+					fail(err)
+					return
+				}
+				for part := range chunks(out.ServiceArns, ecsPerCall) {
+					var d *ecs.DescribeServicesOutput
+					err := r.call(ctx, "ecs", func() (err error) {
+						d, err = c.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(arn), Services: part,
+							Include: []ecstypes.ServiceField{ecstypes.ServiceFieldTags}})
+						return err
+					})
+					if err != nil {
+						fail(err)
+						return
+					}
+					for _, s := range d.Services {
+						have := map[string]string{}
+						for _, t := range s.Tags {
+							have[aws.ToString(t.Key)] = aws.ToString(t.Value)
+						}
+						if aws.ToString(s.Status) == "ACTIVE" && tagsMatch(tags, have) {
+							mu.Lock()
+							ids = append(ids, name+"/"+aws.ToString(s.ServiceName))
+							mu.Unlock()
+						}
+					}
+				}
+				if aws.ToString(out.NextToken) == "" {
+					return
+				}
+				in.NextToken = out.NextToken
+			}
+		})
+	}
+	wg.Wait()
+	if first != nil {
+		return nil, first
+	}
+	sort.Strings(ids)
+	return ids, nil
+}
+
+// redshiftSelect finds Redshift clusters by DescribeClusters' TagKeys,
+// which match clusters with any of the keys, and then checks every tag
+// (TagValues too would match any key with any of the values).
+func redshiftSelect(ctx context.Context, r *runner, cfg aws.Config, tags map[string]string) ([]string, error) {
+	c := awsclient.Redshift(cfg)
+	in := &redshift.DescribeClustersInput{TagKeys: sortedKeys(tags), MaxRecords: aws.Int32(100)}
+	var ids []string
+	for {
+		var out *redshift.DescribeClustersOutput
+		err := r.call(ctx, "redshift", func() (err error) {
+			out, err = c.DescribeClusters(ctx, in)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, cl := range out.Clusters {
+			have := map[string]string{}
+			for _, t := range cl.Tags {
+				have[aws.ToString(t.Key)] = aws.ToString(t.Value)
+			}
+			if st := aws.ToString(cl.ClusterStatus); st != "deleting" && st != "final-snapshot" && tagsMatch(tags, have) {
+				ids = append(ids, aws.ToString(cl.ClusterIdentifier))
+			}
+		}
+		if aws.ToString(out.Marker) == "" {
+			return ids, nil
+		}
+		in.Marker = out.Marker
+	}
 }

@@ -12,6 +12,8 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
+	"github.com/aws/aws-sdk-go-v2/service/redshift"
+	rstypes "github.com/aws/aws-sdk-go-v2/service/redshift/types"
 
 	"github.com/awsutils/awsutils/internal/testbed"
 )
@@ -264,5 +266,74 @@ func TestTagsMatch(t *testing.T) {
 		if got := tagsMatch(c.want, c.have); got != c.ok {
 			t.Errorf("tagsMatch(%v, %v) = %v", c.want, c.have, got)
 		}
+	}
+}
+
+// Tag selectors of Auto Scaling groups (their own tag filters), ECS
+// services (DescribeServices' tags) and Redshift clusters (TagKeys, then
+// every tag checked): full matches only.
+func TestSelectScalingTypesByTags(t *testing.T) {
+	t.Parallel()
+	b := newBed(t)
+	s := b.moto.ScalingClients(t)
+	s.CreateAutoScalingGroup(t, "asg-dev", 1, 2, 1)
+	s.CreateAutoScalingGroup(t, "asg-prod", 1, 2, 1)
+	s.CreateAutoScalingGroup(t, "asg-untagged", 1, 2, 1)
+	s.TagGroup(t, "asg-dev", "Schedule", "office-hours")
+	s.TagGroup(t, "asg-dev", "Env", "dev")
+	s.TagGroup(t, "asg-prod", "Schedule", "office-hours")
+	s.TagGroup(t, "asg-prod", "Env", "prod")
+	s.CreateECSService(t, "web", "api", 2)
+	s.CreateECSService(t, "web", "worker", 1)
+	s.CreateECSService(t, "batch", "jobs", 1)
+	s.TagService(t, "web", "api", "Schedule", "office-hours")
+	s.TagService(t, "web", "api", "Env", "dev")
+	s.TagService(t, "web", "worker", "Schedule", "office-hours")
+	s.TagService(t, "batch", "jobs", "Env", "dev")
+	s.TagService(t, "batch", "jobs", "Schedule", "nights")
+	s.CreateRedshiftCluster(t, "rs-dev")
+	s.CreateRedshiftCluster(t, "rs-other")
+	ctx := context.Background()
+	for id, tags := range map[string]map[string]string{"rs-dev": {"Schedule": "office-hours", "Env": "dev"}, "rs-other": {"Env": "dev"}} {
+		var ts []rstypes.Tag
+		for k, v := range tags {
+			ts = append(ts, rstypes.Tag{Key: aws.String(k), Value: aws.String(v)})
+		}
+		arn := "arn:aws:redshift:" + testbed.Region + ":" + b.moto.Account + ":cluster:" + id
+		if _, err := s.Redshift.CreateTags(ctx, &redshift.CreateTagsInput{ResourceName: aws.String(arn), Tags: ts}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conf := parse(t, fmt.Sprintf(`region_name: %s
+dev:
+  - type: autoscaling.group
+    tags: {Schedule: office-hours, Env: dev}
+  - type: ecs.service
+    tags: {Schedule: office-hours, Env: dev}
+  - type: redshift.cluster
+    tags: {Schedule: office-hours, Env: dev}
+any:
+  - type: ecs.service
+    tags: {Env: "*"}
+`, testbed.Region))
+	rep := run(t, b, conf, Stop, Options{DryRun: true}, "dev")
+	want := map[string][]string{"tags Env=dev,Schedule=office-hours": {"asg-dev", "rs-dev", "web/api"}}
+	if got := byFrom(rep); fmt.Sprint(got) != fmt.Sprint(want) || !rep.OK() {
+		t.Errorf("dev resolved %v, want %v (%s)", got, want, rep.SummaryLine())
+	}
+	rep = run(t, b, conf, Stop, Options{DryRun: true}, "any")
+	want = map[string][]string{"tags Env=*": {"batch/jobs", "web/api"}}
+	if got := byFrom(rep); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("any resolved %v, want %v", got, want)
+	}
+	rep = run(t, b, conf, Stop, Options{}, "dev")
+	if !rep.OK() || rep.Totals.Changed != 3 {
+		t.Fatalf("stop dev: %s %+v", rep.SummaryLine(), rep.Results)
+	}
+	if g := s.Group(t, "asg-prod"); g.Desired != 1 {
+		t.Errorf("asg-prod scaled: %+v", g)
+	}
+	if st := s.RedshiftStatus(t, "rs-other"); st != "available" {
+		t.Errorf("rs-other %s", st)
 	}
 }

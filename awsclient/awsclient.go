@@ -37,6 +37,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/redshift"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
@@ -79,7 +80,7 @@ type Options struct {
 
 // services are the service ids Options.Endpoints may name: those awsclient
 // builds clients for.
-var services = []string{"autoscaling", "ec2", "ecs", "rds", "redshift", "s3", "sts"}
+var services = []string{"autoscaling", "ec2", "ecs", "rds", "redshift", "s3", "sqs", "sts"}
 
 // endpoints carries Options.Endpoint and Options.Endpoints from Load to the
 // client constructors inside aws.Config.ConfigSources, which the SDK keeps
@@ -243,6 +244,15 @@ func ECS(cfg aws.Config) *ecs.Client {
 func Redshift(cfg aws.Config) *redshift.Client {
 	return redshift.NewFromConfig(cfg, func(o *redshift.Options) {
 		if e := endpointFor(cfg, "redshift"); e != nil {
+			o.BaseEndpoint = e
+		}
+	})
+}
+
+// SQS returns an SQS client for cfg.
+func SQS(cfg aws.Config) *sqs.Client {
+	return sqs.NewFromConfig(cfg, func(o *sqs.Options) {
+		if e := endpointFor(cfg, "sqs"); e != nil {
 			o.BaseEndpoint = e
 		}
 	})

@@ -70,6 +70,9 @@ func (r *runner) assumeRoles(ctx context.Context, plan *Plan) {
 			keys[roleKey{s.Role, s.ExternalID}] = true
 		}
 	}
+	for k := range r.roles {
+		delete(keys, k) // assumed already
+	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for k := range keys {

@@ -77,7 +77,10 @@ type Report struct {
 	Results []Result `json:"results"`
 	// Warnings are things to know about the run as a whole: duplicate
 	// ids, a describe permission the role lacks.
-	Warnings []string      `json:"notes,omitempty"`
+	Warnings []string `json:"notes,omitempty"`
+	// Retry, when set, says why a keep_stopped event must be answered
+	// again later: the database is not available yet (see KeepStopped).
+	Retry    string        `json:"retry,omitempty"`
 	Totals   Totals        `json:"summary"`
 	Duration time.Duration `json:"-"`
 }

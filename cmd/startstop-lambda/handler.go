@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
@@ -27,6 +28,16 @@ type Settings struct {
 	ConfigPath   string // AWSUTILS_CONFIG, or $LAMBDA_TASK_ROOT/aws_resource_start_stop.yml
 	Mode         string // AWSUTILS_MODE; "" means auto
 	FunctionName string // AWS_LAMBDA_FUNCTION_NAME
+	// RetryQueueURL is the SQS queue a keep_stopped event goes back to
+	// while its database is not available (AWSUTILS_RETRY_QUEUE_URL).
+	RetryQueueURL string
+	// RetryDelay is the queue's delay per retry (AWSUTILS_RETRY_DELAY; 5m,
+	// at most SQS's 15m).
+	RetryDelay time.Duration
+	// KeepWait is how long an invocation waits for a database to be
+	// available before queueing a retry (AWSUTILS_KEEP_STOPPED_WAIT; 0:
+	// until 10 s before the function's deadline).
+	KeepWait time.Duration
 }
 
 // SettingsFromEnv reads Settings with getenv (os.Getenv in main).
@@ -35,7 +46,10 @@ func SettingsFromEnv(getenv func(string) string) Settings {
 	if path == "" {
 		path = filepath.Join(getenv("LAMBDA_TASK_ROOT"), startstop.ConfigFile)
 	}
-	return Settings{ConfigPath: path, Mode: getenv("AWSUTILS_MODE"), FunctionName: getenv("AWS_LAMBDA_FUNCTION_NAME")}
+	return Settings{ConfigPath: path, Mode: getenv("AWSUTILS_MODE"), FunctionName: getenv("AWS_LAMBDA_FUNCTION_NAME"),
+		RetryQueueURL: getenv("AWSUTILS_RETRY_QUEUE_URL"),
+		RetryDelay:    min(durationEnv(getenv("AWSUTILS_RETRY_DELAY"), 5*time.Minute), 15*time.Minute),
+		KeepWait:      durationEnv(getenv("AWSUTILS_KEEP_STOPPED_WAIT"), 0)}
 }
 
 // Handler runs one invocation.
@@ -45,6 +59,8 @@ type Handler struct {
 	// LoadAWS builds the AWS config for a region ("" means the
 	// environment's); awsclient.Load in production.
 	LoadAWS func(ctx context.Context, region string) (aws.Config, error)
+	// Now is the clock (nil: time.Now), for the 24-hour give-up.
+	Now func() time.Time
 }
 
 // Request works out the action and keys from the event or the function name.
@@ -87,6 +103,21 @@ func (h *Handler) Request(event json.RawMessage) (startstop.Request, error) {
 // errorType: BadRequest, BadConfig or ResourcesFailed (see lambdaerr).
 func (h *Handler) Handle(ctx context.Context, event json.RawMessage) (*startstop.Report, error) {
 	log := h.Log
+	// An RDS event (EventBridge) or a retry of one (SQS) is keep_stopped's.
+	if ev, ok, err := startstop.ParseRDSEvent(event); ok {
+		if err != nil {
+			log.Error("bad request", "error", err.Error())
+			return nil, &lambdaerr.BadRequest{Err: err}
+		}
+		return h.keepStopped(ctx, ev, retryMessage{FirstSeen: h.now(), Attempt: 1, Event: event})
+	}
+	if msgs, ok, err := retries(event); ok {
+		if err != nil {
+			log.Error("bad request", "error", err.Error())
+			return nil, &lambdaerr.BadRequest{Err: err}
+		}
+		return h.handleRetries(ctx, msgs)
+	}
 	req, err := h.Request(event)
 	if err != nil {
 		log.Error("bad request", "error", err.Error())

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -235,6 +236,8 @@ type FaultProxy struct {
 	// refusals answer matching requests with an API error (Refuse).
 	refusals []*refusal
 	rewrite  func(op string, h http.Header)
+	// rewriteBody edits response bodies (RewriteBodies).
+	rewriteBody func(op string, body []byte) []byte
 	// done is closed by Close, so that held requests are dropped.
 	done      chan struct{}
 	closeOnce sync.Once
@@ -310,10 +313,22 @@ func NewFaultProxy(target string, f Faults) (*FaultProxy, error) {
 		BufferPool: bufferPool{},
 		ModifyResponse: func(resp *http.Response) error {
 			p.mu.Lock()
-			rewrite := p.rewrite
+			rewrite, rewriteBody := p.rewrite, p.rewriteBody
 			p.mu.Unlock()
 			if rewrite != nil {
 				rewrite(Operation(resp.Request), resp.Header)
+			}
+			if rewriteBody != nil {
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil {
+					return err
+				}
+				body = rewriteBody(Operation(resp.Request), body)
+				resp.Body = io.NopCloser(bytes.NewReader(body))
+				resp.ContentLength = int64(len(body))
+				resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
+				resp.Header.Del("Content-Encoding")
 			}
 			return nil
 		},
@@ -346,6 +361,15 @@ func (p *FaultProxy) RewriteResponses(fn func(op string, h http.Header)) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.rewrite = fn
+}
+
+// RewriteBodies has fn edit the body of every response the server sends
+// back from now on (nil: stop), e.g. to show a database in a state moto
+// never leaves it in. op is the request's Operation.
+func (p *FaultProxy) RewriteBodies(fn func(op string, body []byte) []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rewriteBody = fn
 }
 
 // Close stops the proxy and drops its connections.

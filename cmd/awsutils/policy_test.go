@@ -25,6 +25,8 @@ func TestPolicyGolden(t *testing.T) {
 		{"upload-prefix", []string{"--upload", "s3://my-bucket/folder1/folder2/"}},
 		{"upload-bucket-kms", []string{"--upload", "s3://my-bucket", "--sse-kms-key-id", "arn:aws:kms:ap-northeast-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"}},
 		{"upload-plans", []string{"--upload", "s3://my-bucket/data", "--plans", "s3://my-bucket/.awsutils/manifests/", "--function-name", "s3upload"}},
+		{"accounts", []string{"--config", "testdata/policy/accounts.yml"}},
+		{"accounts-member", []string{"--config", "testdata/policy/accounts.yml", "--member-account", "arn:aws:iam::123456789012:role/awsutils-hub"}},
 		{"both-china", []string{"--config", "testdata/policy/regions.yml", "--upload", "s3://b/p", "--partition", "aws-cn"}},
 	}
 	for _, tt := range tests {
@@ -63,6 +65,10 @@ func TestPolicyUsageErrors(t *testing.T) {
 		{"bad destination", []string{"--upload", "my-bucket/prefix"}, "want s3://BUCKET[/PREFIX]"},
 		{"missing config", []string{"--config", "testdata/policy/missing.yml"}, "missing.yml"},
 		{"unknown flag", []string{"--bucket", "x"}, "unknown flag"},
+		{"member without config", []string{"--member-account", "arn:aws:iam::123456789012:role/hub"}, "--member-account needs --config FILE"},
+		{"member not a role", []string{"--config", "testdata/policy/accounts.yml", "--member-account", "arn:aws:iam::123456789012:user/hub"}, `--member-account "arn:aws:iam::123456789012:user/hub": want the hub role's ARN`},
+		{"member with upload", []string{"--config", "testdata/policy/accounts.yml", "--upload", "s3://b", "--member-account", "arn:aws:iam::123456789012:role/hub"}, "--member-account and --upload"},
+		{"member without role groups", []string{"--config", "testdata/policy/original.yml", "--member-account", "arn:aws:iam::123456789012:role/hub"}, "no group of testdata/policy/original.yml names role_arn"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -55,12 +55,12 @@ func runPolicy(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: unexpected argument %q; run `%s --help`\n", name, fs.Arg(0), name)
 		return exitUsage
 	}
+	if *member != "" {
+		return memberPolicies(name, *config, *upload, *member, *partition, stdout, stderr)
+	}
 	if *config == "" && *upload == "" {
 		fmt.Fprintf(stderr, "%s: give --config FILE and/or --upload s3://BUCKET[/PREFIX]\n", name)
 		return exitUsage
-	}
-	if *member != "" {
-		return memberPolicies(name, *config, *upload, *member, *partition, stdout, stderr)
 	}
 	doc := iam.New()
 	acct := firstOf(*account, "*")

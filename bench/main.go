@@ -64,8 +64,11 @@ type config struct {
 	EC2, RDS, Aurora int
 	Latency          time.Duration
 	NaiveReps        int
-	Lambda           bool
-	LambdaReps       int
+	// Accounts also measures the same fleet spread over 10 accounts × 2
+	// regions against it in one account (bench/accounts.go).
+	Accounts   bool
+	Lambda     bool
+	LambdaReps int
 	// LambdaNativeOnly sizes the zip of this machine's architecture only
 	// (the test's shortcut: a cross build of the SDK is slow on a cold
 	// cache).
@@ -111,6 +114,7 @@ func main() {
 		auroran   = flag.Int("aurora", 20, "start/stop: Aurora clusters")
 		latency   = flag.Duration("latency", 50*time.Millisecond, "start/stop: latency the proxy adds to each request")
 		naiveReps = flag.Int("naive-reps", 1, "start/stop: rounds of the naive loop (each takes about two minutes at full size)")
+		accounts  = flag.Bool("accounts", false, "start/stop: the fleet in 10 accounts × 2 regions through AssumeRole against one account")
 		lambdaOn  = flag.Bool("lambda", true, "measure Lambda start-up")
 		lambdaN   = flag.Int("lambda-reps", 5, "Lambda: cold starts per function")
 		fanout    = flag.Bool("fanout", true, "compare one upload function with the state machine (distributed mode)")
@@ -146,7 +150,7 @@ func main() {
 		Workloads: splitList(*workloads), Reps: *reps, Warmup: *warmup, Scale: *scale, Seed: *seed,
 		RTTs: rttList, W4RTTs: w4List,
 		Required:  splitList(*required),
-		StartStop: *startstop, EC2: *ec2n, RDS: *rdsn, Aurora: *auroran, Latency: *latency, NaiveReps: *naiveReps,
+		StartStop: *startstop, EC2: *ec2n, RDS: *rdsn, Aurora: *auroran, Latency: *latency, NaiveReps: *naiveReps, Accounts: *accounts,
 		Lambda: *lambdaOn, LambdaReps: *lambdaN, RunTimeout: *timeout,
 		Fanout: *fanout, FanoutFiles: *fanFiles, FanoutBatchFiles: *fanBatch, FanoutChildren: *fanKids,
 		FanoutConcurrency: *fanConc, FanoutRTT: *fanRTT, FanoutReps: *fanReps,

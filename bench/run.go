@@ -98,6 +98,11 @@ func run(ctx context.Context, cfg config) (res results, err error) {
 			return res, err
 		}
 	}
+	if cfg.Accounts {
+		if err := b.accounts(ctx); err != nil {
+			return res, err
+		}
+	}
 	if cfg.Lambda {
 		if err := b.lambdas(ctx); err != nil {
 			return res, err

@@ -127,6 +127,12 @@ nothing:
 		t.Errorf("text report does not show the selector:\n%s", text.String())
 	}
 
+	// status shows the resolved set too, acting on nothing.
+	rep = run(t, b, conf, Status, Options{}, "dev-env")
+	if got := byFrom(rep); fmt.Sprint(got) != fmt.Sprint(want) || rep.Totals.Unchanged != 4 {
+		t.Errorf("status resolved\n%v\nwant\n%v (%s)", got, want, rep.SummaryLine())
+	}
+
 	rep = run(t, b, conf, Stop, Options{}, "dev-env", "any-schedule")
 	if !rep.OK() || rep.Totals.Changed != 5 {
 		t.Fatalf("stop: %s\n%+v", rep.SummaryLine(), rep.Results)

@@ -343,3 +343,55 @@ any:
 		t.Errorf("rs-other %s", st)
 	}
 }
+
+// A type without a tag resolver refuses tags at config time. Not
+// parallel: it swaps a registry entry for the test (parallel tests start
+// only after it restored it).
+func TestTagsNeedSelect(t *testing.T) {
+	i := slices.IndexFunc(registry, func(k kind) bool { return k.Type == DBCluster })
+	saved := registry[i]
+	registry[i].Select = nil
+	defer func() { registry[i] = saved }()
+	_, err := Parse("f.yml", []byte("k:\n  - type: rds.db_cluster\n    tags: {A: b}\n"))
+	if err == nil || err.Error() != "f.yml:3: k: tags: rds.db_cluster resources cannot be selected by tags (list their ids)" {
+		t.Errorf("err = %v", err)
+	}
+}
+
+// Tag groups expand into one selector per region; role groups get batches
+// of their own, so one id in two accounts is two resources.
+func TestPlanSelectorsAndRoles(t *testing.T) {
+	conf, err := Parse("f.yml", []byte(`region_name: r1
+k:
+  - type: ec2.instance
+    tags: {Env: dev}
+    regions: [r1, r2]
+  - type: ec2.instance
+    role_arn: arn:aws:iam::111111111111:role/x
+    tags: {Env: dev}
+  - type: rds.db_instance
+    ids: [db1]
+  - type: rds.db_instance
+    role_arn: arn:aws:iam::111111111111:role/x
+    external_id: abc
+    ids: [db1]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPlan(conf, Request{Action: Stop, Keys: []string{"k"}}, "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sels []string
+	for _, s := range p.Selectors {
+		sels = append(sels, s.Region+" "+accountOf(s.Role)+" "+s.String())
+	}
+	if want := []string{"r1  Env=dev", "r2  Env=dev", "r1 111111111111 Env=dev"}; !slices.Equal(sels, want) {
+		t.Errorf("selectors %q, want %q", sels, want)
+	}
+	if len(p.Batches) != 2 || p.Batches[0].Account() != "" || p.Batches[1].Account() != "111111111111" ||
+		p.Batches[1].ExternalID != "abc" || len(p.Warnings) != 0 {
+		t.Errorf("batches %+v, warnings %q", p.Batches, p.Warnings)
+	}
+}

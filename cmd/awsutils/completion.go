@@ -97,6 +97,7 @@ var flagValues = map[string]value{
 	"summary":        {what: "s3://BUCKET/.../manifest.json"},
 	"batch-files":    {what: "files per batch"},
 	"batch-bytes":    {what: "size, e.g. 16GiB"},
+	"member-account": {what: "hub role ARN"},
 }
 
 // commandArgs are the positional arguments of the commands that take

@@ -77,8 +77,7 @@ func (r *runner) assumeRoles(ctx context.Context, plan *Plan) {
 	var wg sync.WaitGroup
 	for k := range keys {
 		wg.Go(func() {
-			stsc := awsclient.STS(r.cfg)
-			p := stscreds.NewAssumeRoleProvider(stsc, k.role, func(o *stscreds.AssumeRoleOptions) {
+			p := stscreds.NewAssumeRoleProvider(r.assumeAPI(), k.role, func(o *stscreds.AssumeRoleOptions) {
 				o.RoleSessionName = "awsutils"
 				if k.externalID != "" {
 					o.ExternalID = aws.String(k.externalID)
@@ -98,6 +97,15 @@ func (r *runner) assumeRoles(ctx context.Context, plan *Plan) {
 		})
 	}
 	wg.Wait()
+}
+
+// assumeAPI is the STS client roles are assumed with (a fake in unit
+// tests).
+func (r *runner) assumeAPI() stscreds.AssumeRoleAPIClient {
+	if r.stsAPI != nil {
+		return r.stsAPI
+	}
+	return awsclient.STS(r.cfg)
 }
 
 // configFor is the AWS config for calls in region through role ("": the

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 
 	"github.com/awsutils/awsutils/awsclient"
 )
@@ -191,6 +192,8 @@ type runner struct {
 	// roles are the credentials of each role the plan names, and why a
 	// role could not be assumed.
 	roles map[roleKey]*assumed
+	// stsAPI, when set, assumes the roles instead of STS (unit tests).
+	stsAPI stscreds.AssumeRoleAPIClient
 
 	mu     sync.Mutex
 	report *Report

@@ -180,3 +180,42 @@ func snapshot(t *testing.T, b *bed, ids, members []string) map[string]string {
 	}
 	return s
 }
+
+// The deadline passes while the Auto Scaling member check is in flight
+// (the proxy holds it): the instances are reported not reached and stay
+// as they were, since no stop was sent.
+func TestRunDeadlineDuringMemberCheck(t *testing.T) {
+	t.Parallel()
+	b := newBed(t)
+	ids := testbed.RunInstances(t, b.ec2, 3)
+	conf := parse(t, fmt.Sprintf("region_name: %s\nk:\n  - type: ec2.instance\n    ids: [%s]\n", testbed.Region, strings.Join(ids, ", ")))
+	gate := b.proxy.Hold(testbed.IsOp("DescribeAutoScalingInstances"))
+	ctx, expire := testbed.ManualDeadline(t.Context())
+	done := make(chan *Report, 1)
+	go func() {
+		rep, err := Run(ctx, b.cfg, conf, Request{Action: Stop, Keys: []string{"k"}}, Options{})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- rep
+	}()
+	if err := gate.WaitHeld(waitCtx(t), 1); err != nil {
+		t.Fatal(err)
+	}
+	expire()
+	rep := <-done
+	if rep == nil {
+		t.FailNow()
+	}
+	for _, id := range ids {
+		wantOutcome(t, rep, id, Failed, "not reached before deadline")
+	}
+	if n := b.calls("StopInstances"); n != 0 {
+		t.Errorf("%d StopInstances calls after the check was cut off", n)
+	}
+	for id, s := range testbed.InstanceStates(t, b.ec2, ids...) {
+		if s != "running" {
+			t.Errorf("%s is %s", id, s)
+		}
+	}
+}

@@ -33,7 +33,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/aws/aws-sdk-go-v2/service/redshift"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
@@ -70,13 +72,14 @@ type Options struct {
 	Endpoint string
 	// Endpoints are base URLs for single services, keyed by the service id
 	// of AWS_ENDPOINT_URL_<SERVICE> in lower case ("s3", "ec2", "rds",
-	// "sts"); an entry wins over Endpoint and over the same settings.
+	// "sts", "ecs", "redshift"; Auto Scaling's is "autoscaling"); an entry
+	// wins over Endpoint and over the same settings.
 	Endpoints map[string]string
 }
 
 // services are the service ids Options.Endpoints may name: those awsclient
 // builds clients for.
-var services = []string{"autoscaling", "ec2", "rds", "s3", "sts"}
+var services = []string{"autoscaling", "ec2", "ecs", "rds", "redshift", "s3", "sts"}
 
 // endpoints carries Options.Endpoint and Options.Endpoints from Load to the
 // client constructors inside aws.Config.ConfigSources, which the SDK keeps
@@ -222,6 +225,24 @@ func AutoScaling(cfg aws.Config) *autoscaling.Client {
 func RDS(cfg aws.Config) *rds.Client {
 	return rds.NewFromConfig(cfg, func(o *rds.Options) {
 		if e := endpointFor(cfg, "rds"); e != nil {
+			o.BaseEndpoint = e
+		}
+	})
+}
+
+// ECS returns an ECS client for cfg.
+func ECS(cfg aws.Config) *ecs.Client {
+	return ecs.NewFromConfig(cfg, func(o *ecs.Options) {
+		if e := endpointFor(cfg, "ecs"); e != nil {
+			o.BaseEndpoint = e
+		}
+	})
+}
+
+// Redshift returns a Redshift client for cfg.
+func Redshift(cfg aws.Config) *redshift.Client {
+	return redshift.NewFromConfig(cfg, func(o *redshift.Options) {
+		if e := endpointFor(cfg, "redshift"); e != nil {
 			o.BaseEndpoint = e
 		}
 	})

@@ -63,6 +63,16 @@ var kinds = map[string]Kind{
 	"PermanentRedirect":                   KindInvalidInput,
 	"AuthorizationHeaderMalformed":        KindInvalidInput,
 	"InvalidDBClusterStateFault.Busy":     KindWrongState,
+	// Redshift, ECS and Auto Scaling.
+	"ClusterNotFound":           KindNotFound,
+	"ClusterNotFoundFault":      KindNotFound,
+	"ClusterNotFoundException":  KindNotFound,
+	"ServiceNotFoundException":  KindNotFound,
+	"InvalidClusterState":       KindWrongState,
+	"InvalidClusterStateFault":  KindWrongState,
+	"ServiceNotActiveException": KindWrongState,
+	"ScalingActivityInProgress": KindWrongState,
+	"ResourceInUse":             KindWrongState,
 }
 
 // Classify says what kind of error err is, looking through wrapping for the

@@ -9,8 +9,9 @@
 // 200 whose answer (each instance's state before and after) is the report,
 // describes a batch only when the API refuses it (an instance pending,
 // stopping, terminated or missing) and then acts only on the instances
-// that can, describes RDS resources first and acts with bounded
-// parallelism on those not already in or moving to the wanted state, and
+// that can, describes the other types (RDS, Auto Scaling groups, ECS
+// services, Redshift clusters) first and acts with bounded parallelism on
+// those not already in or moving to the wanted state, and
 // returns a Report with one Result per resource. A bad id costs only
 // itself, and so does an instance the role may not touch (a refused batch
 // is split until it is alone, and its reason decoded when STS lets the

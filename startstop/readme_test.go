@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -35,7 +36,7 @@ func typesTable() string {
 			fields = strings.Join(fs, "; ")
 		}
 		b.WriteString("| `" + string(k.Type) + "` | " + k.IDs + " | " + k.Doc.Start + " | " + k.Doc.Stop + " | " + saved +
-			" | " + ticks(append(append([]string(nil), k.Start.IAM...), k.Stop.IAM...)) + " on `" + k.arn("aws", "REGION", "ACCOUNT", "ID") + "`" +
+			" | " + ticks(distinct(append(append([]string(nil), k.Start.IAM...), k.Stop.IAM...))) + " on `" + k.arn("aws", "REGION", "ACCOUNT", "ID") + "`" +
 			" | " + ticks(anywhere(&k)) + " | " + fields + " |\n")
 	}
 	return b.String()
@@ -48,6 +49,18 @@ func anywhere(k *kind) []string {
 		as = append(as, g.IAM...)
 	}
 	return as
+}
+
+// distinct is s without repeats, in order (start and stop may share an
+// action, e.g. autoscaling:UpdateAutoScalingGroup).
+func distinct(s []string) []string {
+	var out []string
+	for _, a := range s {
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 func ticks(s []string) string { return "`" + strings.Join(s, "`, `") + "`" }

@@ -29,7 +29,7 @@ import (
 //
 // TestRegistryComplete, TestPolicyCoversEveryType, TestREADMETypes and
 // (internal/packaging) TestTemplateStartStopRole say what is missing.
-var registry = []kind{ec2Kind, dbClusterKind, dbInstanceKind}
+var registry = []kind{ec2Kind, dbClusterKind, dbInstanceKind, asgKind, ecsKind, redshiftKind}
 
 // kind is everything awsutils knows about one resource type.
 type kind struct {
@@ -118,6 +118,8 @@ var services = []service{
 	{Name: "ec2", API: "EC2", DescribeSid: "DescribeInstances"},
 	{Name: "rds", API: "RDS", DescribeSid: "DescribeDatabases"},
 	{Name: "autoscaling", API: "Auto Scaling", DescribeSid: "DescribeAutoScaling"},
+	{Name: "ecs", API: "ECS", DescribeSid: "DescribeECSServices"},
+	{Name: "redshift", API: "Redshift", DescribeSid: "DescribeRedshiftClusters"},
 }
 
 // Types are the registered types in the order they are reported.

@@ -92,7 +92,7 @@ func TestPolicyCoversEveryType(t *testing.T) {
 	want := map[string][]string{}
 	for _, k := range registry {
 		arn := k.arn("aws", "eu-west-1", "123456789012", "id-"+strings.ReplaceAll(string(k.Type), ".", "-"))
-		for _, a := range append(append([]string(nil), k.Start.IAM...), k.Stop.IAM...) {
+		for _, a := range distinct(append(append([]string(nil), k.Start.IAM...), k.Stop.IAM...)) {
 			want[a] = append(want[a], arn)
 		}
 		for _, a := range anywhere(&k) {

@@ -194,7 +194,7 @@ func (r *runner) wait(ctx context.Context, k *kind, w worker, changed []Result) 
 				p, msg := w.settle(r.action, st)
 				switch p {
 				case reached:
-					res.Message = "reached " + want
+					res.Message = joinMsg(res.Message, "reached "+want)
 				case fellBack:
 					if fellBacks[id]++; fellBacks[id] < 2 {
 						continue
@@ -261,4 +261,12 @@ func (r *runner) statusChunk(ctx context.Context, k *kind, w worker, region stri
 		}
 		r.set(res)
 	}
+}
+
+// joinMsg appends b to message a, if any.
+func joinMsg(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
 }

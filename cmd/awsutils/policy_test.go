@@ -21,6 +21,7 @@ func TestPolicyGolden(t *testing.T) {
 		{"original", []string{"--config", "testdata/policy/original.yml"}},
 		{"original-account-lambda", []string{"--config", "testdata/policy/original.yml", "--account-id", "123456789012", "--function-name", "ec2_stop_dev-env"}},
 		{"regions", []string{"--config", "testdata/policy/regions.yml"}},
+		{"every-type", []string{"--config", "testdata/policy/every-type.yml", "--account-id", "123456789012"}},
 		{"upload-prefix", []string{"--upload", "s3://my-bucket/folder1/folder2/"}},
 		{"upload-bucket-kms", []string{"--upload", "s3://my-bucket", "--sse-kms-key-id", "arn:aws:kms:ap-northeast-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"}},
 		{"upload-plans", []string{"--upload", "s3://my-bucket/data", "--plans", "s3://my-bucket/.awsutils/manifests/", "--function-name", "s3upload"}},

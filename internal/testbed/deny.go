@@ -262,6 +262,16 @@ func queryError(w http.ResponseWriter, r *http.Request, service string, status i
 		"rds": "http://rds.amazonaws.com/doc/2014-10-31/",
 		"sts": "https://sts.amazonaws.com/doc/2011-06-15/",
 	}[service]
+	if r.Header.Get("X-Amz-Target") != "" {
+		// A JSON-protocol API (ECS) answers in JSON; AccessDenied is
+		// AccessDeniedException there.
+		if code == "AccessDenied" {
+			code = "AccessDeniedException"
+		}
+		body, _ := json.Marshal(map[string]string{"__type": code, "message": msg})
+		writeXML(w, r, status, "application/x-amz-json-1.1", requestID, string(body))
+		return
+	}
 	typ := "Sender"
 	if status >= 500 {
 		typ = "Receiver"

@@ -465,8 +465,9 @@ type reqInfo struct {
 }
 
 // Operation is the API operation a FaultProxy derived for r, for use in
-// Faults.Match, Hold, Watch and Denial.Match: the Action of an EC2, RDS or
-// STS query request, or an S3 operation name derived from the method and
+// Faults.Match, Hold, Watch and Denial.Match: the Action of a query
+// request (EC2, RDS, STS, Auto Scaling, Redshift), the X-Amz-Target
+// operation of a JSON one (ECS), or an S3 operation name derived from the method and
 // query (PutObject, UploadPart, ListObjectsV2, ...).
 func Operation(r *http.Request) string {
 	info, _ := r.Context().Value(reqKey{}).(reqInfo)
@@ -614,6 +615,11 @@ func describe(r *http.Request, form url.Values) (service, op string) {
 	}
 	if service == "" {
 		service = "s3"
+	}
+	if target := r.Header.Get("X-Amz-Target"); target != "" && service != "s3" {
+		// A JSON-protocol API (ECS): Service_Version.Operation.
+		_, op, _ := strings.Cut(target, ".")
+		return service, op
 	}
 	if service != "s3" {
 		return service, r.Method + " " + r.URL.Path

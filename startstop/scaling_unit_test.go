@@ -98,31 +98,38 @@ func TestDecideASG(t *testing.T) {
 	}
 }
 
-func TestASGStateAndSettle(t *testing.T) {
-	w := &asgWorker{k: &asgKind}
+// The state names of groups and services, and where a wait stands in
+// each.
+func TestScalingStateAndSettle(t *testing.T) {
+	asg, ecs := &asgWorker{k: &asgKind}, &ecsWorker{k: &ecsKind}
 	tests := []struct {
-		g     asgGroup
-		name  string
-		start progress
-		stop  progress
+		w           worker
+		got, want   string
+		start, stop progress
 	}{
-		{asgGroup{cap: capacity{1, 4, 2}, instances: 2, inService: 2}, "running", reached, moving},
-		{asgGroup{cap: capacity{1, 4, 2}, instances: 2, inService: 1}, "starting", moving, moving},
-		{asgGroup{cap: capacity{0, 3, 0}}, "running", reached, moving},
-		{asgGroup{instances: 1}, "stopping", moving, moving},
-		{asgGroup{}, "stopped", moving, reached},
-		{asgGroup{deleting: true}, "deleting", broke, broke},
+		{asg, asgGroup{cap: capacity{1, 4, 2}, instances: 2, inService: 2}.name(), "running", reached, moving},
+		{asg, asgGroup{cap: capacity{1, 4, 2}, instances: 2, inService: 1}.name(), "starting", moving, moving},
+		{asg, asgGroup{cap: capacity{0, 3, 0}}.name(), "running", reached, moving},
+		{asg, asgGroup{instances: 1}.name(), "stopping", moving, moving},
+		{asg, asgGroup{}.name(), "stopped", moving, reached},
+		{asg, asgGroup{deleting: true}.name(), "deleting", broke, broke},
+		{ecs, ecsSvc{status: "ACTIVE", desired: 2, running: 2}.name(), "running", reached, moving},
+		{ecs, ecsSvc{status: "ACTIVE", desired: 2, running: 1, pending: 1}.name(), "starting", moving, moving},
+		{ecs, ecsSvc{status: "ACTIVE", running: 1}.name(), "stopping", moving, moving},
+		{ecs, ecsSvc{status: "ACTIVE", pending: 1}.name(), "stopping", moving, moving},
+		{ecs, ecsSvc{status: "ACTIVE"}.name(), "stopped", moving, reached},
+		{ecs, ecsSvc{status: "DRAINING"}.name(), "draining", broke, broke},
 	}
-	for _, tt := range tests {
-		if n := tt.g.name(); n != tt.name {
-			t.Errorf("%+v: %s, want %s", tt.g, n, tt.name)
+	for i, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("%d: %s, want %s", i, tt.got, tt.want)
 		}
-		st := resState{Name: tt.g.name()}
-		if p, _ := w.settle(Start, st); p != tt.start {
-			t.Errorf("start, %s: %v, want %v", st.Name, p, tt.start)
+		st := resState{Name: tt.got}
+		if p, _ := tt.w.settle(Start, st); p != tt.start {
+			t.Errorf("%d: start, %s: %v, want %v", i, st.Name, p, tt.start)
 		}
-		if p, _ := w.settle(Stop, st); p != tt.stop {
-			t.Errorf("stop, %s: %v, want %v", st.Name, p, tt.stop)
+		if p, _ := tt.w.settle(Stop, st); p != tt.stop {
+			t.Errorf("%d: stop, %s: %v, want %v", i, st.Name, p, tt.stop)
 		}
 	}
 }
@@ -150,35 +157,6 @@ func TestDecideECS(t *testing.T) {
 		act, o, msg := decideECS(tt.a, tt.s)
 		if act != tt.act || o != tt.o || !strings.Contains(msg, tt.msg) {
 			t.Errorf("%s: %v %s %q, want %v %s %q", tt.name, act, o, msg, tt.act, tt.o, tt.msg)
-		}
-	}
-}
-
-func TestECSStateAndSettle(t *testing.T) {
-	w := &ecsWorker{k: &ecsKind}
-	tests := []struct {
-		s     ecsSvc
-		name  string
-		start progress
-		stop  progress
-	}{
-		{ecsSvc{status: "ACTIVE", desired: 2, running: 2}, "running", reached, moving},
-		{ecsSvc{status: "ACTIVE", desired: 2, running: 1, pending: 1}, "starting", moving, moving},
-		{ecsSvc{status: "ACTIVE", running: 1}, "stopping", moving, moving},
-		{ecsSvc{status: "ACTIVE", pending: 1}, "stopping", moving, moving},
-		{ecsSvc{status: "ACTIVE"}, "stopped", moving, reached},
-		{ecsSvc{status: "DRAINING"}, "draining", broke, broke},
-	}
-	for _, tt := range tests {
-		if n := tt.s.name(); n != tt.name {
-			t.Errorf("%+v: %s, want %s", tt.s, n, tt.name)
-		}
-		st := resState{Name: tt.s.name()}
-		if p, _ := w.settle(Start, st); p != tt.start {
-			t.Errorf("start, %s: %v, want %v", st.Name, p, tt.start)
-		}
-		if p, _ := w.settle(Stop, st); p != tt.stop {
-			t.Errorf("stop, %s: %v, want %v", st.Name, p, tt.stop)
 		}
 	}
 }
@@ -384,6 +362,18 @@ func (deniedDescribe) describe(context.Context, []string) (map[string]resState, 
 type fakeECS struct {
 	mu    sync.Mutex
 	calls [][]string
+	log   []string // the calls that change a service
+	fail  string   // an operation that fails
+}
+
+func (f *fakeECS) record(op string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.log = append(f.log, op)
+	if op == f.fail {
+		return &smithy.GenericAPIError{Code: "ClientException", Message: op + " refused", Fault: smithy.FaultClient}
+	}
+	return nil
 }
 
 func (f *fakeECS) DescribeServices(_ context.Context, in *ecs.DescribeServicesInput, _ ...func(*ecs.Options)) (*ecs.DescribeServicesOutput, error) {
@@ -405,15 +395,53 @@ func (f *fakeECS) DescribeServices(_ context.Context, in *ecs.DescribeServicesIn
 }
 
 func (f *fakeECS) UpdateService(context.Context, *ecs.UpdateServiceInput, ...func(*ecs.Options)) (*ecs.UpdateServiceOutput, error) {
-	return &ecs.UpdateServiceOutput{}, nil
+	return &ecs.UpdateServiceOutput{}, f.record("UpdateService")
 }
 
 func (f *fakeECS) TagResource(context.Context, *ecs.TagResourceInput, ...func(*ecs.Options)) (*ecs.TagResourceOutput, error) {
-	return &ecs.TagResourceOutput{}, nil
+	return &ecs.TagResourceOutput{}, f.record("TagResource")
 }
 
 func (f *fakeECS) UntagResource(context.Context, *ecs.UntagResourceInput, ...func(*ecs.Options)) (*ecs.UntagResourceOutput, error) {
-	return &ecs.UntagResourceOutput{}, nil
+	return &ecs.UntagResourceOutput{}, f.record("UntagResource")
+}
+
+// As for groups: the count is saved before the service is set to 0 and
+// dropped only after it was restored.
+func TestECSCallOrder(t *testing.T) {
+	running := ecstypes.Service{ServiceArn: aws.String("arn"), Status: aws.String("ACTIVE"), DesiredCount: 3, RunningCount: 3}
+	stopped := ecstypes.Service{ServiceArn: aws.String("arn"), Status: aws.String("ACTIVE"),
+		Tags: []ecstypes.Tag{{Key: aws.String(capacityTag), Value: aws.String("3")}}}
+	tests := []struct {
+		name string
+		a    Action
+		svc  ecstypes.Service
+		fail string
+		log  string
+		o    Outcome
+		msg  string
+	}{
+		{"stop", Stop, running, "", "TagResource UpdateService", Changed, "saved desired count 3 in tag awsutils:capacity; set to 0"},
+		{"stop, save fails", Stop, running, "TagResource", "TagResource", Failed, "TagResource: ClientException: TagResource refused (nothing changed)"},
+		{"stop, scale fails", Stop, running, "UpdateService", "TagResource UpdateService", Failed, "(desired count 3 saved in tag awsutils:capacity)"},
+		{"start", Start, stopped, "", "UpdateService UntagResource", Changed, "restored desired count 3 from tag awsutils:capacity"},
+		{"start, restore fails", Start, stopped, "UpdateService", "UpdateService", Failed, "(desired count 3 still saved in tag awsutils:capacity)"},
+		{"start, untag fails", Start, stopped, "UntagResource", "UpdateService UntagResource", Changed, "restored desired count 3 from tag awsutils:capacity; the tag is left: UntagResource"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeECS{fail: tt.fail}
+			w := &ecsWorker{r: testRunner(tt.a, ECSService, Options{}, "c/s"), k: &ecsKind, c: f}
+			s := readService(tt.svc)
+			res := w.act(context.Background(), Result{Type: ECSService, ID: "c/s", Region: "r", Before: s.name()}, resState{Name: s.name(), extra: s})
+			if res.Outcome != tt.o || !strings.Contains(res.Message, tt.msg) {
+				t.Errorf("%s %q, want %s %q", res.Outcome, res.Message, tt.o, tt.msg)
+			}
+			if got := strings.Join(f.log, " "); got != tt.log {
+				t.Errorf("calls %s, want %s", got, tt.log)
+			}
+		})
+	}
 }
 
 func TestECSDescribeChunks(t *testing.T) {

@@ -286,3 +286,44 @@ func TestRunScalingTypesDryRun(t *testing.T) {
 		t.Errorf("dwh %s", st)
 	}
 }
+
+// Describe calls are batched as the APIs allow: 100 groups a call, 10
+// services of one cluster a call; acting is two calls a group or service
+// (the save and the scale).
+func TestRunScalingCallsAreBatched(t *testing.T) {
+	t.Parallel()
+	b := newBed(t)
+	s := b.moto.ScalingClients(t)
+	var groups, services []string
+	for i := range 120 {
+		name := fmt.Sprintf("g%03d", i)
+		s.CreateAutoScalingGroup(t, name, 0, 1, 0)
+		groups = append(groups, name)
+	}
+	for i := range 25 {
+		cluster := "a"
+		if i >= 23 {
+			cluster = "b"
+		}
+		s.CreateECSService(t, cluster, fmt.Sprintf("s%02d", i), 1)
+		services = append(services, fmt.Sprintf("%s/s%02d", cluster, i))
+	}
+	conf := parse(t, fmt.Sprintf("k:\n  - type: autoscaling.group\n    ids: [%s]\n  - type: ecs.service\n    ids: [%s]\n",
+		strings.Join(groups, ", "), strings.Join(services, ", ")))
+	rep := run(t, b, conf, Stop, Options{}, "k")
+	if !rep.OK() || rep.Totals.Changed != 145 {
+		t.Fatalf("%s", rep.SummaryLine())
+	}
+	want := map[string]int{"DescribeAutoScalingGroups": 2, "CreateOrUpdateTags": 120, "UpdateAutoScalingGroup": 120,
+		"DescribeServices": 4, "TagResource": 25, "UpdateService": 25}
+	if ops := b.ops(); !reflect.DeepEqual(ops, want) {
+		t.Errorf("calls %v, want %v", ops, want)
+	}
+	b.proxy.ResetStats()
+	if rep = run(t, b, conf, Stop, Options{}, "k"); rep.Totals.Unchanged != 145 {
+		t.Fatalf("second stop: %s", rep.SummaryLine())
+	}
+	if ops := b.ops(); !reflect.DeepEqual(ops, map[string]int{"DescribeAutoScalingGroups": 2, "DescribeServices": 4}) {
+		t.Errorf("second stop's calls %v", ops)
+	}
+}

@@ -327,3 +327,35 @@ func TestRunScalingCallsAreBatched(t *testing.T) {
 		t.Errorf("second stop's calls %v", ops)
 	}
 }
+
+// Throttled Auto Scaling, ECS and Redshift calls (each in its service's
+// shape) are retried by the SDK: every resource still stops.
+func TestRunScalingTypesUnderThrottling(t *testing.T) {
+	t.Parallel()
+	b := newBed(t)
+	s := b.moto.ScalingClients(t)
+	s.CreateAutoScalingGroup(t, "web", 1, 2, 1)
+	s.CreateAutoScalingGroup(t, "idle", 0, 2, 0)
+	s.CreateECSService(t, "prod", "api", 2)
+	s.CreateECSService(t, "prod", "worker", 1)
+	s.CreateRedshiftCluster(t, "dwh")
+	if err := b.proxy.SetFaults(testbed.Faults{Seed: 5, Throttle: 0.5, MaxFaults: 6, Logf: t.Logf}); err != nil {
+		t.Fatal(err)
+	}
+	conf := parse(t, "k:\n  - type: autoscaling.group\n    ids: [web, idle]\n  - type: ecs.service\n    ids: [prod/api, prod/worker]\n  - type: redshift.cluster\n    ids: [dwh]\n")
+	rep := run(t, b, conf, Stop, Options{}, "k")
+	st := b.proxy.Stats()
+	t.Logf("%s; throttled %d of %d requests %v", rep.SummaryLine(), st.Injected(), st.Requests, st.FaultsByOp)
+	if st.Injected() == 0 {
+		t.Fatal("nothing was throttled: the test proved nothing")
+	}
+	if !rep.OK() || rep.Totals.Changed != 5 {
+		t.Fatalf("%s\n%+v", rep.SummaryLine(), rep.Results)
+	}
+	if g := s.Group(t, "web"); g.Desired != 0 || g.Tags[capacityTag] != "1,2,1" {
+		t.Errorf("web %+v", g)
+	}
+	if svc := s.Service(t, "prod", "api"); svc.Desired != 0 || svc.Tags[capacityTag] != "2" {
+		t.Errorf("prod/api %+v", svc)
+	}
+}

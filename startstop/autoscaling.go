@@ -25,7 +25,7 @@ var asgKind = kind{
 	Type:     AutoScalingGroup,
 	Noun:     "Auto Scaling group",
 	Sid:      "AutoScalingGroups",
-	IDs:      "the group name: 1 to 255 printable ASCII characters without spaces",
+	IDs:      "the group name: 1 to 255 printable ASCII characters, no space or colon",
 	CheckID:  checkASGName,
 	ARN:      "arn:{partition}:autoscaling:{region}:{account}:autoScalingGroup:*:autoScalingGroupName/{id}",
 	Service:  "autoscaling",
@@ -54,6 +54,9 @@ const groupChunk = 100
 func checkASGName(id string) error {
 	if len(id) > 255 {
 		return fmt.Errorf("%q is longer than 255 characters", id)
+	}
+	if strings.Contains(id, ":") {
+		return fmt.Errorf("%q has a colon, which a group name cannot have (give the name, not the ARN)", id)
 	}
 	for _, c := range id {
 		if c < 33 || c > 126 {

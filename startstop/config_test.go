@@ -105,6 +105,7 @@ func TestParseErrors(t *testing.T) {
 		{"ECS id without cluster", "k:\n  - type: ecs.service\n    ids:\n      - web/api\n      - api\n", `f.yml:5: k: ids: "api" names no cluster (want CLUSTER/SERVICE`},
 		{"ECS id with a path", "k:\n  - type: ecs.service\n    ids: [web/api/x]\n", `f.yml:3: k: ids: "web/api/x" is not an ECS CLUSTER/SERVICE`},
 		{"ECS id empty cluster", "k:\n  - type: ecs.service\n    ids: [/api]\n", `is not an ECS CLUSTER/SERVICE`},
+		{"ASG ARN", "k:\n  - type: autoscaling.group\n    ids: ['arn:aws:autoscaling:r:1:autoScalingGroup:x:autoScalingGroupName/web']\n", `has a colon, which a group name cannot have (give the name, not the ARN) (want the group name`},
 		{"ASG name with a space", "k:\n  - type: autoscaling.group\n    ids: [my group]\n", `f.yml:3: k: ids: "my group" has a character an Auto Scaling group name cannot have (' ')`},
 		{"unknown field", "k:\n  - type: ec2.instance\n    idz: [i-0123456789abcdef0]\n", `f.yml:3: k: unknown field "idz"`},
 		{"empty region", "k:\n  - type: ec2.instance\n    region: ''\n    ids: [i-0123456789abcdef0]\n", "f.yml:3: k: region"},

@@ -286,3 +286,76 @@ func TestRunScalingTypesDryRun(t *testing.T) {
 		t.Errorf("dwh %s", st)
 	}
 }
+
+// Describe calls are batched as the APIs allow: 100 groups a call, 10
+// services of one cluster a call; acting is two calls a group or service
+// (the save and the scale).
+func TestRunScalingCallsAreBatched(t *testing.T) {
+	t.Parallel()
+	b := newBed(t)
+	s := b.moto.ScalingClients(t)
+	var groups, services []string
+	for i := range 120 {
+		name := fmt.Sprintf("g%03d", i)
+		s.CreateAutoScalingGroup(t, name, 0, 1, 0)
+		groups = append(groups, name)
+	}
+	for i := range 25 {
+		cluster := "a"
+		if i >= 23 {
+			cluster = "b"
+		}
+		s.CreateECSService(t, cluster, fmt.Sprintf("s%02d", i), 1)
+		services = append(services, fmt.Sprintf("%s/s%02d", cluster, i))
+	}
+	conf := parse(t, fmt.Sprintf("k:\n  - type: autoscaling.group\n    ids: [%s]\n  - type: ecs.service\n    ids: [%s]\n",
+		strings.Join(groups, ", "), strings.Join(services, ", ")))
+	rep := run(t, b, conf, Stop, Options{}, "k")
+	if !rep.OK() || rep.Totals.Changed != 145 {
+		t.Fatalf("%s", rep.SummaryLine())
+	}
+	want := map[string]int{"DescribeAutoScalingGroups": 2, "CreateOrUpdateTags": 120, "UpdateAutoScalingGroup": 120,
+		"DescribeServices": 4, "TagResource": 25, "UpdateService": 25}
+	if ops := b.ops(); !reflect.DeepEqual(ops, want) {
+		t.Errorf("calls %v, want %v", ops, want)
+	}
+	b.proxy.ResetStats()
+	if rep = run(t, b, conf, Stop, Options{}, "k"); rep.Totals.Unchanged != 145 {
+		t.Fatalf("second stop: %s", rep.SummaryLine())
+	}
+	if ops := b.ops(); !reflect.DeepEqual(ops, map[string]int{"DescribeAutoScalingGroups": 2, "DescribeServices": 4}) {
+		t.Errorf("second stop's calls %v", ops)
+	}
+}
+
+// Throttled Auto Scaling, ECS and Redshift calls (each in its service's
+// shape) are retried by the SDK: every resource still stops.
+func TestRunScalingTypesUnderThrottling(t *testing.T) {
+	t.Parallel()
+	b := newBed(t)
+	s := b.moto.ScalingClients(t)
+	s.CreateAutoScalingGroup(t, "web", 1, 2, 1)
+	s.CreateAutoScalingGroup(t, "idle", 0, 2, 0)
+	s.CreateECSService(t, "prod", "api", 2)
+	s.CreateECSService(t, "prod", "worker", 1)
+	s.CreateRedshiftCluster(t, "dwh")
+	if err := b.proxy.SetFaults(testbed.Faults{Seed: 5, Throttle: 0.5, MaxFaults: 6, Logf: t.Logf}); err != nil {
+		t.Fatal(err)
+	}
+	conf := parse(t, "k:\n  - type: autoscaling.group\n    ids: [web, idle]\n  - type: ecs.service\n    ids: [prod/api, prod/worker]\n  - type: redshift.cluster\n    ids: [dwh]\n")
+	rep := run(t, b, conf, Stop, Options{}, "k")
+	st := b.proxy.Stats()
+	t.Logf("%s; throttled %d of %d requests %v", rep.SummaryLine(), st.Injected(), st.Requests, st.FaultsByOp)
+	if st.Injected() == 0 {
+		t.Fatal("nothing was throttled: the test proved nothing")
+	}
+	if !rep.OK() || rep.Totals.Changed != 5 {
+		t.Fatalf("%s\n%+v", rep.SummaryLine(), rep.Results)
+	}
+	if g := s.Group(t, "web"); g.Desired != 0 || g.Tags[capacityTag] != "1,2,1" {
+		t.Errorf("web %+v", g)
+	}
+	if svc := s.Service(t, "prod", "api"); svc.Desired != 0 || svc.Tags[capacityTag] != "2" {
+		t.Errorf("prod/api %+v", svc)
+	}
+}

@@ -816,6 +816,11 @@ var shapes = map[string]map[Fault]errorShape{
 		FaultSlowDown: {http.StatusServiceUnavailable, "ServiceUnavailable", "Service is unavailable. Try again later."},
 		FaultError500: {http.StatusInternalServerError, "InternalFailure", "The request processing has failed because of an unknown error, exception or failure."},
 	},
+	"json": {
+		FaultThrottle: {http.StatusBadRequest, "ThrottlingException", "Rate exceeded"},
+		FaultSlowDown: {http.StatusServiceUnavailable, "ServiceUnavailableException", "Service is unavailable. Try again later."},
+		FaultError500: {http.StatusInternalServerError, "ServerException", "Server exception."},
+	},
 	"s3": {
 		FaultThrottle: {http.StatusServiceUnavailable, "SlowDown", "Please reduce your request rate."},
 		FaultSlowDown: {http.StatusServiceUnavailable, "SlowDown", "Please reduce your request rate."},
@@ -870,6 +875,12 @@ func writeError(w http.ResponseWriter, r *http.Request, service string, fault Fa
 		_, _ = io.Copy(io.Discard, r.Body)
 	}
 	status, h, body := errorResponse(service, fault, requestID)
+	if r.Header.Get("X-Amz-Target") != "" && service != "s3" {
+		// A JSON-protocol API (ECS).
+		e := shapes["json"][fault]
+		status, body = e.status, []byte(`{"__type":"`+e.code+`","message":"`+e.message+`"}`)
+		h = http.Header{"Content-Type": {"application/x-amz-json-1.1"}, "X-Amzn-Requestid": {requestID}}
+	}
 	for k, v := range h {
 		w.Header()[k] = v
 	}

@@ -40,9 +40,15 @@ var arches = []struct {
 // by someone else between two builds cannot change the stamp.
 func runPackage(t *testing.T, env ...string) (string, error) {
 	t.Helper()
+	return packageScript(env...)
+}
+
+// packageScript is runPackage for callers without a test (a build shared
+// by several tests).
+func packageScript(env ...string) (string, error) {
 	root, err := testbed.Root()
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	cmd := exec.Command("scripts/package.sh")
 	cmd.Dir = root

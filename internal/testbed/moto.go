@@ -79,8 +79,11 @@ func LaunchMoto() (*Moto, error) { return launch(motoShared.tool, startMoto) }
 // Close stops the server.
 func (m *Moto) Close() { m.proc.stop() }
 
-func startMoto(bin string) (*Moto, error) {
-	p, addr, err := startListening("moto_server", baseEnv(), "", 60*time.Second, func(addr string) ([]string, error) {
+func startMoto(bin string) (*Moto, error) { return startMotoEnv(bin) }
+
+// startMotoEnv starts moto server with env added to baseEnv.
+func startMotoEnv(bin string, env ...string) (*Moto, error) {
+	p, addr, err := startListening("moto_server", append(baseEnv(), env...), "", 60*time.Second, func(addr string) ([]string, error) {
 		host, port, _ := net.SplitHostPort(addr)
 		return []string{bin, "-H", host, "-p", port}, nil
 	})

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/awsutils/awsutils/awsclient"
+	"github.com/awsutils/awsutils/internal/emf"
 	"github.com/awsutils/awsutils/internal/lambdaerr"
 	"github.com/awsutils/awsutils/s3upload"
 )
@@ -45,6 +49,9 @@ type Event struct {
 type handler struct {
 	log    *slog.Logger
 	getenv func(string) string
+	// metrics receives one CloudWatch Embedded Metric Format line per
+	// run (os.Stdout, where CloudWatch Logs extracts it); nil writes none.
+	metrics io.Writer
 }
 
 // request is an Event completed from the environment.
@@ -185,6 +192,28 @@ func (h *handler) config() (s3upload.Config, error) {
 	return cfg, err
 }
 
+// metrics are a run's counts as an EMF event, per function. Remaining
+// files are those the deadline left for the next run: the alarm on it
+// growing across runs says the function cannot keep up.
+func metrics(function string, rep *s3upload.Report, now time.Time) emf.Event {
+	t := rep.Totals
+	return emf.Event{
+		Namespace:  emf.Namespace,
+		Dimensions: []emf.Dimension{{Name: "function", Value: cmp.Or(function, "s3upload")}},
+		Sets:       [][]string{{"function"}},
+		Metrics: []emf.Metric{
+			{Name: "FilesUploaded", Unit: emf.Count, Value: float64(t.Uploaded)},
+			{Name: "FilesRemoved", Unit: emf.Count, Value: float64(t.Removed)},
+			{Name: "FilesKept", Unit: emf.Count, Value: float64(t.Kept)},
+			{Name: "FilesFailed", Unit: emf.Count, Value: float64(t.Failed)},
+			{Name: "FilesRemaining", Unit: emf.Count, Value: float64(t.Remaining)},
+			{Name: "BytesUploaded", Unit: emf.Bytes, Value: float64(t.Bytes)},
+			{Name: "Duration", Unit: emf.Milliseconds, Value: math.Round(t.Seconds * 1000)},
+		},
+		Time: now,
+	}
+}
+
 // margin is how long before the deadline no new file starts: a fifth of the
 // time left, between 1 and 30 seconds.
 func margin(ctx context.Context) time.Duration {
@@ -228,6 +257,11 @@ func (h *handler) handle(ctx context.Context, e Event) (any, error) {
 		}
 	}
 	t := rep.Totals
+	if h.metrics != nil {
+		if err := metrics(h.getenv("AWS_LAMBDA_FUNCTION_NAME"), rep, time.Now()).Write(h.metrics); err != nil {
+			h.log.Error("metrics", "error", err.Error())
+		}
+	}
 	h.log.Info("upload done", "files", t.Files, "uploaded", t.Uploaded, "removed", t.Removed, "kept", t.Kept,
 		"skipped", t.Skipped, "failed", t.Failed, "remaining", t.Remaining, "bytes", t.Bytes,
 		"seconds", t.Seconds, "mibPerSec", t.MiBPerSec, "stopped", rep.Stopped)

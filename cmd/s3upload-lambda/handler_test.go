@@ -8,9 +8,12 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/awsutils/awsutils/internal/emf"
 	"github.com/awsutils/awsutils/internal/testbed"
 	"github.com/awsutils/awsutils/s3upload"
 )
@@ -119,6 +122,36 @@ func TestFunction(t *testing.T) {
 			t.Errorf("%d of %d source files left", n, len(tree))
 		}
 
+		// One EMF line per run: removed, then uploaded (sources kept),
+		// then failed.
+		docs, err := emf.FromLog(fn.Log())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var size float64
+		for _, data := range tree {
+			size += float64(len(data))
+		}
+		n := float64(len(tree))
+		want := []map[string]float64{
+			{"FilesRemoved": n, "FilesUploaded": 0, "FilesFailed": 0, "BytesUploaded": size},
+			{"FilesRemoved": 0, "FilesUploaded": n, "FilesFailed": 0, "BytesUploaded": size},
+			{"FilesRemoved": 0, "FilesUploaded": 0, "FilesFailed": n, "BytesUploaded": 0},
+		}
+		if len(docs) != len(want) {
+			t.Fatalf("%d EMF lines, want %d", len(docs), len(want))
+		}
+		for i, w := range want {
+			if docs[i]["function"] != "s3upload" || docs[i]["FilesKept"] != 0.0 || docs[i]["FilesRemaining"] != 0.0 {
+				t.Errorf("run %d: EMF %v", i, docs[i])
+			}
+			for k, v := range w {
+				if docs[i][k] != v {
+					t.Errorf("run %d: %s = %v, want %v", i, k, docs[i][k], v)
+				}
+			}
+		}
+
 		// Unusable input fails the invocation.
 		_, err = fn.Invoke(ctx, map[string]any{"srcDir": filepath.Join(src, "missing")})
 		testbed.WantFunctionError(t, err, "BadRequest", "srcDir")
@@ -198,5 +231,24 @@ func TestFunctionDeadline(t *testing.T) {
 	_ = json.Unmarshal(payload, &rep2)
 	if rep2.Totals.Removed == 0 || rep2.Totals.Removed+rep2.Totals.Remaining != tot.Remaining {
 		t.Errorf("second run totals %+v", rep2.Totals)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	rep := &s3upload.Report{Totals: s3upload.Totals{Files: 20, Bytes: 1 << 20, Seconds: 2.5, Uploaded: 3, Removed: 10, Kept: 1, Failed: 2, Skipped: 4, Remaining: 7}}
+	var buf strings.Builder
+	if err := metrics("nightly", rep, time.UnixMilli(1767225600000)).Write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	docs, err := emf.FromLog(buf.String())
+	if err != nil || len(docs) != 1 {
+		t.Fatalf("%v %v", docs, err)
+	}
+	d := docs[0]
+	delete(d, "_aws")
+	want := map[string]any{"function": "nightly", "FilesUploaded": 3.0, "FilesRemoved": 10.0, "FilesKept": 1.0,
+		"FilesFailed": 2.0, "FilesRemaining": 7.0, "BytesUploaded": float64(1 << 20), "Duration": 2500.0}
+	if !reflect.DeepEqual(d, want) {
+		t.Errorf("got  %v\nwant %v", d, want)
 	}
 }

@@ -32,6 +32,6 @@ import (
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	h := &handler{log: log, getenv: os.Getenv}
+	h := &handler{log: log, getenv: os.Getenv, metrics: os.Stdout}
 	lambda.Start(h.handle)
 }

@@ -1,17 +1,21 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/awsutils/awsutils/awsclient"
+	"github.com/awsutils/awsutils/internal/emf"
 	"github.com/awsutils/awsutils/internal/lambdaerr"
 	"github.com/awsutils/awsutils/startstop"
 )
@@ -61,6 +65,10 @@ type Handler struct {
 	LoadAWS func(ctx context.Context, region string) (aws.Config, error)
 	// Now is the clock (nil: time.Now), for the 24-hour give-up.
 	Now func() time.Time
+	// Metrics receives one CloudWatch Embedded Metric Format line per run
+	// (os.Stdout in production, where CloudWatch Logs extracts it); nil
+	// writes none.
+	Metrics io.Writer
 }
 
 // Request works out the action and keys from the event or the function name.
@@ -157,12 +165,41 @@ func (h *Handler) Handle(ctx context.Context, event json.RawMessage) (*startstop
 		log.Warn("note", "note", n)
 	}
 	s := rep.Totals
+	if h.Metrics != nil {
+		if err := metrics(h.Settings.FunctionName, rep, h.now()).Write(h.Metrics); err != nil {
+			log.Error("metrics", "error", err.Error())
+		}
+	}
 	log.Info("summary", "action", rep.Action, "keys", rep.Keys, "total", s.Total, "changed", s.Changed,
 		"unchanged", s.Unchanged, "failed", s.Failed, "unsupported", s.Unsupported, "durationMs", rep.Duration.Milliseconds())
 	if err := rep.Err(); err != nil {
 		return rep, &lambdaerr.ResourcesFailed{Err: err}
 	}
 	return rep, nil
+}
+
+// metrics are a run's counts as an EMF event: per function, per function
+// and action, and per function, keys and action (the keys a run was asked
+// for, comma-separated, as one schedule sends them).
+func metrics(function string, rep *startstop.Report, now time.Time) emf.Event {
+	s := rep.Totals
+	return emf.Event{
+		Namespace: emf.Namespace,
+		Dimensions: []emf.Dimension{
+			{Name: "function", Value: cmp.Or(function, "startstop")},
+			{Name: "key", Value: cmp.Or(strings.Join(rep.Keys, ","), "-")},
+			{Name: "action", Value: string(rep.Action)},
+		},
+		Sets: [][]string{{"function"}, {"function", "action"}, {"function", "key", "action"}},
+		Metrics: []emf.Metric{
+			{Name: "ResourcesChanged", Unit: emf.Count, Value: float64(s.Changed)},
+			{Name: "ResourcesUnchanged", Unit: emf.Count, Value: float64(s.Unchanged)},
+			{Name: "ResourcesFailed", Unit: emf.Count, Value: float64(s.Failed)},
+			{Name: "ResourcesUnsupported", Unit: emf.Count, Value: float64(s.Unsupported)},
+			{Name: "Duration", Unit: emf.Milliseconds, Value: float64(rep.Duration.Milliseconds())},
+		},
+		Time: now,
+	}
 }
 
 // loadAWS is the production LoadAWS.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,9 +14,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
+	"github.com/awsutils/awsutils/internal/emf"
 	"github.com/awsutils/awsutils/internal/lambdaerr"
 	"github.com/awsutils/awsutils/internal/testbed"
 	"github.com/awsutils/awsutils/startstop"
@@ -268,6 +271,40 @@ func TestLambdaFailedResourceFailsInvocation(t *testing.T) {
 	}
 	if got := f.states(t); got[0] != "stopped" {
 		t.Errorf("the valid instance was not stopped: %v", got)
+	}
+	// The failed run still publishes its counts.
+	docs, err := emf.FromLog(l.Log())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(docs) != 1 {
+		t.Fatalf("%d EMF lines, want 1:\n%s", len(docs), l.Log())
+	}
+	d := docs[0]
+	if d["function"] != "startstop" || d["key"] != "k" || d["action"] != "stop" || d["ResourcesChanged"] != 1.0 ||
+		d["ResourcesFailed"].(float64)+d["ResourcesUnsupported"].(float64) != 2 || d["ResourcesUnchanged"] != 0.0 {
+		t.Errorf("EMF line %v, want function startstop, key k, action stop, 1 changed, 2 failed or unsupported", d)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	rep := &startstop.Report{Action: startstop.Start, Keys: []string{"dev-env", "batch"}, Duration: 1500 * time.Millisecond,
+		Totals: startstop.Totals{Total: 10, Changed: 4, Unchanged: 3, Failed: 2, Unsupported: 1}}
+	at := time.UnixMilli(1767225600000)
+	var buf bytes.Buffer
+	if err := metrics("ec2_start_dev", rep, at).Write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	docs, err := emf.FromLog(buf.String())
+	if err != nil || len(docs) != 1 {
+		t.Fatalf("%v %v", docs, err)
+	}
+	d := docs[0]
+	delete(d, "_aws")
+	want := map[string]any{"function": "ec2_start_dev", "key": "dev-env,batch", "action": "start",
+		"ResourcesChanged": 4.0, "ResourcesUnchanged": 3.0, "ResourcesFailed": 2.0, "ResourcesUnsupported": 1.0, "Duration": 1500.0}
+	if !reflect.DeepEqual(d, want) {
+		t.Errorf("got  %v\nwant %v", d, want)
 	}
 }
 

@@ -4,7 +4,8 @@
 // from the event ({"action": "start", "configKey": "dev-env"}) or, for a
 // plain scheduled event, from the function name (ec2_start_dev-env), and
 // returns the report. The invocation fails when any resource failed, so
-// retries and alarms work. Logs are JSON lines on stdout, one per resource.
+// retries and alarms work. Logs are JSON lines on stdout, one per resource, and one
+// CloudWatch Embedded Metric Format line of the run's counts.
 package main
 
 import (
@@ -19,6 +20,7 @@ func main() {
 		Settings: SettingsFromEnv(os.Getenv),
 		Log:      slog.New(slog.NewJSONHandler(os.Stdout, nil)),
 		LoadAWS:  loadAWS,
+		Metrics:  os.Stdout,
 	}
 	lambda.Start(h.Handle)
 }

@@ -434,7 +434,7 @@ func (a *Authorizer) policiesOf(ctx context.Context, key string) (string, []stri
 			return aws.ToString(u.Arn), docs, nil
 		}
 	}
-	return "", nil, errors.New("the security token included in the request is invalid: no user has access key "+key)
+	return "", nil, errors.New("the security token included in the request is invalid: no user has access key " + key)
 }
 
 // resign signs r again as the administrator, so that moto's own check

@@ -489,7 +489,29 @@ func (d *deployment) check(t *testing.T, id string, r cfnResource) {
 		if err != nil || len(out.MetricAlarms) != 1 {
 			t.Fatalf("alarm %s: %v %v", p, out, err)
 		}
-		d.checkTargets(t, id, out.MetricAlarms[0].AlarmActions)
+		a := out.MetricAlarms[0]
+		d.checkTargets(t, id, a.AlarmActions)
+		if len(a.AlarmActions) == 0 && (d.view.params["AlarmEmail"] != "" || d.view.params["AlarmTopicArn"] != "") {
+			t.Errorf("alarm %s notifies no one", id)
+		}
+		// The alarm's metrics, from the template (moto does not read back
+		// the metric math queries).
+		if ns := scalar(props["Namespace"]); ns != "" {
+			dims := map[string]string{}
+			for _, dm := range asList(props["Dimensions"]) {
+				dims[scalar(asMap(dm)["Name"])] = scalar(asMap(dm)["Value"])
+			}
+			d.checkMetric(t, "alarm "+id, ns, scalar(props["MetricName"]), dims)
+		}
+		for _, q := range asList(props["Metrics"]) {
+			if m := asMap(asMap(asMap(q)["MetricStat"])["Metric"]); m != nil {
+				dims := map[string]string{}
+				for _, dm := range asList(m["Dimensions"]) {
+					dims[scalar(asMap(dm)["Name"])] = scalar(asMap(dm)["Value"])
+				}
+				d.checkMetric(t, "alarm "+id, scalar(m["Namespace"]), scalar(m["MetricName"]), dims)
+			}
+		}
 	case "AWS::Scheduler::Schedule":
 		out, err := d.c.sched.GetSchedule(ctx, &scheduler.GetScheduleInput{Name: aws.String(p)})
 		if err != nil {
@@ -763,11 +785,84 @@ func (d *deployment) delete() {
 	}
 }
 
-// checkDashboard is filled in with the dashboard; until then a dashboard
-// must at least be JSON.
-func checkDashboard(t *testing.T, body string, _ *deployment) {
-	var v map[string]any
-	if err := json.Unmarshal([]byte(body), &v); err != nil {
-		t.Errorf("dashboard body is not JSON: %v", err)
+// emitted are the metrics the functions write (pinned by TestMetrics in
+// cmd/startstop-lambda and cmd/s3upload-lambda), by namespace; AWS/Lambda's
+// are the ones the dashboard and alarms use.
+var emitted = map[string][]string{
+	"awsutils": {"ResourcesChanged", "ResourcesUnchanged", "ResourcesFailed", "ResourcesUnsupported",
+		"FilesUploaded", "FilesRemoved", "FilesKept", "FilesFailed", "FilesRemaining", "BytesUploaded", "Duration"},
+	"AWS/Lambda": {"Errors", "Invocations", "Duration"},
+	"AWS/SQS":    {"ApproximateNumberOfMessagesVisible"},
+}
+
+// checkMetric fails unless namespace/name is a metric that exists, with
+// the dimension its namespace uses naming a function or queue of the stack.
+func (d *deployment) checkMetric(t *testing.T, where, namespace, name string, dims map[string]string) {
+	t.Helper()
+	if !slices.Contains(emitted[namespace], name) {
+		t.Errorf("%s: metric %s %s is not one the functions or AWS publish", where, namespace, name)
+	}
+	want := map[string]string{"awsutils": "function", "AWS/Lambda": "FunctionName", "AWS/SQS": "QueueName"}[namespace]
+	v, ok := dims[want]
+	if len(dims) != 1 || !ok {
+		t.Errorf("%s: metric %s %s has dimensions %v, want only %s", where, namespace, name, dims, want)
+	}
+	for id, p := range d.physical {
+		if p == v || strings.HasSuffix(p, "/"+v) {
+			if typ := d.types[id]; typ == "AWS::Lambda::Function" || typ == "AWS::SQS::Queue" {
+				return
+			}
+		}
+	}
+	t.Errorf("%s: metric %s %s names %s=%q, not a function or queue of the stack", where, namespace, name, want, v)
+}
+
+// checkDashboard checks that the body is a dashboard whose metric widgets
+// show only metrics that exist, of this stack's functions.
+func checkDashboard(t *testing.T, body string, d *deployment) {
+	var dash struct {
+		Widgets []struct {
+			Type       string `json:"type"`
+			Properties struct {
+				Title   string  `json:"title"`
+				Region  string  `json:"region"`
+				Metrics [][]any `json:"metrics"`
+			} `json:"properties"`
+		} `json:"widgets"`
+	}
+	dec := json.NewDecoder(strings.NewReader(body))
+	if err := dec.Decode(&dash); err != nil {
+		t.Fatalf("dashboard body: %v\n%s", err, body)
+	}
+	var shown []string
+	for _, w := range dash.Widgets {
+		if w.Type != "metric" {
+			continue
+		}
+		if w.Properties.Region != testbed.Region {
+			t.Errorf("widget %q: region %q", w.Properties.Title, w.Properties.Region)
+		}
+		for _, row := range w.Properties.Metrics {
+			var s []string
+			for _, e := range row {
+				if str, ok := e.(string); ok {
+					s = append(s, str)
+				}
+			}
+			if len(s) != 4 {
+				t.Errorf("widget %q: metric %v: want namespace, name and one dimension", w.Properties.Title, row)
+				continue
+			}
+			d.checkMetric(t, "dashboard widget "+w.Properties.Title, s[0], s[1], map[string]string{s[2]: s[3]})
+			shown = append(shown, s[0]+" "+s[1])
+		}
+	}
+	for _, fn := range []struct{ id, metric string }{
+		{"StartStopFunction", "awsutils ResourcesFailed"}, {"UploadFunction", "awsutils FilesFailed"},
+		{"UploadFunction", "awsutils FilesRemaining"}, {"UploadFunction", "AWS/Lambda Errors"}, {"StartStopFunction", "AWS/Lambda Duration"},
+	} {
+		if _, ok := d.physical[fn.id]; ok && !slices.Contains(shown, fn.metric) {
+			t.Errorf("dashboard lacks %s for %s", fn.metric, fn.id)
+		}
 	}
 }

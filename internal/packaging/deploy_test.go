@@ -363,6 +363,8 @@ func (d *deployment) getAtt(id, attr string) (any, error) {
 		return nil, fmt.Errorf("log group %s not found", p)
 	case "AWS::SNS::Topic.TopicName", "AWS::StepFunctions::StateMachine.Name":
 		return p[strings.LastIndex(p, ":")+1:], nil
+	case "AWS::Events::Rule.Arn":
+		return "arn:aws:events:" + testbed.Region + ":" + d.account + ":rule/" + p, nil
 	}
 	if attr == "Arn" && strings.HasPrefix(p, "arn:") {
 		return p, nil
@@ -443,6 +445,20 @@ func (d *deployment) check(t *testing.T, id string, r cfnResource) {
 		for _, pol := range asList(props["Policies"]) {
 			m := asMap(pol)
 			want[scalar(m["PolicyName"])] = normalize(m["PolicyDocument"])
+		}
+		// Inline policies may also come from AWS::IAM::Policy resources
+		// naming the role.
+		for pid, pr := range d.tmpl.Resources {
+			if _, made := d.physical[pid]; !made || pr.Type != "AWS::IAM::Policy" {
+				continue
+			}
+			pp, err := d.props(pid, pr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if slices.Contains(strings.Split(scalar(pp["Roles"]), ","), p) {
+				want[scalar(pp["PolicyName"])] = normalize(pp["PolicyDocument"])
+			}
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("role policies\n got %v\nwant %v", got, want)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/awsutils/awsutils/awsclient"
@@ -398,6 +400,7 @@ func TestIAMEnforced(t *testing.T) {
 				}
 				docs[n] = string(b)
 			}
+			maps.Copy(docs, attachedPolicies(t, c, d.physical[role]))
 			return m.User(t, name, docs)
 		}
 		// The role is limited to TargetRegion: the instance in another
@@ -406,4 +409,36 @@ func TestIAMEnforced(t *testing.T) {
 		runStartStop(t, m, ss, roleUser("template-startstop", "StartStopRole"), conf, []string{ss.westID})
 		runUpload(t, m, up, roleUser("template-upload", "UploadRole"), outsidePrefix)
 	})
+}
+
+// attachedPolicies are the documents of the managed policies attached to
+// a role, by policy name, for a user that is to hold the same permissions.
+func attachedPolicies(t *testing.T, c *clients, role string) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	out, err := c.iam.ListAttachedRolePolicies(ctx, &iam.ListAttachedRolePoliciesInput{RoleName: aws.String(role)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := map[string]string{}
+	for _, ap := range out.AttachedPolicies {
+		pol, err := c.iam.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: ap.PolicyArn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := c.iam.GetPolicyVersion(ctx, &iam.GetPolicyVersionInput{PolicyArn: ap.PolicyArn, VersionId: pol.Policy.DefaultVersionId})
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := decodeDocument(aws.ToString(v.PolicyVersion.Document))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := json.Marshal(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs["attached-"+aws.ToString(ap.PolicyName)] = string(b)
+	}
+	return docs
 }

@@ -465,9 +465,16 @@ func (a *Authorizer) refuse(w http.ResponseWriter, r *http.Request, service, act
 	const requestID = "testbed-authorizer"
 	if service == "ec2" {
 		doc, _ := json.Marshal(authorization{Context: authzScope{Principal: authzPrincipal{Arn: user}, Action: action, Resource: resource}})
+		// EC2 names nothing in plain text; a refusal of the test bed's own
+		// (no user: no model, unknown key) says why, for whoever reads the
+		// failing test.
+		testbedReason := ""
+		if user == "" {
+			testbedReason = msg + ". "
+		}
 		writeXML(w, r, http.StatusForbidden, "text/xml;charset=UTF-8", requestID,
 			`<?xml version="1.0" encoding="UTF-8"?>`+"\n"+`<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>`+
-				escape("You are not authorized to perform this operation. Encoded authorization failure message: "+
+				escape("You are not authorized to perform this operation. "+testbedReason+"Encoded authorization failure message: "+
 					base64.RawURLEncoding.EncodeToString(doc))+`</Message></Error></Errors><RequestID>`+requestID+`</RequestID></Response>`)
 		return
 	}

@@ -1,0 +1,95 @@
+package testbed
+
+import (
+	"context"
+	"net/url"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/awsutils/awsutils/awsclient"
+)
+
+func TestResourceARNs(t *testing.T) {
+	tests := []struct {
+		service, op string
+		form        url.Values
+		want        []string
+		modelled    bool
+	}{
+		{"ec2", "DescribeInstances", url.Values{"InstanceId.1": {"i-1"}}, []string{"*"}, true},
+		{"ec2", "StopInstances", url.Values{"InstanceId.2": {"i-2"}, "InstanceId.1": {"i-1"}},
+			[]string{"arn:aws:ec2:us-east-1:123456789012:instance/i-1", "arn:aws:ec2:us-east-1:123456789012:instance/i-2"}, true},
+		{"rds", "StopDBInstance", url.Values{"DBInstanceIdentifier": {"db1"}}, []string{"arn:aws:rds:us-east-1:123456789012:db:db1"}, true},
+		{"rds", "StartDBCluster", url.Values{"DBClusterIdentifier": {"c1"}}, []string{"arn:aws:rds:us-east-1:123456789012:cluster:c1"}, true},
+		{"rds", "DescribeDBClusters", url.Values{}, []string{"*"}, true},
+		{"rds", "DescribeDBInstances", url.Values{"DBInstanceIdentifier": {"db1"}}, []string{"arn:aws:rds:us-east-1:123456789012:db:db1"}, true},
+		{"ec2", "RunInstances", url.Values{}, nil, false},
+		{"rds", "DeleteDBInstance", url.Values{"DBInstanceIdentifier": {"db1"}}, nil, false},
+	}
+	for _, tt := range tests {
+		got, ok := resourceARNs(tt.service, tt.op, tt.form, "us-east-1", "123456789012")
+		if ok != tt.modelled || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s:%s %v = %q %v, want %q %v", tt.service, tt.op, tt.form, got, ok, tt.want, tt.modelled)
+		}
+	}
+}
+
+// TestAuthorizer checks the Authorizer against moto with enforcement on: a
+// policy scoped to one instance ARN allows that instance only (moto alone
+// would refuse both), a call naming an allowed and a refused instance is
+// refused as AWS refuses it, an action without a resource model is refused,
+// and S3 is left to moto's own per-key check.
+func TestAuthorizer(t *testing.T) {
+	m := StartMotoIAM(t)
+	ec2c, _ := m.Moto.Clients(t)
+	ids := RunInstances(t, ec2c, 2)
+	if _, err := awsclient.S3(m.Moto.Config(t)).CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("authz-bucket")}); err != nil {
+		t.Fatal(err)
+	}
+	user := m.User(t, "one-instance", map[string]string{"p": `{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Action":["ec2:StopInstances"],"Resource":"arn:aws:ec2:*:*:instance/` + ids[0] + `"},
+		{"Effect":"Allow","Action":"ec2:DescribeInstances","Resource":"*"},
+		{"Effect":"Allow","Action":"s3:PutObject","Resource":"arn:aws:s3:::authz-bucket/in/*"}]}`})
+	m.Enforce(t)
+	cfg := user.Config(t)
+	c := awsclient.EC2(cfg)
+	ctx := context.Background()
+	stop := func(ids ...string) error {
+		_, err := c.StopInstances(ctx, &ec2.StopInstancesInput{InstanceIds: ids})
+		return err
+	}
+	if err := stop(ids[0]); err != nil {
+		t.Errorf("allowed instance: %v", err)
+	}
+	for _, call := range [][]string{{ids[1]}, {ids[0], ids[1]}} {
+		if err := stop(call...); awsclient.Code(err) != "UnauthorizedOperation" {
+			t.Errorf("StopInstances %v: %v, want UnauthorizedOperation", call, err)
+		}
+	}
+	if _, err := c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{}); err != nil {
+		t.Errorf("DescribeInstances: %v", err)
+	}
+	if _, err := c.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: ids[:1]}); err == nil || !strings.Contains(err.Error(), "no resource model") {
+		t.Errorf("TerminateInstances: %v, want a refusal naming the missing model", err)
+	}
+	if _, err := awsclient.RDS(cfg).StopDBInstance(ctx, &rds.StopDBInstanceInput{DBInstanceIdentifier: aws.String("db")}); awsclient.Code(err) != "AccessDenied" {
+		t.Errorf("StopDBInstance: %v, want AccessDenied", err)
+	}
+	s3c := awsclient.S3(cfg)
+	for key, want := range map[string]bool{"in/x": true, "out/x": false} {
+		_, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("authz-bucket"), Key: aws.String(key), Body: strings.NewReader("x")})
+		if (err == nil) != want {
+			t.Errorf("PutObject %s: %v, want allowed %v", key, err, want)
+		}
+	}
+	m.Relax(t)
+	if st := InstanceStates(t, ec2c, ids...); st[ids[0]] != "stopped" || st[ids[1]] != "running" {
+		t.Errorf("states %v, want only %s stopped", st, ids[0])
+	}
+}

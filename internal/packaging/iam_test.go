@@ -46,6 +46,13 @@ import (
 // not list), nor elasticfilesystem:AccessPointArn, and logs, SQS, EFS and
 // KMS permissions are exercised by no job run here (the functions' logs
 // go to stdout under the emulator).
+//
+// The template's roles are held by IAM users with the same policy
+// documents, not assumed: moto evaluates a role policy its CloudFormation
+// made with the null it left for each AWS::NoValue statement, and its
+// evaluator fails on that (HTTP 500), so the role's own session keys
+// cannot run the jobs; rolePolicies drops the nulls, as CloudFormation
+// does on AWS.
 
 func readTestdata(t *testing.T, name string) string {
 	t.Helper()

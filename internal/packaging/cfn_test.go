@@ -4,15 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/awsutils/awsutils/internal/testbed"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -36,14 +33,7 @@ type cfnResource struct {
 
 func readTemplate(t *testing.T) (*cfnTemplate, string) {
 	t.Helper()
-	root, err := testbed.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := os.ReadFile(filepath.Join(root, "deploy", "template.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	body := templateFile(t)
 	var doc yaml.Node
 	if err := yaml.Unmarshal(body, &doc); err != nil {
 		t.Fatalf("deploy/template.yaml: %v", err)

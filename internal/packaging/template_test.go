@@ -23,6 +23,17 @@ import (
 
 func loadTemplate(t *testing.T) *yaml.Node {
 	t.Helper()
+	b := templateFile(t)
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("deploy/template.yaml: %v", err)
+	}
+	return doc.Content[0]
+}
+
+// templateFile is deploy/template.yaml.
+func templateFile(t *testing.T) []byte {
+	t.Helper()
 	root, err := testbed.Root()
 	if err != nil {
 		t.Fatal(err)
@@ -31,11 +42,7 @@ func loadTemplate(t *testing.T) *yaml.Node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(b, &doc); err != nil {
-		t.Fatalf("deploy/template.yaml: %v", err)
-	}
-	return doc.Content[0]
+	return b
 }
 
 // get follows mapping keys from n.

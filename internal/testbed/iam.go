@@ -108,17 +108,7 @@ func (m *MotoIAM) Relax(t testing.TB) {
 }
 
 // setAuth sets moto's INITIAL_NO_AUTH_ACTION_COUNT and restarts its count.
-func (m *Moto) setAuth(count string) error {
-	resp, err := http.Post(m.Endpoint+"/moto-api/reset-auth", "text/plain", strings.NewReader(count))
-	if err != nil {
-		return fmt.Errorf("testbed: moto reset-auth: %w", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("testbed: moto reset-auth: HTTP %d", resp.StatusCode)
-	}
-	return nil
-}
+func (m *Moto) setAuth(count string) error { return m.motoAPI("reset-auth", count) }
 
 // User creates an IAM user whose only permissions are policies (name ->
 // policy document JSON), with enforcement off, and returns a Moto that

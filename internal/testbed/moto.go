@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -95,14 +96,17 @@ func startMotoEnv(bin string, env ...string) (*Moto, error) {
 
 // Reset empties every service's state in every account (POST
 // /moto-api/reset).
-func (m *Moto) Reset() error {
-	resp, err := http.Post(m.Endpoint+"/moto-api/reset", "application/json", nil)
+func (m *Moto) Reset() error { return m.motoAPI("reset", "") }
+
+// motoAPI posts body to one of moto's /moto-api/ endpoints.
+func (m *Moto) motoAPI(endpoint, body string) error {
+	resp, err := http.Post(m.Endpoint+"/moto-api/"+endpoint, "text/plain", strings.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("testbed: reset moto: %w", err)
+		return fmt.Errorf("testbed: moto %s: %w", endpoint, err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("testbed: reset moto: HTTP %d", resp.StatusCode)
+		return fmt.Errorf("testbed: moto %s: HTTP %d", endpoint, resp.StatusCode)
 	}
 	return nil
 }

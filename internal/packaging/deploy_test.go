@@ -258,13 +258,10 @@ func (d *deployment) createDirect(id string, r cfnResource) error {
 			return fmt.Errorf("%s: %w", id, err)
 		}
 		in.Name = aws.String(cmpOr(aws.ToString(in.Name), name))
-		out, err := d.c.sched.CreateSchedule(ctx, in)
-		if err != nil {
+		if _, err := d.c.sched.CreateSchedule(ctx, in); err != nil {
 			return fmt.Errorf("%s: CreateSchedule: %w", id, err)
 		}
 		d.physical[id] = aws.ToString(in.Name)
-		d.types[id] = r.Type
-		_ = out
 	case "AWS::CloudWatch::Alarm":
 		in := &cloudwatch.PutMetricAlarmInput{}
 		if err := decodeInto(props, in); err != nil {
@@ -294,6 +291,28 @@ func (d *deployment) createDirect(id string, r cfnResource) error {
 			return fmt.Errorf("%s: Subscribe: %w", id, err)
 		}
 		d.physical[id] = aws.ToString(out.SubscriptionArn)
+	case "AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy":
+		doc, err := json.Marshal(props["PolicyDocument"])
+		if err != nil {
+			return err
+		}
+		targets := asList(props["Queues"])
+		if r.Type == "AWS::SNS::TopicPolicy" {
+			targets = asList(props["Topics"])
+		}
+		for _, target := range targets {
+			if r.Type == "AWS::SQS::QueuePolicy" {
+				_, err = d.c.sqs.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: aws.String(scalar(target)),
+					Attributes: map[string]string{"Policy": string(doc)}})
+			} else {
+				_, err = d.c.sns.SetTopicAttributes(ctx, &sns.SetTopicAttributesInput{TopicArn: aws.String(scalar(target)),
+					AttributeName: aws.String("Policy"), AttributeValue: aws.String(string(doc))})
+			}
+			if err != nil {
+				return fmt.Errorf("%s: set the policy of %v: %w", id, target, err)
+			}
+		}
+		d.physical[id] = name
 	default:
 		d.t.Fatalf("moto's CloudFormation skipped %s (%s), and this test has no way to create one: add it to createDirect", id, r.Type)
 	}
@@ -881,4 +900,54 @@ func checkDashboard(t *testing.T, body string, d *deployment) {
 			t.Errorf("dashboard lacks %s for %s", fn.metric, fn.id)
 		}
 	}
+}
+
+// TestCreateDirect creates resource types the template does not use yet
+// but moto's CloudFormation skips, as another template change may add
+// them: queue and topic policies, a subscription.
+func TestCreateDirect(t *testing.T) {
+	testbed.Require(t)
+	t.Parallel()
+	m := testbed.StartMotoAccount(t)
+	c := newClients(m.Config(t))
+	ctx := context.Background()
+	q, err := c.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("q")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	topic, err := c.sns.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("tp")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &cfnTemplate{Resources: map[string]cfnResource{"Queue": {Type: "AWS::SQS::Queue"}, "Topic": {Type: "AWS::SNS::Topic"}}}
+	d := &deployment{t: t, c: c, name: "direct", tmpl: tmpl, account: m.Account,
+		physical: map[string]string{"Queue": aws.ToString(q.QueueUrl), "Topic": aws.ToString(topic.TopicArn)},
+		types:    map[string]string{"Queue": "AWS::SQS::Queue", "Topic": "AWS::SNS::Topic"}, direct: map[string]bool{}}
+	d.view = newStackView(t, tmpl, nil, d.name, m.Account, testbed.Region)
+	d.view.ref, d.view.getAtt = d.ref, d.getAtt
+	doc := map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{
+		"Effect": "Allow", "Principal": map[string]any{"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage",
+		"Resource": map[string]any{"Fn::GetAtt": []any{"Queue", "Arn"}}}}}
+	for id, r := range map[string]cfnResource{
+		"QueuePolicy":  {Type: "AWS::SQS::QueuePolicy", Properties: map[string]any{"Queues": []any{map[string]any{"Ref": "Queue"}}, "PolicyDocument": doc}},
+		"TopicPolicy":  {Type: "AWS::SNS::TopicPolicy", Properties: map[string]any{"Topics": []any{map[string]any{"Ref": "Topic"}}, "PolicyDocument": doc}},
+		"Subscription": {Type: "AWS::SNS::Subscription", Properties: map[string]any{"TopicArn": map[string]any{"Ref": "Topic"}, "Protocol": "sqs", "Endpoint": map[string]any{"Fn::GetAtt": []any{"Queue", "Arn"}}}},
+	} {
+		if err := d.createDirect(id, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	qa, err := c.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNamePolicy}})
+	if err != nil || !strings.Contains(qa.Attributes["Policy"], "arn:aws:sqs:") {
+		t.Errorf("queue policy %v, %v", qa, err)
+	}
+	ta, err := c.sns.GetTopicAttributes(ctx, &sns.GetTopicAttributesInput{TopicArn: topic.TopicArn})
+	if err != nil || !strings.Contains(ta.Attributes["Policy"], "sqs:SendMessage") {
+		t.Errorf("topic policy %v, %v", ta, err)
+	}
+	subs, err := c.sns.ListSubscriptionsByTopic(ctx, &sns.ListSubscriptionsByTopicInput{TopicArn: topic.TopicArn})
+	if err != nil || len(subs.Subscriptions) != 1 || aws.ToString(subs.Subscriptions[0].Protocol) != "sqs" {
+		t.Errorf("subscriptions %v, %v", subs, err)
+	}
+	d.deleteDirect()
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,8 +16,10 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/awsutils/awsutils/awsclient"
 	"github.com/awsutils/awsutils/internal/testbed"
@@ -415,6 +418,30 @@ func TestIAMEnforced(t *testing.T) {
 		conf := ss.config(t, "template", "  - type: ec2.instance\n    region: "+westRegion+"\n    ids: ["+ss.westID+"]\n")
 		runStartStop(t, m, ss, roleUser("template-startstop", "StartStopRole"), conf, []string{ss.westID})
 		runUpload(t, m, up, roleUser("template-upload", "UploadRole"), outsidePrefix)
+
+		// Every role may send to the stack's failure queue (Lambda's
+		// OnFailure destination sends with the function's role, Scheduler's
+		// dead-letter queue with the schedule's) and to no other queue.
+		other, err := c.sqs.CreateQueue(context.Background(), &sqs.CreateQueueInput{QueueName: aws.String("other-queue")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, role := range []string{"StartStopRole", "UploadRole", "StartStopSchedulerRole", "UploadSchedulerRole"} {
+			user := roleUser("queue-"+role, role)
+			m.Enforce(t)
+			q := sqs.NewFromConfig(user.Config(t))
+			for url, allowed := range map[string]bool{d.physical["FailureQueue"]: true, aws.ToString(other.QueueUrl): false} {
+				_, err := q.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String("{}")})
+				// moto words SQS's refusal in XML, which the JSON-protocol
+				// client cannot decode: the HTTP status is the answer.
+				var re *awshttp.ResponseError
+				refused := errors.As(err, &re) && re.HTTPStatusCode() == http.StatusForbidden
+				if allowed && err != nil || !allowed && !refused {
+					t.Errorf("%s: SendMessage to %s: %v, want allowed %v", role, url, err, allowed)
+				}
+			}
+			m.Relax(t)
+		}
 	})
 }
 

@@ -1,6 +1,7 @@
 package packaging
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -150,11 +151,12 @@ func newStackView(t *testing.T, tmpl *cfnTemplate, given map[string]string, stac
 			}
 			params[name] = l
 		case "Number":
-			n, err := strconv.ParseInt(s, 10, 64)
-			if err != nil {
+			// json.Number keeps the text CloudFormation hands to !Sub
+			// ("10.0" stays "10.0") and marshals as a JSON number.
+			if _, err := strconv.ParseFloat(s, 64); err != nil {
 				t.Fatalf("parameter %s=%q: %v", name, s, err)
 			}
-			params[name] = n
+			params[name] = json.Number(s)
 		default:
 			params[name] = s
 		}

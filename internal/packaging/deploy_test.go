@@ -29,6 +29,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -73,6 +74,7 @@ type clients struct {
 	fn    *lambda.Client
 	s3    *s3.Client
 	sched *scheduler.Client
+	sfn   *sfn.Client
 	sns   *sns.Client
 	sqs   *sqs.Client
 }
@@ -81,13 +83,13 @@ func newClients(cfg aws.Config) *clients {
 	return &clients{
 		cfn: cloudformation.NewFromConfig(cfg), cw: cloudwatch.NewFromConfig(cfg),
 		logs: cloudwatchlogs.NewFromConfig(cfg), ec2: awsclient.EC2(cfg), iam: iam.NewFromConfig(cfg),
-		fn: lambda.NewFromConfig(cfg), s3: awsclient.S3(cfg), sched: scheduler.NewFromConfig(cfg),
+		fn: lambda.NewFromConfig(cfg), s3: awsclient.S3(cfg), sched: scheduler.NewFromConfig(cfg), sfn: sfn.NewFromConfig(cfg),
 		sns: sns.NewFromConfig(cfg), sqs: sqs.NewFromConfig(cfg),
 	}
 }
 
-// A deployment is one stack of the template in moto.
-type deployment struct {
+// A deployed stack is one stack of the template in moto.
+type deployed struct {
 	t        *testing.T
 	c        *clients
 	name     string
@@ -140,10 +142,10 @@ func stackParams(p map[string]string) []cfntypes.Parameter {
 }
 
 // deploy creates the stack and everything moto skipped, and checks both.
-func deploy(t *testing.T, c *clients, account, name string, params map[string]string, sums map[string]string) *deployment {
+func deploy(t *testing.T, c *clients, account, name string, params map[string]string, sums map[string]string) *deployed {
 	t.Helper()
 	tmpl, body := readTemplate(t)
-	d := &deployment{t: t, c: c, name: name, tmpl: tmpl, body: body, account: account, zipSHA: sums}
+	d := &deployed{t: t, c: c, name: name, tmpl: tmpl, body: body, account: account, zipSHA: sums}
 	_, err := c.cfn.CreateStack(context.Background(), &cloudformation.CreateStackInput{
 		StackName: aws.String(name), TemplateBody: aws.String(body), Parameters: stackParams(params),
 		Capabilities: []cfntypes.Capability{cfntypes.CapabilityCapabilityIam},
@@ -157,7 +159,7 @@ func deploy(t *testing.T, c *clients, account, name string, params map[string]st
 
 // settle checks the stack's status, reads what it made, creates what moto
 // skipped and checks every resource the parameters ask for.
-func (d *deployment) settle(params map[string]string, want cfntypes.StackStatus) {
+func (d *deployed) settle(params map[string]string, want cfntypes.StackStatus) {
 	t, ctx := d.t, context.Background()
 	t.Helper()
 	out, err := d.c.cfn.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(d.name)})
@@ -216,7 +218,7 @@ func (d *deployment) settle(params map[string]string, want cfntypes.StackStatus)
 }
 
 // props evaluates a resource's properties for this stack.
-func (d *deployment) props(id string, r cfnResource) (map[string]any, error) {
+func (d *deployed) props(id string, r cfnResource) (map[string]any, error) {
 	p, err := d.view.eval(map[string]any(r.Properties))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", id, err)
@@ -244,7 +246,7 @@ func decodeInto(props map[string]any, into any) error {
 // createDirect creates a resource moto's CloudFormation skipped through
 // its own API; an error means a reference is not there yet or the API
 // refused it.
-func (d *deployment) createDirect(id string, r cfnResource) error {
+func (d *deployed) createDirect(id string, r cfnResource) error {
 	ctx := context.Background()
 	props, err := d.props(id, r)
 	if err != nil {
@@ -329,7 +331,7 @@ func cmpOr(a, b string) string {
 }
 
 // ref is CloudFormation's Ref of a resource that exists.
-func (d *deployment) ref(id string) (any, error) {
+func (d *deployed) ref(id string) (any, error) {
 	p, ok := d.physical[id]
 	if !ok {
 		return nil, fmt.Errorf("Ref %s: not created (yet)", id)
@@ -338,7 +340,7 @@ func (d *deployment) ref(id string) (any, error) {
 }
 
 // getAtt answers the attributes the template uses, from the APIs.
-func (d *deployment) getAtt(id, attr string) (any, error) {
+func (d *deployed) getAtt(id, attr string) (any, error) {
 	ctx := context.Background()
 	p, ok := d.physical[id]
 	if !ok {
@@ -388,11 +390,11 @@ func (d *deployment) getAtt(id, attr string) (any, error) {
 	if attr == "Arn" && strings.HasPrefix(p, "arn:") {
 		return p, nil
 	}
-	return nil, fmt.Errorf("GetAtt %s (%s): this test does not know the attribute; add it to deployment.getAtt", id, key)
+	return nil, fmt.Errorf("GetAtt %s (%s): this test does not know the attribute; add it to deployed.getAtt", id, key)
 }
 
 // check compares one resource with what the template asks for.
-func (d *deployment) check(t *testing.T, id string, r cfnResource) {
+func (d *deployed) check(t *testing.T, id string, r cfnResource) {
 	ctx := context.Background()
 	props, err := d.props(id, r)
 	if err != nil {
@@ -407,14 +409,14 @@ func (d *deployment) check(t *testing.T, id string, r cfnResource) {
 		}
 		f := out.Configuration
 		code := asMap(props["Code"])
-		want := map[string]any{
+		want := map[string]string{
 			"Runtime": "provided.al2023", "Handler": "bootstrap",
-			"MemorySize": props["MemorySize"], "Timeout": props["Timeout"], "Role": props["Role"],
+			"MemorySize": scalar(props["MemorySize"]), "Timeout": scalar(props["Timeout"]), "Role": scalar(props["Role"]),
 			"CodeSha256": d.zipSHA[scalar(code["S3Key"])],
 		}
-		got := map[string]any{
+		got := map[string]string{
 			"Runtime": string(f.Runtime), "Handler": aws.ToString(f.Handler),
-			"MemorySize": int64(aws.ToInt32(f.MemorySize)), "Timeout": int64(aws.ToInt32(f.Timeout)),
+			"MemorySize": fmt.Sprint(aws.ToInt32(f.MemorySize)), "Timeout": fmt.Sprint(aws.ToInt32(f.Timeout)),
 			"Role": aws.ToString(f.Role), "CodeSha256": aws.ToString(f.CodeSha256),
 		}
 		if !reflect.DeepEqual(got, want) {
@@ -490,8 +492,8 @@ func (d *deployment) check(t *testing.T, id string, r cfnResource) {
 		if len(out.LogGroups) != 1 || aws.ToString(out.LogGroups[0].LogGroupName) != scalar(props["LogGroupName"]) {
 			t.Fatalf("log group %s: %v, want %v", p, out.LogGroups, props["LogGroupName"])
 		}
-		if got := int64(aws.ToInt32(out.LogGroups[0].RetentionInDays)); got != props["RetentionInDays"] {
-			t.Errorf("retention %d days, want %v", got, props["RetentionInDays"])
+		if got := fmt.Sprint(aws.ToInt32(out.LogGroups[0].RetentionInDays)); got != scalar(props["RetentionInDays"]) {
+			t.Errorf("retention %s days, want %v", got, props["RetentionInDays"])
 		}
 	case "AWS::SQS::Queue":
 		out, err := d.c.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(p),
@@ -557,6 +559,45 @@ func (d *deployment) check(t *testing.T, id string, r cfnResource) {
 		if err := json.Unmarshal([]byte(aws.ToString(out.Target.Input)), &event); err != nil {
 			t.Errorf("schedule input %q: %v", aws.ToString(out.Target.Input), err)
 		}
+	case "AWS::StepFunctions::StateMachine":
+		out, err := d.c.sfn.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(p)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := aws.ToString(out.Definition)
+		if text == "" && props["Definition"] != nil {
+			// moto's CloudFormation reads DefinitionString only: the test
+			// puts the template's Definition in place as CloudFormation
+			// does, substitutions applied.
+			b, err := json.Marshal(props["Definition"])
+			if err != nil {
+				t.Fatal(err)
+			}
+			text = string(b)
+			for name, v := range asMap(props["DefinitionSubstitutions"]) {
+				text = strings.ReplaceAll(text, "${"+name+"}", scalar(v))
+			}
+			if _, err := d.c.sfn.UpdateStateMachine(ctx, &sfn.UpdateStateMachineInput{StateMachineArn: aws.String(p), Definition: aws.String(text)}); err != nil {
+				t.Fatalf("UpdateStateMachine with the template's definition: %v", err)
+			}
+			if out, err = d.c.sfn.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(p)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var def map[string]any
+		if err := json.Unmarshal([]byte(aws.ToString(out.Definition)), &def); err != nil || def["StartAt"] == nil {
+			t.Errorf("definition %q: %v", aws.ToString(out.Definition), err)
+		}
+		if aws.ToString(out.RoleArn) != scalar(props["RoleArn"]) {
+			t.Errorf("role %s, want %v", aws.ToString(out.RoleArn), props["RoleArn"])
+		}
+		// Every substitution is made, with an ARN of the stack.
+		for name, v := range asMap(props["DefinitionSubstitutions"]) {
+			if strings.Contains(aws.ToString(out.Definition), "${"+name+"}") {
+				t.Errorf("definition still holds ${%s}", name)
+			}
+			d.checkTargets(t, id, []string{scalar(v)})
+		}
 	case "AWS::CloudWatch::Dashboard":
 		out, err := d.c.cw.GetDashboard(ctx, &cloudwatch.GetDashboardInput{DashboardName: aws.String(p)})
 		if err != nil {
@@ -568,7 +609,7 @@ func (d *deployment) check(t *testing.T, id string, r cfnResource) {
 
 // checkTargets fails when an ARN a schedule or alarm names is not a
 // function, role, queue or topic that exists.
-func (d *deployment) checkTargets(t *testing.T, id string, arns []string) {
+func (d *deployed) checkTargets(t *testing.T, id string, arns []string) {
 	ctx := context.Background()
 	for _, arn := range arns {
 		var err error
@@ -583,6 +624,8 @@ func (d *deployment) checkTargets(t *testing.T, id string, arns []string) {
 			_, err = d.c.sqs.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(parts[5])})
 		case parts[2] == "sns":
 			_, err = d.c.sns.GetTopicAttributes(ctx, &sns.GetTopicAttributesInput{TopicArn: aws.String(arn)})
+		case parts[2] == "states":
+			_, err = d.c.sfn.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(arn)})
 		default:
 			err = fmt.Errorf("this test does not check %s ARNs", parts[2])
 		}
@@ -724,6 +767,12 @@ func TestDeployStack(t *testing.T) {
 				"AlarmTopicArn":     aws.ToString(topic.TopicArn), "UploadSchedule": "cron(15 * * * ? *)", "ScheduleTimezone": "UTC",
 			}
 		}, map[string]string{"UploadMemorySize": "2048", "UploadSrcDir": "/mnt/efs/outbox"}},
+		{"upload-distributed", func(*clients) map[string]string {
+			return map[string]string{
+				"StartStopCodeKey": "", "UploadBucket": "dest-bucket", "UploadKeyPrefix": "batch/out", "UploadMode": "distributed",
+				"UploadMaxConcurrency": "8", "UploadBatchFiles": "500", "AlarmEmail": "ops@example.com",
+			}
+		}, map[string]string{"UploadMaxConcurrency": "16"}},
 		{"startstop-named-region", func(*clients) map[string]string {
 			return map[string]string{
 				"UploadCodeKey": "", "StartStopFunctionName": "ec2_stop_dev-env", "TargetRegion": "ap-northeast-1",
@@ -758,7 +807,7 @@ func TestDeployStack(t *testing.T) {
 
 // update applies new parameters: moto updates what it made; what the test
 // made for moto is replaced the same way.
-func (d *deployment) update(params map[string]string) {
+func (d *deployed) update(params map[string]string) {
 	t, ctx := d.t, context.Background()
 	d.deleteDirect()
 	_, err := d.c.cfn.UpdateStack(ctx, &cloudformation.UpdateStackInput{
@@ -772,7 +821,7 @@ func (d *deployment) update(params map[string]string) {
 }
 
 // deleteDirect removes what the test created for moto.
-func (d *deployment) deleteDirect() {
+func (d *deployed) deleteDirect() {
 	t, ctx := d.t, context.Background()
 	for id := range d.direct {
 		var err error
@@ -793,7 +842,7 @@ func (d *deployment) deleteDirect() {
 }
 
 // delete deletes the stack and checks that its functions and roles went.
-func (d *deployment) delete() {
+func (d *deployed) delete() {
 	t, ctx := d.t, context.Background()
 	d.deleteDirect()
 	if _, err := d.c.cfn.DeleteStack(ctx, &cloudformation.DeleteStackInput{StackName: aws.String(d.name)}); err != nil {
@@ -828,23 +877,25 @@ var emitted = map[string][]string{
 		"FilesUploaded", "FilesRemoved", "FilesKept", "FilesFailed", "FilesRemaining", "BytesUploaded", "Duration"},
 	"AWS/Lambda": {"Errors", "Invocations", "Duration"},
 	"AWS/SQS":    {"ApproximateNumberOfMessagesVisible"},
+	"AWS/States": {"ExecutionsFailed"},
 }
 
 // checkMetric fails unless namespace/name is a metric that exists, with
-// the dimension its namespace uses naming a function or queue of the stack.
-func (d *deployment) checkMetric(t *testing.T, where, namespace, name string, dims map[string]string) {
+// the dimension its namespace uses naming a function, queue or state
+// machine of the stack.
+func (d *deployed) checkMetric(t *testing.T, where, namespace, name string, dims map[string]string) {
 	t.Helper()
 	if !slices.Contains(emitted[namespace], name) {
 		t.Errorf("%s: metric %s %s is not one the functions or AWS publish", where, namespace, name)
 	}
-	want := map[string]string{"awsutils": "function", "AWS/Lambda": "FunctionName", "AWS/SQS": "QueueName"}[namespace]
+	want := map[string]string{"awsutils": "function", "AWS/Lambda": "FunctionName", "AWS/SQS": "QueueName", "AWS/States": "StateMachineArn"}[namespace]
 	v, ok := dims[want]
 	if len(dims) != 1 || !ok {
 		t.Errorf("%s: metric %s %s has dimensions %v, want only %s", where, namespace, name, dims, want)
 	}
 	for id, p := range d.physical {
 		if p == v || strings.HasSuffix(p, "/"+v) {
-			if typ := d.types[id]; typ == "AWS::Lambda::Function" || typ == "AWS::SQS::Queue" {
+			if typ := d.types[id]; typ == "AWS::Lambda::Function" || typ == "AWS::SQS::Queue" || typ == "AWS::StepFunctions::StateMachine" {
 				return
 			}
 		}
@@ -854,7 +905,7 @@ func (d *deployment) checkMetric(t *testing.T, where, namespace, name string, di
 
 // checkDashboard checks that the body is a dashboard whose metric widgets
 // show only metrics that exist, of this stack's functions.
-func checkDashboard(t *testing.T, body string, d *deployment) {
+func checkDashboard(t *testing.T, body string, d *deployed) {
 	var dash struct {
 		Widgets []struct {
 			Type       string `json:"type"`
@@ -920,7 +971,7 @@ func TestCreateDirect(t *testing.T) {
 		t.Fatal(err)
 	}
 	tmpl := &cfnTemplate{Resources: map[string]cfnResource{"Queue": {Type: "AWS::SQS::Queue"}, "Topic": {Type: "AWS::SNS::Topic"}}}
-	d := &deployment{t: t, c: c, name: "direct", tmpl: tmpl, account: m.Account,
+	d := &deployed{t: t, c: c, name: "direct", tmpl: tmpl, account: m.Account,
 		physical: map[string]string{"Queue": aws.ToString(q.QueueUrl), "Topic": aws.ToString(topic.TopicArn)},
 		types:    map[string]string{"Queue": "AWS::SQS::Queue", "Topic": "AWS::SNS::Topic"}, direct: map[string]bool{}}
 	d.view = newStackView(t, tmpl, nil, d.name, m.Account, testbed.Region)

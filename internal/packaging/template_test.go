@@ -482,7 +482,10 @@ func statements(t *testing.T, policies any) map[string][]string {
 			continue // a resolved AWS::NoValue
 		}
 		for _, st := range pm["PolicyDocument"].(map[string]any)["Statement"].([]any) {
-			sm := st.(map[string]any)
+			sm, ok := st.(map[string]any)
+			if !ok {
+				continue // an optional statement resolved to AWS::NoValue
+			}
 			res := list(sm["Resource"])
 			for _, a := range list(sm["Action"]) {
 				out[a] = append(out[a], res...)

@@ -122,10 +122,14 @@ func TestFunction(t *testing.T) {
 			t.Errorf("%d of %d source files left", n, len(tree))
 		}
 
+		// Unusable input fails the invocation.
+		_, err = fn.Invoke(ctx, map[string]any{"srcDir": filepath.Join(src, "missing")})
+		testbed.WantFunctionError(t, err, "BadRequest", "srcDir")
+
 		// One EMF line per run: removed, then uploaded (sources kept),
 		// then failed (a file not started before the run gave up on the
-		// bucket counts as remaining).
-		docs, err := emf.FromLog(fn.Log())
+		// bucket counts as remaining); none for unusable input.
+		docs, err := emf.FromLog(fn.Output())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -153,10 +157,6 @@ func TestFunction(t *testing.T) {
 				}
 			}
 		}
-
-		// Unusable input fails the invocation.
-		_, err = fn.Invoke(ctx, map[string]any{"srcDir": filepath.Join(src, "missing")})
-		testbed.WantFunctionError(t, err, "BadRequest", "srcDir")
 	})
 }
 

@@ -273,12 +273,13 @@ func TestLambdaFailedResourceFailsInvocation(t *testing.T) {
 		t.Errorf("the valid instance was not stopped: %v", got)
 	}
 	// The failed run still publishes its counts.
-	docs, err := emf.FromLog(l.Log())
+	out := l.Output()
+	docs, err := emf.FromLog(out)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(docs) != 1 {
-		t.Fatalf("%d EMF lines, want 1:\n%s", len(docs), l.Log())
+		t.Fatalf("%d EMF lines, want 1:\n%s", len(docs), out)
 	}
 	d := docs[0]
 	if d["function"] != "startstop" || d["key"] != "k" || d["action"] != "stop" || d["ResourcesChanged"] != 1.0 ||

@@ -211,6 +211,15 @@ func (l *Lambda) Invoke(ctx context.Context, event any) ([]byte, error) {
 // Log is what the emulator and the function printed so far.
 func (l *Lambda) Log() string { return l.proc.log.Since(0) }
 
+// Output stops the emulator and returns all it and the function wrote:
+// the function's lines reach the emulator's log after the invocation has
+// answered, so a test that counts them reads them once the process is
+// gone.
+func (l *Lambda) Output() string {
+	l.Close()
+	return l.proc.log.String()
+}
+
 // asFunctionError recognises the emulator's error reply: a JSON object with
 // errorType/errorMessage and nothing else a handler would return.
 func asFunctionError(h http.Header, payload []byte) *FunctionError {

@@ -293,6 +293,37 @@ func (d *deployed) createDirect(id string, r cfnResource) error {
 			return fmt.Errorf("%s: Subscribe: %w", id, err)
 		}
 		d.physical[id] = aws.ToString(out.SubscriptionArn)
+	case "AWS::IAM::RolePolicy":
+		doc, err := json.Marshal(props["PolicyDocument"])
+		if err != nil {
+			return err
+		}
+		if _, err := d.c.iam.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(scalar(props["RoleName"])),
+			PolicyName: aws.String(scalar(props["PolicyName"])), PolicyDocument: aws.String(string(doc))}); err != nil {
+			return fmt.Errorf("%s: PutRolePolicy: %w", id, err)
+		}
+		d.physical[id] = scalar(props["RoleName"]) + "|" + scalar(props["PolicyName"])
+	case "AWS::Logs::MetricFilter":
+		// CloudFormation lists a transformation's dimensions as {Key,
+		// Value} items; the API takes a map.
+		for _, tr := range asList(props["MetricTransformations"]) {
+			if m := asMap(tr); m["Dimensions"] != nil {
+				dims := map[string]any{}
+				for _, d := range asList(m["Dimensions"]) {
+					dims[scalar(asMap(d)["Key"])] = asMap(d)["Value"]
+				}
+				m["Dimensions"] = dims
+			}
+		}
+		in := &cloudwatchlogs.PutMetricFilterInput{}
+		if err := decodeInto(props, in); err != nil {
+			return fmt.Errorf("%s: %w", id, err)
+		}
+		in.FilterName = aws.String(cmpOr(aws.ToString(in.FilterName), name))
+		if _, err := d.c.logs.PutMetricFilter(ctx, in); err != nil {
+			return fmt.Errorf("%s: PutMetricFilter: %w", id, err)
+		}
+		d.physical[id] = aws.ToString(in.LogGroupName) + "|" + aws.ToString(in.FilterName)
 	case "AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy":
 		doc, err := json.Marshal(props["PolicyDocument"])
 		if err != nil {
@@ -467,17 +498,17 @@ func (d *deployed) check(t *testing.T, id string, r cfnResource) {
 			m := asMap(pol)
 			want[scalar(m["PolicyName"])] = normalize(m["PolicyDocument"])
 		}
-		// Inline policies may also come from AWS::IAM::Policy resources
-		// naming the role.
+		// Inline policies may also come from AWS::IAM::Policy and
+		// AWS::IAM::RolePolicy resources naming the role.
 		for pid, pr := range d.tmpl.Resources {
-			if _, made := d.physical[pid]; !made || pr.Type != "AWS::IAM::Policy" {
+			if _, made := d.physical[pid]; !made || pr.Type != "AWS::IAM::Policy" && pr.Type != "AWS::IAM::RolePolicy" {
 				continue
 			}
 			pp, err := d.props(pid, pr)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if slices.Contains(strings.Split(scalar(pp["Roles"]), ","), p) {
+			if slices.Contains(strings.Split(scalar(pp["Roles"]), ","), p) || scalar(pp["RoleName"]) == p {
 				want[scalar(pp["PolicyName"])] = normalize(pp["PolicyDocument"])
 			}
 		}
@@ -502,7 +533,15 @@ func (d *deployed) check(t *testing.T, id string, r cfnResource) {
 			t.Fatal(err)
 		}
 		for k, v := range props {
-			if got := out.Attributes[k]; got != scalar(v) {
+			got := out.Attributes[k]
+			if m, ok := v.(map[string]any); ok { // RedrivePolicy: JSON in the attribute
+				var g any
+				if err := json.Unmarshal([]byte(got), &g); err != nil || !reflect.DeepEqual(normalize(g), normalize(m)) {
+					t.Errorf("queue %s = %q, want %v", k, got, v)
+				}
+				continue
+			}
+			if got != scalar(v) {
 				t.Errorf("queue %s = %q, want %v", k, got, v)
 			}
 		}
@@ -777,6 +816,7 @@ func TestDeployStack(t *testing.T) {
 			return map[string]string{
 				"UploadCodeKey": "", "StartStopFunctionName": "ec2_stop_dev-env", "TargetRegion": "ap-northeast-1",
 				"StartSchedule": "", "StopConfigKeys": "dev-env", "LogRetentionDays": "7", "AsyncRetryAttempts": "2",
+				"KeepStoppedEvents": "true",
 			}
 		}, map[string]string{"StartSchedule": "cron(0 7 ? * * *)", "StartConfigKeys": "dev-env"}},
 	}
@@ -834,6 +874,12 @@ func (d *deployed) deleteDirect() {
 			_, err = d.c.fn.DeleteFunctionEventInvokeConfig(ctx, &lambda.DeleteFunctionEventInvokeConfigInput{FunctionName: aws.String(p)})
 		case "AWS::SNS::Subscription":
 			_, err = d.c.sns.Unsubscribe(ctx, &sns.UnsubscribeInput{SubscriptionArn: aws.String(p)})
+		case "AWS::IAM::RolePolicy":
+			role, policy, _ := strings.Cut(p, "|")
+			_, err = d.c.iam.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: aws.String(role), PolicyName: aws.String(policy)})
+		case "AWS::Logs::MetricFilter":
+			group, filter, _ := strings.Cut(p, "|")
+			_, err = d.c.logs.DeleteMetricFilter(ctx, &cloudwatchlogs.DeleteMetricFilterInput{LogGroupName: aws.String(group), FilterName: aws.String(filter)})
 		}
 		if err != nil {
 			t.Errorf("delete %s: %v", id, err)
@@ -885,6 +931,35 @@ var emitted = map[string][]string{
 // machine of the stack.
 func (d *deployed) checkMetric(t *testing.T, where, namespace, name string, dims map[string]string) {
 	t.Helper()
+	// A metric filter of the stack publishes its own metrics.
+	for id, r := range d.tmpl.Resources {
+		if _, made := d.physical[id]; !made || r.Type != "AWS::Logs::MetricFilter" {
+			continue
+		}
+		props, err := d.props(id, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tr := range asList(props["MetricTransformations"]) {
+			m := asMap(tr)
+			if scalar(m["MetricNamespace"]) != namespace || scalar(m["MetricName"]) != name {
+				continue
+			}
+			want := map[string]string{}
+			for _, dm := range asList(m["Dimensions"]) {
+				want[scalar(asMap(dm)["Key"])] = scalar(asMap(dm)["Value"])
+			}
+			if len(want) != len(dims) {
+				t.Errorf("%s: metric %s %s has dimensions %v; metric filter %s publishes %v", where, namespace, name, dims, id, want)
+			}
+			for k := range want {
+				if _, ok := dims[k]; !ok {
+					t.Errorf("%s: metric %s %s lacks dimension %s of metric filter %s", where, namespace, name, k, id)
+				}
+			}
+			return
+		}
+	}
 	if !slices.Contains(emitted[namespace], name) {
 		t.Errorf("%s: metric %s %s is not one the functions or AWS publish", where, namespace, name)
 	}

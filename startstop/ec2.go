@@ -195,26 +195,11 @@ func (w *ec2Worker) op() string { return ec2Kind.op(w.r.action).Op }
 func (w *ec2Worker) careful(ctx context.Context, ids []string, refused error) {
 	r, region := w.r, w.region
 	result := w.b.result
-	states, err := w.describe(ctx, ids)
-	denied := false
-	if err != nil {
-		switch awsclient.Classify(err) {
-		case awsclient.KindAccessDenied:
-			// The original's IAM role has ec2:Start* and ec2:Stop* only.
-			// Both calls are idempotent, so acting blind is safe.
-			denied = true
-			r.note(fmt.Sprintf("ec2:DescribeInstances is not allowed in %s, so EC2 instances were %s without checking their state first (%s)",
-				region, pastTense(r.action), awsclient.Code(err)))
-		case awsclient.KindCanceled:
-			return
-		default:
-			for _, id := range ids {
-				res := result(id)
-				res.Outcome, res.Message = Failed, failure(err, "DescribeInstances")
-				r.set(res)
-			}
-			return
-		}
+	// The original's IAM role has ec2:Start* and ec2:Stop* only. Both
+	// calls are idempotent, so acting blind when describe is denied is safe.
+	states, denied, ok := r.describeToAct(ctx, &ec2Kind, w, w.b, ids, "EC2 instances")
+	if !ok {
+		return
 	}
 	var act []string
 	before := map[string]string{}

@@ -74,6 +74,31 @@ func eachChunk(b Batch, n int, f func(ids []string)) {
 	wg.Wait()
 }
 
+// describeToAct describes ids before acting on them. When the describe is
+// not allowed, it notes that the nouns (k's resources, as the message
+// names them) are acted on blind and returns denied. On any other error it
+// records each id failed (none when canceled) and returns ok false.
+func (r *runner) describeToAct(ctx context.Context, k *kind, w worker, b Batch, ids []string, nouns string) (states map[string]resState, denied, ok bool) {
+	states, err := w.describe(ctx, ids)
+	if err == nil {
+		return states, false, true
+	}
+	switch awsclient.Classify(err) {
+	case awsclient.KindAccessDenied:
+		r.note(fmt.Sprintf("%s is not allowed in %s, so %s were %s without checking their state first (%s)",
+			k.Describe.IAM[0], b.Region, nouns, pastTense(r.action), awsclient.Code(err)))
+		return nil, true, true
+	case awsclient.KindCanceled:
+	default:
+		for _, id := range ids {
+			res := b.result(id)
+			res.Outcome, res.Message = Failed, failure(err, k.Describe.Op)
+			r.set(res)
+		}
+	}
+	return nil, false, false
+}
+
 // judge reports whether to act on the resource of res (Before set), found
 // in st; if not, it records its result: unsupported, or what decide says.
 func (r *runner) judge(w worker, res Result, st resState) bool {
@@ -92,24 +117,9 @@ func (r *runner) judge(w worker, res Result, st resState) bool {
 
 func (r *runner) describeFirstChunk(ctx context.Context, k *kind, w worker, b Batch, ids []string) {
 	region, result := b.Region, b.result
-	states, err := w.describe(ctx, ids)
-	denied := false
-	if err != nil {
-		switch awsclient.Classify(err) {
-		case awsclient.KindAccessDenied:
-			denied = true
-			r.note(fmt.Sprintf("%s is not allowed in %s, so %ss were %s without checking their state first (%s)",
-				k.Describe.IAM[0], region, k.Noun, pastTense(r.action), awsclient.Code(err)))
-		case awsclient.KindCanceled:
-			return
-		default:
-			for _, id := range ids {
-				res := result(id)
-				res.Outcome, res.Message = Failed, failure(err, k.Describe.Op)
-				r.set(res)
-			}
-			return
-		}
+	states, denied, ok := r.describeToAct(ctx, k, w, b, ids, k.Noun+"s")
+	if !ok {
+		return
 	}
 	op := k.op(r.action).Op
 	var wg sync.WaitGroup

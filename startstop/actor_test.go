@@ -23,14 +23,28 @@ import (
 // cannot produce (transitional states, a start that falls back to stopped,
 // errors that do not name the bad id, RDS refusals).
 
+// decision is a row of a decide table: in state st, action a is taken
+// (act) or else ends in o with a message containing msg.
+type decision struct {
+	a   Action
+	st  string
+	act bool
+	o   Outcome
+	msg string
+}
+
+func checkDecisions(t *testing.T, decide func(Action, string) (bool, Outcome, string), tests []decision) {
+	t.Helper()
+	for _, tt := range tests {
+		act, o, msg := decide(tt.a, tt.st)
+		if act != tt.act || o != tt.o || !strings.Contains(msg, tt.msg) {
+			t.Errorf("%s %s: %v %s %q, want %v %s %q", tt.a, tt.st, act, o, msg, tt.act, tt.o, tt.msg)
+		}
+	}
+}
+
 func TestDecideEC2(t *testing.T) {
-	tests := []struct {
-		a   Action
-		st  string
-		act bool
-		o   Outcome
-		msg string
-	}{
+	checkDecisions(t, decideEC2, []decision{
 		{Start, "stopped", true, "", ""},
 		{Start, "running", false, Unchanged, "already running"},
 		{Start, "pending", false, Unchanged, "already starting"},
@@ -42,13 +56,7 @@ func TestDecideEC2(t *testing.T) {
 		{Stop, "stopping", false, Unchanged, "already stopping"},
 		{Stop, "pending", false, Failed, "pending"},
 		{Stop, "terminated", false, Failed, "terminated"},
-	}
-	for _, tt := range tests {
-		act, o, msg := decideEC2(tt.a, tt.st)
-		if act != tt.act || o != tt.o || !strings.Contains(msg, tt.msg) {
-			t.Errorf("%s %s: %v %s %q, want %v %s %q", tt.a, tt.st, act, o, msg, tt.act, tt.o, tt.msg)
-		}
-	}
+	})
 }
 
 func TestDecideRDS(t *testing.T) {

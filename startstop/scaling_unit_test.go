@@ -162,13 +162,7 @@ func TestDecideECS(t *testing.T) {
 }
 
 func TestDecideRedshift(t *testing.T) {
-	tests := []struct {
-		a   Action
-		st  string
-		act bool
-		o   Outcome
-		msg string
-	}{
+	checkDecisions(t, decideRedshift, []decision{
 		{Stop, "available", true, "", ""},
 		// moto pauses a paused cluster; AWS refuses: decided here.
 		{Stop, "paused", false, Unchanged, "already paused"},
@@ -179,13 +173,7 @@ func TestDecideRedshift(t *testing.T) {
 		{Start, "available", false, Unchanged, "already available"},
 		{Start, "resuming", false, Unchanged, "already resuming"},
 		{Start, "pausing", false, Failed, "Redshift cluster is pausing; can be resumed only when paused"},
-	}
-	for _, tt := range tests {
-		act, o, msg := decideRedshift(tt.a, tt.st)
-		if act != tt.act || o != tt.o || !strings.Contains(msg, tt.msg) {
-			t.Errorf("%s %s: %v %s %q, want %v %s %q", tt.a, tt.st, act, o, msg, tt.act, tt.o, tt.msg)
-		}
-	}
+	})
 	w := &redshiftWorker{k: &redshiftKind}
 	for _, tt := range []struct {
 		a  Action
@@ -198,24 +186,32 @@ func TestDecideRedshift(t *testing.T) {
 	}
 }
 
-// fakeGroups keeps groups and logs the calls that change them; fail names
-// an operation that fails.
-type fakeGroups struct {
-	mu     sync.Mutex
-	groups map[string]*astypes.AutoScalingGroup
-	log    []string
-	fail   string
+// callLog logs the calls that change a fake's resources; fail names an
+// operation that fails. mu also guards the fake's own fields.
+type callLog struct {
+	mu   sync.Mutex
+	log  []string
+	fail string
 }
 
-func (f *fakeGroups) record(op string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.log = append(f.log, op)
-	if op == f.fail {
-		return &smithy.GenericAPIError{Code: "ValidationError", Message: op + " refused", Fault: smithy.FaultClient}
+// logCall logs op and refuses it, with code, when it is the one to fail.
+func (c *callLog) logCall(op, code string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.log = append(c.log, op)
+	if op == c.fail {
+		return &smithy.GenericAPIError{Code: code, Message: op + " refused", Fault: smithy.FaultClient}
 	}
 	return nil
 }
+
+// fakeGroups keeps groups and logs the calls that change them.
+type fakeGroups struct {
+	callLog
+	groups map[string]*astypes.AutoScalingGroup
+}
+
+func (f *fakeGroups) record(op string) error { return f.logCall(op, "ValidationError") }
 
 func (f *fakeGroups) DescribeAutoScalingGroups(_ context.Context, in *autoscaling.DescribeAutoScalingGroupsInput, _ ...func(*autoscaling.Options)) (*autoscaling.DescribeAutoScalingGroupsOutput, error) {
 	f.mu.Lock()
@@ -312,7 +308,7 @@ func TestASGCallOrder(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := &fakeGroups{groups: map[string]*astypes.AutoScalingGroup{"g": asGroup("g", tt.cap, tt.tag)}, fail: tt.fail}
+			f := &fakeGroups{groups: map[string]*astypes.AutoScalingGroup{"g": asGroup("g", tt.cap, tt.tag)}, callLog: callLog{fail: tt.fail}}
 			rep := testASG(tt.a, f, "g")
 			res := rep.Results[0]
 			if res.Outcome != tt.o || !strings.Contains(res.Message, tt.msg) {
@@ -360,21 +356,11 @@ func (deniedDescribe) describe(context.Context, []string) (map[string]resState, 
 // fakeECS records DescribeServices calls: at most 10 services of one
 // cluster each.
 type fakeECS struct {
-	mu    sync.Mutex
-	calls [][]string
-	log   []string // the calls that change a service
-	fail  string   // an operation that fails
+	callLog // the calls that change a service
+	calls   [][]string
 }
 
-func (f *fakeECS) record(op string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.log = append(f.log, op)
-	if op == f.fail {
-		return &smithy.GenericAPIError{Code: "ClientException", Message: op + " refused", Fault: smithy.FaultClient}
-	}
-	return nil
-}
+func (f *fakeECS) record(op string) error { return f.logCall(op, "ClientException") }
 
 func (f *fakeECS) DescribeServices(_ context.Context, in *ecs.DescribeServicesInput, _ ...func(*ecs.Options)) (*ecs.DescribeServicesOutput, error) {
 	f.mu.Lock()
@@ -430,7 +416,7 @@ func TestECSCallOrder(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := &fakeECS{fail: tt.fail}
+			f := &fakeECS{callLog: callLog{fail: tt.fail}}
 			w := &ecsWorker{r: testRunner(tt.a, ECSService, Options{}, "c/s"), k: &ecsKind, c: f}
 			s := readService(tt.svc)
 			res := w.act(context.Background(), Result{Type: ECSService, ID: "c/s", Region: "r", Before: s.name()}, resState{Name: s.name(), extra: s})

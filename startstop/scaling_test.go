@@ -216,16 +216,26 @@ func TestRunEveryType(t *testing.T) {
 	}
 }
 
-// The Auto Scaling, ECS and Redshift workers make no call the registry
-// does not name: behind a proxy refusing every other action, stop, status
-// and start all work.
-func TestRunScalingTypesNeedOnlyRegisteredIAM(t *testing.T) {
-	t.Parallel()
+// scalingTrio is a bed with one Auto Scaling group (web: 1,2,1), one ECS
+// service (prod/api: 2 tasks) and one Redshift cluster (dwh), and a config
+// whose key k lists the three.
+func scalingTrio(t *testing.T) (*bed, testbed.Scaling, *Config) {
+	t.Helper()
 	b := newBed(t)
 	s := b.moto.ScalingClients(t)
 	s.CreateAutoScalingGroup(t, "web", 1, 2, 1)
 	s.CreateECSService(t, "prod", "api", 2)
 	s.CreateRedshiftCluster(t, "dwh")
+	conf := parse(t, "k:\n  - type: autoscaling.group\n    ids: [web]\n  - type: ecs.service\n    ids: [prod/api]\n  - type: redshift.cluster\n    ids: [dwh]\n")
+	return b, s, conf
+}
+
+// The Auto Scaling, ECS and Redshift workers make no call the registry
+// does not name: behind a proxy refusing every other action, stop, status
+// and start all work.
+func TestRunScalingTypesNeedOnlyRegisteredIAM(t *testing.T) {
+	t.Parallel()
+	b, s, conf := scalingTrio(t)
 	allowed := map[string]bool{}
 	for _, typ := range []Type{AutoScalingGroup, ECSService, RedshiftCluster} {
 		k, _ := lookup(typ)
@@ -239,7 +249,6 @@ func TestRunScalingTypesNeedOnlyRegisteredIAM(t *testing.T) {
 		parts := strings.Split(scope, "/")
 		return len(parts) < 4 || !allowed[parts[3]+":"+testbed.Operation(r)]
 	}})
-	conf := parse(t, "k:\n  - type: autoscaling.group\n    ids: [web]\n  - type: ecs.service\n    ids: [prod/api]\n  - type: redshift.cluster\n    ids: [dwh]\n")
 	for _, a := range []Action{Stop, Status, Start} {
 		rep := run(t, b, conf, a, Options{Wait: a != Status, PollInterval: 10 * time.Millisecond}, "k")
 		if !rep.OK() || (a != Status && rep.Totals.Changed != 3) || len(rep.Warnings) > 0 {
@@ -258,12 +267,7 @@ func TestRunScalingTypesNeedOnlyRegisteredIAM(t *testing.T) {
 // no DryRun flag.
 func TestRunScalingTypesDryRun(t *testing.T) {
 	t.Parallel()
-	b := newBed(t)
-	s := b.moto.ScalingClients(t)
-	s.CreateAutoScalingGroup(t, "web", 1, 2, 1)
-	s.CreateECSService(t, "prod", "api", 2)
-	s.CreateRedshiftCluster(t, "dwh")
-	conf := parse(t, "k:\n  - type: autoscaling.group\n    ids: [web]\n  - type: ecs.service\n    ids: [prod/api]\n  - type: redshift.cluster\n    ids: [dwh]\n")
+	b, s, conf := scalingTrio(t)
 	rep := run(t, b, conf, Stop, Options{DryRun: true}, "k")
 	if rep.Totals.Planned != 3 {
 		t.Fatalf("%s\n%+v", rep.SummaryLine(), rep.Results)

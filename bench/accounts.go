@@ -37,14 +37,7 @@ type place struct {
 // benchRegions, each group reached through AssumeRole, at the same
 // latency: the spread run should take at most twice as long.
 func (b *bench) accounts(ctx context.Context) error {
-	m, err := b.motoServer()
-	if err != nil {
-		return err
-	}
-	if err := m.Reset(); err != nil {
-		return err
-	}
-	direct, err := motoConfig(ctx, m.Endpoint)
+	m, direct, err := b.freshMoto(ctx)
 	if err != nil {
 		return err
 	}

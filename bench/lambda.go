@@ -62,14 +62,7 @@ func zipSize(bootstrap, out string) (int64, error) {
 // coldStart), the function process's peak RSS after a real invocation
 // (VmHWM), and the zip size for both architectures.
 func (b *bench) lambdas(ctx context.Context) error {
-	m, err := b.motoServer()
-	if err != nil {
-		return err
-	}
-	if err := m.Reset(); err != nil {
-		return err
-	}
-	direct, err := motoConfig(ctx, m.Endpoint)
+	m, direct, err := b.freshMoto(ctx)
 	if err != nil {
 		return err
 	}

@@ -48,6 +48,20 @@ func (b *bench) motoServer() (*testbed.Moto, error) {
 	return b.moto, nil
 }
 
+// freshMoto is the shared moto server, reset, and a config that reaches it
+// directly.
+func (b *bench) freshMoto(ctx context.Context) (*testbed.Moto, aws.Config, error) {
+	m, err := b.motoServer()
+	if err != nil {
+		return nil, aws.Config{}, err
+	}
+	if err := m.Reset(); err != nil {
+		return nil, aws.Config{}, err
+	}
+	cfg, err := motoConfig(ctx, m.Endpoint)
+	return m, cfg, err
+}
+
 // motoConfig is an aws.Config that reaches endpoint with moto's keys.
 func motoConfig(ctx context.Context, endpoint string) (aws.Config, error) {
 	return awsclient.Load(ctx, awsclient.Options{Region: testbed.Region, AccessKeyID: "testing", SecretAccessKey: "testing", MaxConnsPerHost: 64, Endpoint: endpoint})
@@ -237,14 +251,7 @@ func opsSummary(ops map[string]int) (summary string, ec2Calls, asgCalls int) {
 // startStop measures `awsutils stop` and `start` through a latency proxy,
 // and the naive loop as the reference.
 func (b *bench) startStop(ctx context.Context) error {
-	m, err := b.motoServer()
-	if err != nil {
-		return err
-	}
-	if err := m.Reset(); err != nil {
-		return err
-	}
-	direct, err := motoConfig(ctx, m.Endpoint)
+	m, direct, err := b.freshMoto(ctx)
 	if err != nil {
 		return err
 	}

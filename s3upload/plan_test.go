@@ -19,13 +19,16 @@ import (
 	"github.com/awsutils/awsutils/internal/testbed"
 )
 
-// planTree is 30 files in nested folders.
-func planTree() map[string][]byte {
-	files := map[string][]byte{}
+// writePlanTree writes 30 files in nested folders into a new folder src.
+func writePlanTree(t *testing.T) (src string, files map[string][]byte) {
+	t.Helper()
+	files = map[string][]byte{}
 	for i := range 30 {
 		files[fmt.Sprintf("d%d/sub%d/f%02d.txt", i%3, i%2, i)] = bytes.Repeat([]byte{byte('a' + i%26)}, 100+i)
 	}
-	return files
+	src = t.TempDir()
+	writeTree(t, src, files)
+	return src, files
 }
 
 func objectsUnder(got map[string][]byte, prefix string) map[string][]byte {
@@ -55,9 +58,7 @@ func TestPlanThenBatches(t *testing.T) {
 	t.Parallel()
 	testbed.EachS3Server(t, func(t *testing.T, s testbed.S3Server) {
 		ctx := context.Background()
-		src := t.TempDir()
-		files := planTree()
-		writeTree(t, src, files)
+		src, files := writePlanTree(t)
 		base := Options{Src: src, Bucket: s.Bucket, Prefix: "up", RemoveSrc: true, PruneEmptyDirs: true}
 
 		popts := base
@@ -171,9 +172,7 @@ func TestBatchRunTwiceUploadsOnce(t *testing.T) {
 	v := testbed.StartVersity(t)
 	cfg, bucket := v.Config(t), v.Bucket(t)
 	ctx := context.Background()
-	src := t.TempDir()
-	files := planTree()
-	writeTree(t, src, files)
+	src, files := writePlanTree(t)
 	p, err := MakePlan(ctx, cfg, Options{Src: src, Bucket: bucket, Prefix: "p", ManifestPrefix: "s3://" + bucket + "/plans"})
 	if err != nil {
 		t.Fatal(err)
@@ -204,9 +203,7 @@ func TestBatchRefusals(t *testing.T) {
 	v := testbed.StartVersity(t)
 	cfg, bucket := v.Config(t), v.Bucket(t)
 	ctx := context.Background()
-	src := t.TempDir()
-	files := planTree()
-	writeTree(t, src, files)
+	src, files := writePlanTree(t)
 	p, err := MakePlan(ctx, cfg, Options{Src: src, Bucket: bucket, Prefix: "p", BatchFiles: 10})
 	if err != nil {
 		t.Fatal(err)
@@ -263,9 +260,7 @@ func TestBatchRetryCountsEarlierAttempt(t *testing.T) {
 	proxy := testbed.StartFaultProxy(t, v.Endpoint, testbed.Faults{})
 	cfg := proxy.Config(t, v.Env(), awsclient.Options{MaxAttempts: 2})
 	ctx := context.Background()
-	src := t.TempDir()
-	files := planTree()
-	writeTree(t, src, files)
+	src, files := writePlanTree(t)
 	p, err := MakePlan(ctx, direct, Options{Src: src, Bucket: bucket, Prefix: "r"})
 	if err != nil {
 		t.Fatal(err)
@@ -371,8 +366,7 @@ func TestPlanDryRun(t *testing.T) {
 	t.Parallel()
 	v := testbed.StartVersity(t)
 	cfg, bucket := v.Config(t), v.Bucket(t)
-	src := t.TempDir()
-	writeTree(t, src, planTree())
+	src, _ := writePlanTree(t)
 	p, err := MakePlan(context.Background(), cfg, Options{Src: src, Bucket: bucket, BatchFiles: 7, DryRun: true})
 	if err != nil || p.Batches != 5 || p.Files != 30 || !p.DryRun {
 		t.Fatalf("%v %+v", err, p)

@@ -76,9 +76,7 @@ func TestPlanPolicyIsEnough(t *testing.T) {
 	proxy := testbed.StartFaultProxy(t, v.Endpoint, testbed.Faults{})
 	cfg := proxy.Config(t, v.Env(), awsclient.Options{MaxAttempts: 1})
 	ctx := context.Background()
-	src := t.TempDir()
-	files := planTree()
-	writeTree(t, src, files)
+	src, files := writePlanTree(t)
 	files["big.bin"] = randBytes(6 << 20)
 	writeTree(t, src, map[string][]byte{"big.bin": files["big.bin"]})
 

@@ -40,7 +40,7 @@ func TestRunNeptuneCluster(t *testing.T) {
 func TestRunAutoScalingMember(t *testing.T) {
 	t.Parallel()
 	b := newBed(t)
-	members := testbed.CreateAutoScalingGroup(t, b.moto.Config(t), "web", 2)
+	members := b.moto.ScalingClients(t).CreateAutoScalingGroup(t, "web", 2, 2, 2)
 	plain := testbed.RunInstances(t, b.ec2, 2)
 	conf := parse(t, fmt.Sprintf("region_name: %s\nk:\n  - type: ec2.instance\n    ids: [%s]\n", testbed.Region, strings.Join(append(slices.Clone(plain), members...), ", ")))
 	b.proxy.ResetStats()
@@ -121,7 +121,7 @@ func TestRunStatusChangesNothing(t *testing.T) {
 	t.Parallel()
 	b := newBed(t)
 	ids := testbed.RunInstances(t, b.ec2, 3)
-	members := testbed.CreateAutoScalingGroup(t, b.moto.Config(t), "web", 1)
+	members := b.moto.ScalingClients(t).CreateAutoScalingGroup(t, "web", 1, 1, 1)
 	testbed.CreateDBInstance(t, b.rds, "pg1")
 	testbed.CreateAuroraCluster(t, b.rds, "aurora1", "aurora1-a")
 	b.moto.CreateNeptuneCluster(t, "graph1")

@@ -40,7 +40,7 @@ func CreateMixed(t testing.TB, m *Moto) *Mixed {
 	ec2c, rdsc := m.Clients(t)
 	x := &Mixed{Instances: RunInstances(t, ec2c, 2), DB: "pg-mixed", Cluster: "graph-mixed", ClusterDB: "graph-mixed-a"}
 	x.NoHibernate = x.Instances[1]
-	x.Member = CreateAutoScalingGroup(t, m.Config(t), "web", 1)[0]
+	x.Member = m.ScalingClients(t).CreateAutoScalingGroup(t, "web", 1, 1, 1)[0]
 	CreateDBInstance(t, rdsc, x.DB)
 	m.CreateNeptuneCluster(t, x.Cluster, x.ClusterDB)
 	x.Config = fmt.Sprintf(`region_name: %s

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/neptune"
@@ -152,38 +151,6 @@ batch_servers:
   - type: ec2.instance
     ids: [%s]
 `, Region, ids[0], ids[1], ids[2])
-}
-
-// CreateAutoScalingGroup creates an Auto Scaling group of n running
-// instances (moto launches them at once) and returns their ids.
-func CreateAutoScalingGroup(t testing.TB, cfg aws.Config, name string, n int) []string {
-	t.Helper()
-	ctx := context.Background()
-	c := awsclient.AutoScaling(cfg)
-	if _, err := c.CreateLaunchConfiguration(ctx, &autoscaling.CreateLaunchConfigurationInput{
-		LaunchConfigurationName: aws.String(name + "-lc"), ImageId: aws.String(AMI), InstanceType: aws.String("t3.micro"),
-	}); err != nil {
-		t.Fatalf("testbed: create launch configuration: %v", err)
-	}
-	if _, err := c.CreateAutoScalingGroup(ctx, &autoscaling.CreateAutoScalingGroupInput{
-		AutoScalingGroupName: aws.String(name), LaunchConfigurationName: aws.String(name + "-lc"),
-		MinSize: aws.Int32(int32(n)), MaxSize: aws.Int32(int32(n)), DesiredCapacity: aws.Int32(int32(n)),
-		AvailabilityZones: []string{Region + "a"},
-	}); err != nil {
-		t.Fatalf("testbed: create Auto Scaling group %s: %v", name, err)
-	}
-	out, err := c.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{name}})
-	if err != nil || len(out.AutoScalingGroups) != 1 {
-		t.Fatalf("testbed: describe Auto Scaling group %s: %v", name, err)
-	}
-	var ids []string
-	for _, i := range out.AutoScalingGroups[0].Instances {
-		ids = append(ids, aws.ToString(i.InstanceId))
-	}
-	if len(ids) != n {
-		t.Fatalf("testbed: Auto Scaling group %s has %d instances, want %d", name, len(ids), n)
-	}
-	return ids
 }
 
 // CreateNeptuneCluster creates a Neptune cluster with the given member

@@ -41,8 +41,9 @@ type Group struct {
 }
 
 // CreateAutoScalingGroup creates a group of t3.micro instances in one
-// zone with the given sizes; moto launches desired instances at once.
-func (s Scaling) CreateAutoScalingGroup(t testing.TB, name string, min, max, desired int32) {
+// zone with the given sizes and returns the ids of its instances: moto
+// launches desired instances at once.
+func (s Scaling) CreateAutoScalingGroup(t testing.TB, name string, min, max, desired int32) []string {
 	t.Helper()
 	ctx := context.Background()
 	_, err := s.ASG.CreateLaunchConfiguration(ctx, &autoscaling.CreateLaunchConfigurationInput{
@@ -59,6 +60,18 @@ func (s Scaling) CreateAutoScalingGroup(t testing.TB, name string, min, max, des
 	if err != nil {
 		t.Fatalf("testbed: create Auto Scaling group %s: %v", name, err)
 	}
+	out, err := s.ASG.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{name}})
+	if err != nil || len(out.AutoScalingGroups) != 1 {
+		t.Fatalf("testbed: describe Auto Scaling group %s: %v", name, err)
+	}
+	var ids []string
+	for _, i := range out.AutoScalingGroups[0].Instances {
+		ids = append(ids, aws.ToString(i.InstanceId))
+	}
+	if len(ids) != int(desired) {
+		t.Fatalf("testbed: Auto Scaling group %s has %d instances, want %d", name, len(ids), desired)
+	}
+	return ids
 }
 
 // TagGroup sets tag key to value on group name.

@@ -22,15 +22,11 @@ func TestStartStopCommandScalingTypes(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "stop fleet: 6 changed of 6 resources") {
 		t.Fatalf("stop: exit %d\n%s%s", code, out, errs)
 	}
-	for id, want := range map[string]string{
+	wantRows(t, out, map[string]string{
 		f.Group:    "running → stopped    changed  saved min,max,desired 1,3,2 in tag awsutils:capacity; scaled to 0; reached stopped",
 		f.Service:  "running → stopped    changed  saved desired count 2 in tag awsutils:capacity; set to 0; reached stopped",
 		f.Redshift: "available → paused   changed  reached paused",
-	} {
-		if row := rowOf(out, id); !strings.Contains(row, want) {
-			t.Errorf("%s: %q, want %q\n%s", id, row, want, out)
-		}
-	}
+	})
 	stopped := f.State(t, m)
 	for id, want := range map[string]string{
 		f.Instance: "stopped", f.DB: "stopped", f.Cluster: "stopped", f.Redshift: "paused",
@@ -80,15 +76,11 @@ func TestStartStopCommandScalingErrors(t *testing.T) {
 	if code != exitFailed || !strings.Contains(out, "start broken: 3 failed of 3 resources") {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
-	for id, want := range map[string]string{
+	wantRows(t, out, map[string]string{
 		"nope":      "failed  Auto Scaling group not found in us-east-1",
 		"badtag":    `failed  tag awsutils:capacity is "1,2", want min,max,desired; fix or delete the tag (nothing changed)`,
 		"prod/nope": "failed  ECS service not found in us-east-1",
-	} {
-		if row := rowOf(out, id); !strings.Contains(row, want) {
-			t.Errorf("%s: %q, want %q\n%s", id, row, want, out)
-		}
-	}
+	})
 	if now := f.State(t, m); !maps.Equal(now, before) {
 		t.Errorf("a failed start changed moto:\nbefore %v\nafter  %v", before, now)
 	}

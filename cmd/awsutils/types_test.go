@@ -10,6 +10,17 @@ import (
 	"github.com/awsutils/awsutils/startstop"
 )
 
+// wantRows checks that the report line of each id in want contains its
+// text.
+func wantRows(t *testing.T, out string, want map[string]string) {
+	t.Helper()
+	for id, w := range want {
+		if row := rowOf(out, id); !strings.Contains(row, w) {
+			t.Errorf("%s: %q, want %q\n%s", id, row, w, out)
+		}
+	}
+}
+
 // rowOf is the report line of id.
 func rowOf(out, id string) string {
 	for _, l := range strings.Split(out, "\n") {
@@ -34,18 +45,14 @@ func TestStartStopCommandEveryType(t *testing.T) {
 	if code != exitFailed { // the two members are unsupported
 		t.Fatalf("exit %d, want 1\n%s%s", code, out, errs)
 	}
-	for id, want := range map[string]string{
+	wantRows(t, out, map[string]string{
 		x.Instances[0]: "changed      hibernated",
 		x.NoHibernate:  "changed      hibernation not configured; stopped",
 		x.Member:       "unsupported  member of Auto Scaling group web; list the group under autoscaling.group",
 		x.DB:           "changed",
 		x.Cluster:      "changed",
 		x.ClusterDB:    "unsupported  member of cluster graph-mixed; list the cluster under rds.db_cluster",
-	} {
-		if row := rowOf(out, id); !strings.Contains(row, want) {
-			t.Errorf("%s: %q, want %q\n%s", id, row, want, out)
-		}
-	}
+	})
 	stopped := x.State(t, m)
 	for id, want := range map[string]string{x.Instances[0]: "stopped", x.NoHibernate: "stopped", x.Member: "running",
 		x.DB: "stopped", x.Cluster: "stopped"} {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"maps"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -21,12 +20,7 @@ func TestLambdaScalingTypes(t *testing.T) {
 	m := testbed.StartMotoAccount(t)
 	f := testbed.CreateFleet(t, m)
 	path := writeFile(t, startstop.ConfigFile, f.Config)
-	start := func(name string) *testbed.Lambda {
-		env := m.Env()
-		env["LAMBDA_TASK_ROOT"] = filepath.Dir(path)
-		env["AWS_LAMBDA_FUNCTION_NAME"] = name
-		return testbed.StartLambda(t, testbed.BuildBootstrap(t, "./cmd/startstop-lambda"), env)
-	}
+	start := func(name string) *testbed.Lambda { return startInTaskRoot(t, m.Env(), path, name) }
 	before := f.State(t, m)
 	byID := func(rep startstop.Report) map[string]startstop.Result {
 		got := map[string]startstop.Result{}

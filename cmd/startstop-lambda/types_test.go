@@ -12,6 +12,15 @@ import (
 	"github.com/awsutils/awsutils/startstop"
 )
 
+// startInTaskRoot runs the function under the emulator as name, with env
+// and its task root the folder of the config file at path.
+func startInTaskRoot(t *testing.T, env map[string]string, path, name string) *testbed.Lambda {
+	t.Helper()
+	env["LAMBDA_TASK_ROOT"] = filepath.Dir(path)
+	env["AWS_LAMBDA_FUNCTION_NAME"] = name
+	return testbed.StartLambda(t, testbed.BuildBootstrap(t, "./cmd/startstop-lambda"), env)
+}
+
 // Every type through the function, both event forms and status, behind a
 // proxy that answers EC2's UnsupportedHibernationConfiguration for the
 // instance that cannot hibernate. "fleet" lists what can be started and
@@ -30,12 +39,7 @@ func TestLambdaEveryType(t *testing.T) {
     ids: [%s]
 `, x.Instances[0], x.Instances[1], x.DB, x.Cluster)
 	path := writeFile(t, startstop.ConfigFile, conf)
-	start := func(name string) *testbed.Lambda {
-		env := p.Env(m.Env())
-		env["LAMBDA_TASK_ROOT"] = filepath.Dir(path)
-		env["AWS_LAMBDA_FUNCTION_NAME"] = name
-		return testbed.StartLambda(t, testbed.BuildBootstrap(t, "./cmd/startstop-lambda"), env)
-	}
+	start := func(name string) *testbed.Lambda { return startInTaskRoot(t, p.Env(m.Env()), path, name) }
 	l := start("startstop")
 
 	rep := report(t, l, `{"action": "stop", "configKey": "fleet"}`)

@@ -78,14 +78,7 @@ func TestRunDeadlineNamesWhatWasNotReached(t *testing.T) {
 	gate := b.proxy.Hold(testbed.IsOp("StopDBInstance"))
 	gate.ReleaseN(reached)
 	ctx, expire := testbed.ManualDeadline(t.Context())
-	done := make(chan *Report, 1)
-	go func() {
-		rep, err := Run(ctx, b.cfg, conf, Request{Action: Stop, Keys: []string{"k"}}, Options{Concurrency: concurrency})
-		if err != nil {
-			t.Error(err)
-		}
-		done <- rep
-	}()
+	done := stopInBackground(ctx, t, b, conf, Options{Concurrency: concurrency})
 	wait := waitCtx(t)
 	// Every call slot taken by a held call means the 10 let through have
 	// been answered.

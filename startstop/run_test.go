@@ -51,6 +51,20 @@ func (b *bed) serviceCalls(svc string) int { return b.proxy.Stats().Services[svc
 
 func (b *bed) ops() map[string]int { return b.proxy.Stats().Ops }
 
+// stopInBackground stops key k of conf through b while the test holds or
+// counts its calls; the report comes on the channel.
+func stopInBackground(ctx context.Context, t *testing.T, b *bed, conf *Config, opts Options) <-chan *Report {
+	done := make(chan *Report, 1)
+	go func() {
+		rep, err := Run(ctx, b.cfg, conf, Request{Action: Stop, Keys: []string{"k"}}, opts)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- rep
+	}()
+	return done
+}
+
 // waitCtx bounds a wait for a state the run must reach on its own; it only
 // turns a hang into a failure.
 func waitCtx(t *testing.T) context.Context {
@@ -337,14 +351,7 @@ func TestRunRespectsDeadline(t *testing.T) {
 	conf := parse(t, fmt.Sprintf("k:\n  - type: ec2.instance\n    ids: [%s, %s]\n  - type: rds.db_instance\n    ids: [pg1]\n", ids[0], ids[1]))
 	gate := b.proxy.Hold(func(r *http.Request) bool { return testbed.Operation(r) != "DescribeAutoScalingInstances" })
 	ctx, expire := testbed.ManualDeadline(t.Context())
-	done := make(chan *Report, 1)
-	go func() {
-		rep, err := Run(ctx, b.cfg, conf, Request{Action: Stop, Keys: []string{"k"}}, Options{})
-		if err != nil {
-			t.Error(err)
-		}
-		done <- rep
-	}()
+	done := stopInBackground(ctx, t, b, conf, Options{})
 	wait := waitCtx(t)
 	if err := gate.WaitHeld(wait, 2); err != nil {
 		t.Fatal(err)
@@ -452,14 +459,7 @@ func TestRunAtScale(t *testing.T) {
 	b.proxy.ResetStats()
 	ec2Gate := b.proxy.Hold(testbed.IsOp("StopInstances"))
 	rdsGate := b.proxy.Hold(testbed.IsOp("StopDBInstance", "StopDBCluster"))
-	done := make(chan *Report, 1)
-	go func() {
-		rep, err := Run(context.Background(), b.cfg, conf, Request{Action: Stop, Keys: []string{"k"}}, Options{})
-		if err != nil {
-			t.Error(err)
-		}
-		done <- rep
-	}()
+	done := stopInBackground(context.Background(), t, b, conf, Options{})
 	wait := waitCtx(t)
 	if err := ec2Gate.WaitHeld(wait, 1000/ec2Chunk); err != nil {
 		t.Fatal(err)

@@ -191,14 +191,7 @@ func TestRunDeadlineDuringMemberCheck(t *testing.T) {
 	conf := parse(t, fmt.Sprintf("region_name: %s\nk:\n  - type: ec2.instance\n    ids: [%s]\n", testbed.Region, strings.Join(ids, ", ")))
 	gate := b.proxy.Hold(testbed.IsOp("DescribeAutoScalingInstances"))
 	ctx, expire := testbed.ManualDeadline(t.Context())
-	done := make(chan *Report, 1)
-	go func() {
-		rep, err := Run(ctx, b.cfg, conf, Request{Action: Stop, Keys: []string{"k"}}, Options{})
-		if err != nil {
-			t.Error(err)
-		}
-		done <- rep
-	}()
+	done := stopInBackground(ctx, t, b, conf, Options{})
 	if err := gate.WaitHeld(waitCtx(t), 1); err != nil {
 		t.Fatal(err)
 	}

@@ -8,15 +8,21 @@ import (
 	"github.com/awsutils/awsutils/internal/testbed"
 )
 
+// fleetConfig creates testbed's fleet in a moto account of its own and
+// writes its config; before is the fleet's state in moto.
+func fleetConfig(t *testing.T) (m *testbed.Moto, f *testbed.Fleet, path string, before map[string]string) {
+	t.Helper()
+	m = testbed.StartMotoAccount(t)
+	f = testbed.CreateFleet(t, m)
+	return m, f, writeConfig(t, f.Config), f.State(t, m)
+}
+
 // A key of every type, Auto Scaling groups, ECS services and Redshift
 // clusters among EC2 and RDS: stop, stop again, start, start again; the
 // start restores moto's state exactly (sizes, desired count, tags).
 func TestStartStopCommandScalingTypes(t *testing.T) {
 	t.Parallel()
-	m := testbed.StartMotoAccount(t)
-	f := testbed.CreateFleet(t, m)
-	path := writeConfig(t, f.Config)
-	before := f.State(t, m)
+	m, f, path, before := fleetConfig(t)
 
 	code, out, errs := runBin(t, m.Env(), "stop", "--config", path, "--wait", "--wait-timeout", "1m", "fleet")
 	if code != exitOK || !strings.Contains(out, "stop fleet: 6 changed of 6 resources") {
@@ -68,10 +74,7 @@ func TestStartStopCommandScalingTypes(t *testing.T) {
 // id without its cluster is a config error: exit 2, file and line.
 func TestStartStopCommandScalingErrors(t *testing.T) {
 	t.Parallel()
-	m := testbed.StartMotoAccount(t)
-	f := testbed.CreateFleet(t, m)
-	path := writeConfig(t, f.Config)
-	before := f.State(t, m)
+	m, f, path, before := fleetConfig(t)
 	code, out, errs := runBin(t, m.Env(), "start", "--config", path, "broken")
 	if code != exitFailed || !strings.Contains(out, "start broken: 3 failed of 3 resources") {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)

@@ -211,7 +211,17 @@ type fakeGroups struct {
 	groups map[string]*astypes.AutoScalingGroup
 }
 
-func (f *fakeGroups) record(op string) error { return f.logCall(op, "ValidationError") }
+// change logs op and, unless it is the one to fail, applies it under the
+// lock.
+func (f *fakeGroups) change(op string, apply func()) error {
+	if err := f.logCall(op, "ValidationError"); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	apply()
+	return nil
+}
 
 func (f *fakeGroups) DescribeAutoScalingGroups(_ context.Context, in *autoscaling.DescribeAutoScalingGroupsInput, _ ...func(*autoscaling.Options)) (*autoscaling.DescribeAutoScalingGroupsOutput, error) {
 	f.mu.Lock()
@@ -226,37 +236,34 @@ func (f *fakeGroups) DescribeAutoScalingGroups(_ context.Context, in *autoscalin
 }
 
 func (f *fakeGroups) UpdateAutoScalingGroup(_ context.Context, in *autoscaling.UpdateAutoScalingGroupInput, _ ...func(*autoscaling.Options)) (*autoscaling.UpdateAutoScalingGroupOutput, error) {
-	if err := f.record("UpdateAutoScalingGroup"); err != nil {
+	if err := f.change("UpdateAutoScalingGroup", func() {
+		g := f.groups[*in.AutoScalingGroupName]
+		g.MinSize, g.MaxSize, g.DesiredCapacity = in.MinSize, in.MaxSize, in.DesiredCapacity
+	}); err != nil {
 		return nil, err
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	g := f.groups[*in.AutoScalingGroupName]
-	g.MinSize, g.MaxSize, g.DesiredCapacity = in.MinSize, in.MaxSize, in.DesiredCapacity
 	return &autoscaling.UpdateAutoScalingGroupOutput{}, nil
 }
 
 func (f *fakeGroups) CreateOrUpdateTags(_ context.Context, in *autoscaling.CreateOrUpdateTagsInput, _ ...func(*autoscaling.Options)) (*autoscaling.CreateOrUpdateTagsOutput, error) {
-	if err := f.record("CreateOrUpdateTags"); err != nil {
+	if err := f.change("CreateOrUpdateTags", func() {
+		for _, tag := range in.Tags {
+			g := f.groups[*tag.ResourceId]
+			g.Tags = append(g.Tags, astypes.TagDescription{Key: tag.Key, Value: tag.Value})
+		}
+	}); err != nil {
 		return nil, err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, tag := range in.Tags {
-		g := f.groups[*tag.ResourceId]
-		g.Tags = append(g.Tags, astypes.TagDescription{Key: tag.Key, Value: tag.Value})
 	}
 	return &autoscaling.CreateOrUpdateTagsOutput{}, nil
 }
 
 func (f *fakeGroups) DeleteTags(_ context.Context, in *autoscaling.DeleteTagsInput, _ ...func(*autoscaling.Options)) (*autoscaling.DeleteTagsOutput, error) {
-	if err := f.record("DeleteTags"); err != nil {
+	if err := f.change("DeleteTags", func() {
+		for _, tag := range in.Tags {
+			f.groups[*tag.ResourceId].Tags = nil
+		}
+	}); err != nil {
 		return nil, err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, tag := range in.Tags {
-		f.groups[*tag.ResourceId].Tags = nil
 	}
 	return &autoscaling.DeleteTagsOutput{}, nil
 }

@@ -66,16 +66,30 @@ func TestParseDesired(t *testing.T) {
 	}
 }
 
+// namedDecision is a row of a decide table of resources in state st,
+// named for the case.
+type namedDecision[S any] struct {
+	name string
+	a    Action
+	st   S
+	act  bool
+	o    Outcome
+	msg  string
+}
+
+func checkNamedDecisions[S any](t *testing.T, decide func(Action, S) (bool, Outcome, string), tests []namedDecision[S]) {
+	t.Helper()
+	for _, tt := range tests {
+		act, o, msg := decide(tt.a, tt.st)
+		if act != tt.act || o != tt.o || !strings.Contains(msg, tt.msg) {
+			t.Errorf("%s: %v %s %q, want %v %s %q", tt.name, act, o, msg, tt.act, tt.o, tt.msg)
+		}
+	}
+}
+
 func TestDecideASG(t *testing.T) {
 	saved := &capacity{1, 4, 2}
-	tests := []struct {
-		name string
-		a    Action
-		g    asgGroup
-		act  bool
-		o    Outcome
-		msg  string
-	}{
+	checkNamedDecisions(t, decideASG, []namedDecision[asgGroup]{
 		{"stop running", Stop, asgGroup{cap: capacity{1, 4, 2}, instances: 2, inService: 2}, true, "", ""},
 		{"stop running over a stale tag", Stop, asgGroup{cap: capacity{1, 4, 2}, saved: &capacity{5, 5, 5}}, true, "", ""},
 		{"stop idle (desired 0, max above 0)", Stop, asgGroup{cap: capacity{0, 3, 0}}, true, "", ""},
@@ -89,13 +103,7 @@ func TestDecideASG(t *testing.T) {
 		{"start with a malformed tag", Start, asgGroup{tagErr: badTag("1,2", "min,max,desired")}, false, Failed, `tag awsutils:capacity is "1,2", want min,max,desired; fix or delete the tag (nothing changed)`},
 		{"start not at 0", Start, asgGroup{cap: capacity{1, 4, 2}}, false, Unchanged, "not scaled to 0 (min,max,desired 1,4,2)"},
 		{"start not at 0 with a stale tag", Start, asgGroup{cap: capacity{0, 0, 1}, saved: saved}, false, Unchanged, "not scaled to 0"},
-	}
-	for _, tt := range tests {
-		act, o, msg := decideASG(tt.a, tt.g)
-		if act != tt.act || o != tt.o || !strings.Contains(msg, tt.msg) {
-			t.Errorf("%s: %v %s %q, want %v %s %q", tt.name, act, o, msg, tt.act, tt.o, tt.msg)
-		}
-	}
+	})
 }
 
 // The state names of groups and services, and where a wait stands in
@@ -135,14 +143,7 @@ func TestScalingStateAndSettle(t *testing.T) {
 }
 
 func TestDecideECS(t *testing.T) {
-	tests := []struct {
-		name string
-		a    Action
-		s    ecsSvc
-		act  bool
-		o    Outcome
-		msg  string
-	}{
+	checkNamedDecisions(t, decideECS, []namedDecision[ecsSvc]{
 		{"stop running", Stop, ecsSvc{status: "ACTIVE", desired: 3, running: 3, saved: -1}, true, "", ""},
 		{"stop at 0 with tag", Stop, ecsSvc{status: "ACTIVE", saved: 3}, false, Unchanged, "already at desired count 0; 3 saved in tag awsutils:capacity"},
 		{"stop at 0 without tag", Stop, ecsSvc{status: "ACTIVE", saved: -1}, false, Unchanged, "no saved count"},
@@ -152,13 +153,7 @@ func TestDecideECS(t *testing.T) {
 		{"start at 0 without tag", Start, ecsSvc{status: "ACTIVE", saved: -1}, false, Failed, "no saved count (tag awsutils:capacity); start it by hand once"},
 		{"start with a malformed tag", Start, ecsSvc{status: "ACTIVE", saved: -1, tagErr: badTag("x", "the desired count")}, false, Failed, `tag awsutils:capacity is "x"`},
 		{"start not at 0", Start, ecsSvc{status: "ACTIVE", desired: 2, saved: -1}, false, Unchanged, "not at desired count 0 (desired 2)"},
-	}
-	for _, tt := range tests {
-		act, o, msg := decideECS(tt.a, tt.s)
-		if act != tt.act || o != tt.o || !strings.Contains(msg, tt.msg) {
-			t.Errorf("%s: %v %s %q, want %v %s %q", tt.name, act, o, msg, tt.act, tt.o, tt.msg)
-		}
-	}
+	})
 }
 
 func TestDecideRedshift(t *testing.T) {

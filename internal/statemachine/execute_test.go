@@ -189,14 +189,7 @@ func (b *bed) checkUploaded(t *testing.T, src string, n int) {
 		}()
 	}
 	wg.Wait()
-	left := 0
-	_ = filepath.WalkDir(src, func(_ string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			left++
-		}
-		return nil
-	})
-	if left != 0 {
+	if left := testbed.CountFiles(src); left != 0 {
 		t.Errorf("%d source files left after the upload with removeSrc", left)
 	}
 }
@@ -389,14 +382,7 @@ func TestExecutionFailsOnAFailedBatch(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(src, victim)); err != nil {
 		t.Errorf("the failed file's source: %v, want it kept", err)
 	}
-	left := 0
-	_ = filepath.WalkDir(src, func(_ string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			left++
-		}
-		return nil
-	})
-	if left != 1 {
+	if left := testbed.CountFiles(src); left != 1 {
 		t.Errorf("%d source files left, want only the failed one", left)
 	}
 }

@@ -42,6 +42,9 @@ type limiter struct {
 	peak      int // the highest bound so far
 }
 
+// traceLimiter, set by benchmarks only, sees every window's decision.
+var traceLimiter func(limit, inFlight int, rate float64)
+
 // Bounds of the adaptive limiter.
 const (
 	startInFlight = 64
@@ -182,6 +185,9 @@ func (l *limiter) decide() {
 		}
 	}
 	l.peak = max(l.peak, l.limit)
+	if traceLimiter != nil {
+		traceLimiter(l.limit, l.inFlight, rate)
+	}
 	l.prevRate = rate
 	l.winStart, l.winDone, l.winFull, l.congested = now, 0, l.inFlight >= l.limit, false
 }

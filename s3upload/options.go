@@ -103,6 +103,10 @@ type Options struct {
 	// object otherwise carries as user metadata (see metadata.go).
 	NoMetadata bool
 
+	// sdkPut, set by tests only, sends every PUT through the SDK's client,
+	// the reference the direct path is compared with.
+	sdkPut bool
+
 	// OnFile, when set, receives every file's outcome as soon as it is
 	// known, from one goroutine at a time; Report.Files then keeps only
 	// the failed and kept files, so that memory does not grow with the

@@ -35,6 +35,9 @@ type uploader struct {
 	walk  *walker
 	keys  *claims
 	s3    *s3.Client
+	// direct sends small files' PUTs past the SDK's middleware (nil: the
+	// client sends them).
+	direct *directPut
 	large chan struct{} // semaphore over multipart uploads
 	// readers is a semaphore over checksum passes, each holding a buffer.
 	readers chan struct{}
@@ -83,6 +86,9 @@ func newUploader(cfg aws.Config, opts *Options, w *walker, lim *limiter) *upload
 		readers: make(chan struct{}, max(4, 2*runtime.GOMAXPROCS(0))),
 	}
 	u.bufs.New = func() any { b := make([]byte, bufSize); return &b }
+	if !opts.sdkPut {
+		u.direct = newDirectPut(context.Background(), client, opts.Bucket)
+	}
 	return u
 }
 
@@ -416,6 +422,21 @@ func (u *uploader) putSmall(ctx context.Context, f *os.File, key string, size in
 	hook(atSummed, key)
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
+	class, sse, kmsKey := u.storage()
+	if u.direct != nil {
+		resp, err := u.direct.put(ctx, putRequest{
+			key: key, size: size,
+			body: func() io.Reader {
+				return &body{SectionReader: io.NewSectionReader(f, 0, size), size: size, stop: stop}
+			},
+			headers: putHeaders(contentType(key), sum, meta, string(class), string(sse), kmsKey),
+		})
+		if err != nil {
+			return stored{}, shrunk(ctx, err)
+		}
+		u.bytes.Add(size)
+		return checkSum(sum, resp.crc32, aws.String(resp.version))
+	}
 	in := &s3.PutObjectInput{
 		Bucket:            aws.String(u.opts.Bucket),
 		Key:               aws.String(key),
@@ -426,7 +447,7 @@ func (u *uploader) putSmall(ctx context.Context, f *os.File, key string, size in
 		ChecksumCRC32:     aws.String(sum),
 		Metadata:          meta,
 	}
-	in.StorageClass, in.ServerSideEncryption, in.SSEKMSKeyId = u.storage()
+	in.StorageClass, in.ServerSideEncryption, in.SSEKMSKeyId = class, sse, kmsKey
 	out, err := u.s3.PutObject(ctx, in)
 	if err != nil {
 		return stored{}, shrunk(ctx, err)

@@ -40,8 +40,8 @@ type directPut struct {
 	creds   aws.CredentialsProvider
 	retryer aws.RetryerV2
 	signer  *v4.Signer
-	region  string // signing region
-	name    string // signing name
+	region  string  // signing region
+	name    string  // signing name
 	base    url.URL // the bucket's URL: a key's path appends to it
 	ua      string
 }
@@ -282,4 +282,3 @@ func putHeaders(contentType *string, sum string, meta map[string]string, class, 
 	}
 	return h
 }
-

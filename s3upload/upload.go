@@ -31,14 +31,14 @@ import (
 
 // uploader does one file at a time per worker; its counters feed Progress.
 type uploader struct {
-	opts  *Options
-	walk  *walker
-	keys  *claims
-	s3    *s3.Client
+	opts *Options
+	walk *walker
+	keys *claims
+	s3   *s3.Client
 	// direct sends small files' PUTs past the SDK's middleware (nil: the
 	// client sends them).
 	direct *directPut
-	large chan struct{} // semaphore over multipart uploads
+	large  chan struct{} // semaphore over multipart uploads
 	// readers is a semaphore over checksum passes, each holding a buffer.
 	readers chan struct{}
 	bufs    sync.Pool

@@ -81,14 +81,19 @@ type config struct {
 	FanoutConcurrency int
 	FanoutRTT         time.Duration
 	FanoutReps        int
-	RunTimeout        time.Duration
-	Root              string // module root
-	WorkDir           string // generated trees, builds, server data
-	ResultsDir        string // where <timestamp>.csv and latest.csv go
-	Docs              string // the markdown file; the chart goes beside it
-	Command           string // how the run was started, for the report
-	Note              string // a line for the report's notes
-	Logf              func(format string, args ...any)
+	// SlowDown is the share of W1's PUTs a fault proxy behind a delay
+	// line of SlowDownRTT answers 503 SlowDown, in two extra contenders
+	// (awsutils through the proxy without and with faults); 0: not run.
+	SlowDown    float64
+	SlowDownRTT time.Duration
+	RunTimeout  time.Duration
+	Root        string // module root
+	WorkDir     string // generated trees, builds, server data
+	ResultsDir  string // where <timestamp>.csv and latest.csv go
+	Docs        string // the markdown file; the chart goes beside it
+	Command     string // how the run was started, for the report
+	Note        string // a line for the report's notes
+	Logf        func(format string, args ...any)
 }
 
 func main() {
@@ -124,6 +129,8 @@ func main() {
 		fanConc   = flag.Int("fanout-concurrency", 8, "fan-out: UPLOAD_CONCURRENCY of each invocation")
 		fanRTT    = flag.Duration("fanout-rtt", 50*time.Millisecond, "fan-out: round trip of the delay line in front of the S3 server")
 		fanReps   = flag.Int("fanout-reps", 1, "fan-out: measured rounds")
+		slowdown  = flag.Float64("slowdown", 0.05, "W1: share of PUTs a fault proxy answers 503 SlowDown, run as two extra contenders through it (with and without faults); 0: not run")
+		slowRTT   = flag.Duration("slowdown-rtt", 50*time.Millisecond, "round trip of the delay line in front of the fault proxy")
 		timeout   = flag.Duration("run-timeout", 10*time.Minute, "longest one contender run may take")
 		smoke     = flag.Bool("smoke", false, "tiny run: W1 at 200 files at 0 and 50 ms, 1 round, awsutils, two PUT loops and s5cmd if installed; results under bench/work/smoke")
 		out       = flag.String("out", filepath.Join(root, "bench", "results"), "results folder")
@@ -154,6 +161,7 @@ func main() {
 		Lambda: *lambdaOn, LambdaReps: *lambdaN, RunTimeout: *timeout,
 		Fanout: *fanout, FanoutFiles: *fanFiles, FanoutBatchFiles: *fanBatch, FanoutChildren: *fanKids,
 		FanoutConcurrency: *fanConc, FanoutRTT: *fanRTT, FanoutReps: *fanReps,
+		SlowDown: *slowdown, SlowDownRTT: *slowRTT,
 		Root: root, WorkDir: filepath.Join(root, "bench", "work"), ResultsDir: *out, Docs: *docs,
 		Command: "go run ./bench " + strings.Join(os.Args[1:], " "),
 		Logf:    log.Printf,
@@ -189,6 +197,7 @@ func smokeConfig(cfg config) config {
 	cfg.Tools = []string{"awsutils", "putloop", "rawput-256", "s5cmd"}
 	cfg.Required = []string{"awsutils", "putloop"}
 	cfg.StartStop, cfg.Lambda, cfg.Fanout = false, false, false
+	cfg.SlowDown = 0
 	cfg.ResultsDir = filepath.Join(cfg.WorkDir, "smoke")
 	cfg.Docs = filepath.Join(cfg.WorkDir, "smoke", "BENCHMARKS.md")
 	cfg.RunTimeout = 2 * time.Minute
@@ -221,6 +230,8 @@ func (c config) validate() error {
 		return fmt.Errorf("-scale %v: want 0 < scale <= 1", c.Scale)
 	case c.Fanout && (c.FanoutFiles < 1 || c.FanoutBatchFiles < 1 || c.FanoutChildren < 1 || c.FanoutConcurrency < 1 || c.FanoutReps < 1 || c.FanoutRTT < 0):
 		return fmt.Errorf("-fanout-*: want files, batch files, children, concurrency and reps of at least 1, and a round trip of 0 or more")
+	case c.SlowDown < 0 || c.SlowDown >= 1 || c.SlowDown > 0 && c.SlowDownRTT <= 0:
+		return fmt.Errorf("-slowdown %v, -slowdown-rtt %v: want a share in [0, 1) and a round trip above 0", c.SlowDown, c.SlowDownRTT)
 	case c.StartStop && (c.EC2 < 0 || c.RDS < 0 || c.Aurora < 0 || c.EC2+c.RDS+c.Aurora == 0):
 		return fmt.Errorf("-ec2/-rds/-aurora: want some resources")
 	}

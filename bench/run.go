@@ -29,6 +29,10 @@ type bench struct {
 	putloop  string
 	// moto is started on first use by the start/stop or Lambda parts.
 	moto *testbed.Moto
+	// faults and faultLine are the fault proxy in front of the upload
+	// server and the delay line in front of it (-slowdown), or nil.
+	faults    *testbed.FaultProxy
+	faultLine *testbed.DelayLine
 }
 
 func (b *bench) logf(format string, args ...any) {

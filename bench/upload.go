@@ -243,6 +243,24 @@ func (b *bench) uploads(ctx context.Context) error {
 			b.logf("delay line for a %s round trip: %s → %s", rtt, line.Endpoint, srv.Endpoint)
 		}
 	}
+	if b.cfg.SlowDown > 0 && contains(b.cfg.Workloads, "W1") && (b.cfg.Tools == nil || contains(b.cfg.Tools, report.ToolAwsutils)) {
+		// An HTTP proxy costs CPU per request (about 2,500 requests/s on
+		// this machine): both contenders through it pay that alike, so only
+		// their ratio says what the faults cost.
+		p, err := testbed.NewFaultProxy(srv.Endpoint, testbed.Faults{Logf: func(string, ...any) {}})
+		if err != nil {
+			return err
+		}
+		defer p.Close()
+		line, err := testbed.NewDelayLine(p.Endpoint, b.cfg.SlowDownRTT)
+		if err != nil {
+			return err
+		}
+		defer line.Close()
+		b.faults, b.faultLine = p, line
+		b.note("%s and %s: W1 through a %s delay line in front of a fault proxy (testbed.FaultProxy) in front of the server; the proxy answers %.0f %% of PutObject attempts, at random, with 503 SlowDown in the second",
+			report.ToolAwsutilsProxy, report.ToolAwsutilsSlowDown, b.cfg.SlowDownRTT, b.cfg.SlowDown*100)
+	}
 	home := filepath.Join(b.tmp, "home")
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return err
@@ -275,6 +293,10 @@ func (b *bench) uploads(ctx context.Context) error {
 type slot struct {
 	c   contender
 	rtt time.Duration
+	// proxied runs through the fault proxy's delay line, with slowDown of
+	// its PUTs answered 503 SlowDown.
+	proxied  bool
+	slowDown float64
 }
 
 func (b *bench) uploadWorkload(ctx context.Context, srv *testbed.Versity, dataDir string, lines map[time.Duration]*testbed.DelayLine,
@@ -298,7 +320,18 @@ func (b *bench) uploadWorkload(ctx context.Context, srv *testbed.Versity, dataDi
 			if wl == "W4" && !contains(w4Tools, c.name) || rtt > 0 && !contains(farTools, c.name) {
 				continue
 			}
-			slots = append(slots, slot{c, rtt})
+			slots = append(slots, slot{c: c, rtt: rtt})
+		}
+	}
+	if wl == "W1" && b.faults != nil {
+		for _, c := range all {
+			if c.name != report.ToolAwsutils {
+				continue
+			}
+			free, slow := c, c
+			free.name, slow.name = report.ToolAwsutilsProxy, report.ToolAwsutilsSlowDown
+			slots = append(slots, slot{c: free, rtt: b.cfg.SlowDownRTT, proxied: true},
+				slot{c: slow, rtt: b.cfg.SlowDownRTT, proxied: true, slowDown: b.cfg.SlowDown})
 		}
 	}
 	want := plan.Sizes()
@@ -316,7 +349,15 @@ func (b *bench) uploadWorkload(ctx context.Context, srv *testbed.Versity, dataDi
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if err := b.uploadRun(ctx, srv, dataDir, lines[slots[i].rtt], client, bucket, wl, slots[i], round, tree, want, copyDir, home); err != nil {
+			line := lines[slots[i].rtt]
+			if slots[i].proxied {
+				line = b.faultLine
+				if err := b.faults.SetFaults(testbed.Faults{Seed: int64(round), SlowDown503: slots[i].slowDown, Only: []string{"PutObject"}}); err != nil {
+					return err
+				}
+				b.faults.ResetStats()
+			}
+			if err := b.uploadRun(ctx, srv, dataDir, line, client, bucket, wl, slots[i], round, tree, want, copyDir, home); err != nil {
 				return err
 			}
 		}
@@ -385,6 +426,10 @@ func (b *bench) uploadRun(ctx context.Context, srv *testbed.Versity, dataDir str
 	if n := report.LoopInFlight[c.name]; n > 0 && s.rtt > 0 {
 		// What a fixed number in flight allows through this round trip.
 		bound = fmt.Sprintf(" (bound %d ÷ %s = %.0f/s)", n, s.rtt, float64(n)/s.rtt.Seconds())
+	}
+	if s.proxied {
+		st := b.faults.Stats()
+		status += fmt.Sprintf(" (proxy: %d PutObject attempts, %d answered SlowDown)", st.Ops["PutObject"], st.Faults[testbed.FaultSlowDown])
 	}
 	b.logf("%s %6s %-11s round %d/%d%s: %6.2f s %8.0f files/s%s %7.1f MiB/s cpu %5.2f s server %5.2f s line %4.2f s others %5.2f s conns %4d rss %5.1f MiB  %s",
 		wl, rtt, c.name, round+1, b.cfg.Warmup+b.cfg.Reps, tag, row.Wall, row.FilesPerSec(), bound, row.MiBPerSec(),

@@ -74,25 +74,32 @@ const (
 	ToolRawPut256      = "rawput-256"
 	ToolRawPut1024     = "rawput-1024"
 	ToolNaive          = "naive-loop"
+	// ToolAwsutilsProxy and ToolAwsutilsSlowDown are `awsutils upload`
+	// through a fault proxy behind the delay line (-slowdown): without
+	// faults, and with a share of PUTs answered 503 SlowDown.
+	ToolAwsutilsProxy    = "awsutils-proxy"
+	ToolAwsutilsSlowDown = "awsutils-slowdown"
 )
 
 // ToolOrder is the order tools are shown in.
 var ToolOrder = []string{ToolAwsutils, ToolAwsutilsRemove, ToolS5cmd, ToolS5cmdMove, ToolAWSCLI, ToolRclone,
-	ToolPutLoop, ToolPutLoop256, ToolRawPut256, ToolRawPut1024, ToolNaive}
+	ToolPutLoop, ToolPutLoop256, ToolRawPut256, ToolRawPut1024, ToolAwsutilsProxy, ToolAwsutilsSlowDown, ToolNaive}
 
 // ToolLabels are the commands behind each tool name.
 var ToolLabels = map[string]string{
-	ToolAwsutils:       "`awsutils upload`",
-	ToolAwsutilsRemove: "`awsutils upload --remove-src`",
-	ToolS5cmd:          "`s5cmd cp`",
-	ToolS5cmdMove:      "`s5cmd mv`",
-	ToolAWSCLI:         "`aws s3 cp --recursive`",
-	ToolRclone:         "`rclone copy`",
-	ToolPutLoop:        "bare Go PUT loop (SDK, 64 in flight)",
-	ToolPutLoop256:     "bare Go PUT loop (SDK, 256 in flight)",
-	ToolRawPut256:      "raw signed PUT loop (256 in flight)",
-	ToolRawPut1024:     "raw signed PUT loop (1,024 in flight)",
-	ToolNaive:          "naive loop (one call per resource)",
+	ToolAwsutils:         "`awsutils upload`",
+	ToolAwsutilsRemove:   "`awsutils upload --remove-src`",
+	ToolS5cmd:            "`s5cmd cp`",
+	ToolS5cmdMove:        "`s5cmd mv`",
+	ToolAWSCLI:           "`aws s3 cp --recursive`",
+	ToolRclone:           "`rclone copy`",
+	ToolPutLoop:          "bare Go PUT loop (SDK, 64 in flight)",
+	ToolPutLoop256:       "bare Go PUT loop (SDK, 256 in flight)",
+	ToolRawPut256:        "raw signed PUT loop (256 in flight)",
+	ToolRawPut1024:       "raw signed PUT loop (1,024 in flight)",
+	ToolNaive:            "naive loop (one call per resource)",
+	ToolAwsutilsProxy:    "`awsutils upload` through the fault proxy, no faults",
+	ToolAwsutilsSlowDown: "`awsutils upload` through the fault proxy, PUTs answered 503 SlowDown at random",
 }
 
 // LoopInFlight is each bare PUT loop's fixed number of requests in flight;
@@ -320,6 +327,17 @@ func Targets(gs []Group) []Target {
 			a, l, okA, okL, 0.9, false, "; "+label(l.Tool))
 		rm, okR := at("W1", ToolAwsutilsRemove, rtt)
 		compare(fmt.Sprintf("W1 `--remove-src` at %s vs without", FmtRTT(rtt)), "≥ 0.9×", rm, a, okR, okA, 0.9, false, "")
+	}
+	{
+		t := Target{Name: "W1 at 50 ms with 503 SlowDown vs without", Bar: "no file failed, ≥ 0.7× (the same fault proxy without faults)", Status: "not measured"}
+		sd, okS := at("W1", ToolAwsutilsSlowDown, 50*time.Millisecond)
+		free, okF := at("W1", ToolAwsutilsProxy, 50*time.Millisecond)
+		if okS && okF {
+			r := sd.FilesPerSec() / free.FilesPerSec()
+			t.Figure = fmt.Sprintf("%.2f× (%.0f vs %.0f files/s), %d of %d runs failed", r, sd.FilesPerSec(), free.FilesPerSec(), sd.Failed, sd.Failed+len(sd.Runs))
+			t.Status = status(r >= 0.7 && sd.Failed == 0)
+		}
+		ts = append(ts, t)
 	}
 	{
 		t := Target{Name: "W4 peak RSS at 50 ms flat in file count", Bar: "W4 ≤ 1.2× W1", Status: "not measured"}

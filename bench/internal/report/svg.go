@@ -19,16 +19,18 @@ func unitFor(wl string) string {
 }
 
 var toolColors = map[string]string{
-	ToolAwsutils:       "#1f6feb",
-	ToolAwsutilsRemove: "#6ea8fe",
-	ToolS5cmd:          "#d9480f",
-	ToolS5cmdMove:      "#ffa94d",
-	ToolAWSCLI:         "#2f9e44",
-	ToolRclone:         "#9c36b5",
-	ToolPutLoop:        "#495057",
-	ToolPutLoop256:     "#868e96",
-	ToolRawPut256:      "#343a40",
-	ToolRawPut1024:     "#212529",
+	ToolAwsutils:         "#1f6feb",
+	ToolAwsutilsRemove:   "#6ea8fe",
+	ToolS5cmd:            "#d9480f",
+	ToolS5cmdMove:        "#ffa94d",
+	ToolAWSCLI:           "#2f9e44",
+	ToolRclone:           "#9c36b5",
+	ToolPutLoop:          "#495057",
+	ToolPutLoop256:       "#868e96",
+	ToolRawPut256:        "#343a40",
+	ToolRawPut1024:       "#212529",
+	ToolAwsutilsProxy:    "#74c0fc",
+	ToolAwsutilsSlowDown: "#e03131",
 }
 
 // Chart writes an SVG with one panel per upload workload and round trip: a

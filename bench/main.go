@@ -111,7 +111,7 @@ func main() {
 		rtts      = flag.String("rtts", "0,50ms,150ms", "round trips the uploads run at (0: loopback; else through a delay line); W2 runs at 0 only")
 		w4rtts    = flag.String("w4-rtts", "0,50ms", "round trips W4 (100,000 files) runs at; at 150 ms a round takes minutes")
 		seed      = flag.Uint64("seed", 1, "seed of the generated workloads")
-		tools     = flag.String("tools", "all", "upload contenders: all, or a list of "+strings.Join(allTools, ","))
+		tools     = flag.String("tools", "all", "upload contenders: all (all but "+strings.Join(extraTools, ",")+"), or a list of "+strings.Join(knownTools, ","))
 		required  = flag.String("require", "awsutils,awsutils-rm,putloop", "contenders that must run (others are skipped with a note when their tool is missing)")
 		startstop = flag.Bool("startstop", true, "run the start/stop economy")
 		ec2n      = flag.Int("ec2", 1000, "start/stop: EC2 instances")
@@ -217,8 +217,8 @@ func (c config) validate() error {
 		}
 	}
 	for _, t := range append(append([]string(nil), c.Tools...), c.Required...) {
-		if !contains(allTools, t) {
-			return fmt.Errorf("unknown contender %q; want one of %s", t, strings.Join(allTools, ", "))
+		if !contains(knownTools, t) {
+			return fmt.Errorf("unknown contender %q; want one of %s", t, strings.Join(knownTools, ", "))
 		}
 	}
 	switch {

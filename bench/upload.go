@@ -31,6 +31,13 @@ var allTools = []string{
 	report.ToolPutLoop, report.ToolPutLoop256, report.ToolRawPut256, report.ToolRawPut1024,
 }
 
+// extraTools run only when -tools names them: what a feature costs, not
+// a peer.
+var extraTools = []string{report.ToolAwsutilsNoMeta}
+
+// knownTools are every contender -tools may name.
+var knownTools = append(append([]string(nil), allTools...), extraTools...)
+
 // w4Tools are the only contenders on W4 (100,000 files): it measures
 // memory and walk cost, and the issue compares awsutils with s5cmd there.
 var w4Tools = []string{report.ToolAwsutils, report.ToolS5cmd}
@@ -41,6 +48,7 @@ var w4Tools = []string{report.ToolAwsutils, report.ToolS5cmd}
 var farTools = []string{
 	report.ToolAwsutils, report.ToolAwsutilsRemove, report.ToolS5cmd, report.ToolS5cmdMove,
 	report.ToolPutLoop, report.ToolPutLoop256, report.ToolRawPut256, report.ToolRawPut1024,
+	report.ToolAwsutilsNoMeta,
 }
 
 // s3Client is the harness's own client, for creating the bucket and
@@ -105,7 +113,7 @@ func (b *bench) contenders(ctx context.Context, v *testbed.Versity, home string)
 		why = "`awsutils upload` does not exist in this build"
 	}
 	awsutils := func(name string, flags ...string) candidate {
-		return candidate{contender: contender{name: name, removes: len(flags) > 0,
+		return candidate{contender: contender{name: name, removes: slices.Contains(flags, "--remove-src"),
 			cmd: func(endpoint, src, bucket, prefix string) ([]string, []string) {
 				argv := append(append([]string{b.awsutils, "upload"}, flags...), src, dst(bucket, prefix))
 				return argv, sdkEnv(endpoint)
@@ -130,6 +138,7 @@ func (b *bench) contenders(ctx context.Context, v *testbed.Versity, home string)
 	cands = append(cands,
 		awsutils(report.ToolAwsutils),
 		awsutils(report.ToolAwsutilsRemove, "--remove-src"),
+		awsutils(report.ToolAwsutilsNoMeta, "--no-metadata"),
 		s5cmd(report.ToolS5cmd, "cp"),
 		s5cmd(report.ToolS5cmdMove, "mv"),
 		candidate{contender: contender{name: report.ToolAWSCLI,
@@ -156,7 +165,7 @@ func (b *bench) contenders(ctx context.Context, v *testbed.Versity, home string)
 	)
 	var out []contender
 	for _, c := range cands {
-		if b.cfg.Tools != nil && !contains(b.cfg.Tools, c.name) {
+		if b.cfg.Tools != nil && !contains(b.cfg.Tools, c.name) || b.cfg.Tools == nil && contains(extraTools, c.name) {
 			continue
 		}
 		if c.missing == "" {

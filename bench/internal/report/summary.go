@@ -79,11 +79,14 @@ const (
 	// faults, and with a share of PUTs answered 503 SlowDown.
 	ToolAwsutilsProxy    = "awsutils-proxy"
 	ToolAwsutilsSlowDown = "awsutils-slowdown"
+	// ToolAwsutilsNoMeta is `awsutils upload --no-metadata`: what the
+	// metadata headers cost client and server.
+	ToolAwsutilsNoMeta = "awsutils-nometa"
 )
 
 // ToolOrder is the order tools are shown in.
 var ToolOrder = []string{ToolAwsutils, ToolAwsutilsRemove, ToolS5cmd, ToolS5cmdMove, ToolAWSCLI, ToolRclone,
-	ToolPutLoop, ToolPutLoop256, ToolRawPut256, ToolRawPut1024, ToolAwsutilsProxy, ToolAwsutilsSlowDown, ToolNaive}
+	ToolPutLoop, ToolPutLoop256, ToolRawPut256, ToolRawPut1024, ToolAwsutilsNoMeta, ToolAwsutilsProxy, ToolAwsutilsSlowDown, ToolNaive}
 
 // ToolLabels are the commands behind each tool name.
 var ToolLabels = map[string]string{
@@ -98,6 +101,7 @@ var ToolLabels = map[string]string{
 	ToolRawPut256:        "raw signed PUT loop (256 in flight)",
 	ToolRawPut1024:       "raw signed PUT loop (1,024 in flight)",
 	ToolNaive:            "naive loop (one call per resource)",
+	ToolAwsutilsNoMeta:   "`awsutils upload --no-metadata`",
 	ToolAwsutilsProxy:    "`awsutils upload` through the fault proxy, no faults",
 	ToolAwsutilsSlowDown: "`awsutils upload` through the fault proxy, PUTs answered 503 SlowDown at random",
 }

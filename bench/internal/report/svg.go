@@ -30,6 +30,7 @@ var toolColors = map[string]string{
 	ToolRawPut256:        "#343a40",
 	ToolRawPut1024:       "#212529",
 	ToolAwsutilsProxy:    "#74c0fc",
+	ToolAwsutilsNoMeta:   "#364fc7",
 	ToolAwsutilsSlowDown: "#e03131",
 }
 

@@ -44,6 +44,9 @@ type directPut struct {
 	name    string  // signing name
 	base    url.URL // the bucket's URL: a key's path appends to it
 	ua      string
+	// continueAt is the body size from which a PUT asks for 100-continue
+	// (0: never).
+	continueAt int64
 }
 
 // newDirectPut returns the direct path for bucket, or nil when the
@@ -78,6 +81,12 @@ func newDirectPut(ctx context.Context, client *s3.Client, bucket string) *direct
 		signer: v4.NewSigner(func(so *v4.SignerOptions) { so.DisableURIPathEscaping = true }),
 		region: o.Region, name: "s3", base: ep.URI,
 		ua: "aws-sdk-go-v2/" + aws.SDKVersion + " awsutils-direct-put",
+	}
+	switch t := o.ContinueHeaderThresholdBytes; {
+	case t == 0:
+		d.continueAt = defaultContinueAt
+	case t > 0:
+		d.continueAt = t
 	}
 	if o.AppID != "" {
 		d.ua += " app/" + o.AppID
@@ -114,7 +123,13 @@ type putResponse struct {
 	crc32, version string
 }
 
-const unsignedPayload = "UNSIGNED-PAYLOAD"
+const (
+	unsignedPayload = "UNSIGNED-PAYLOAD"
+	// defaultContinueAt is the body size from which the SDK's S3 client
+	// asks for 100-continue unless its ContinueHeaderThresholdBytes says
+	// otherwise (-1: never).
+	defaultContinueAt = 2 << 20
+)
 
 // put sends the request until it succeeds or the retryer gives up, as the
 // SDK's retry middleware does.
@@ -183,6 +198,11 @@ func (d *directPut) send(ctx context.Context, req putRequest) (putResponse, erro
 		hr.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(req.body()), nil }
 	}
 	hr.ContentLength = req.size
+	if d.continueAt > 0 && req.size >= d.continueAt {
+		// As the SDK does: a refusal (a bad key, no such bucket) comes
+		// before the body rather than after it.
+		hr.Header.Set("Expect", "100-continue")
+	}
 	for k, v := range req.headers {
 		hr.Header[k] = v
 	}

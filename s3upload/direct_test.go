@@ -60,7 +60,8 @@ func viewObjects(t *testing.T, cfg aws.Config, bucket, prefix string) map[string
 }
 
 // TestDirectPutStoresWhatTheSDKStores uploads the same tree (names that
-// need escaping, an empty file, content types, metadata) once through the
+// need escaping, an empty file, one sent after 100-continue, content
+// types, metadata) once through the
 // direct path and once through the SDK's PutObject, on moto and on
 // versitygw, and compares every object's bytes, size, content type, CRC32,
 // storage class and metadata.
@@ -72,6 +73,8 @@ func TestDirectPutStoresWhatTheSDKStores(t *testing.T) {
 			"plain.txt": "hello", "empty": "", "dir/page.html": "<p>x</p>", "dir/data.json": `{"a":1}`,
 			"sp ace/a b.bin": "spaces", "plus+and=amp&.txt": "signs", "pct%41/q?h#.dat": "reserved",
 			"ünï/cödé 日本.txt": "unicode", "tilde~/-_.x": "unreserved", "semi;colon,comma'(q)*!.txt": "subdelims",
+			// Above the SDK's 100-continue threshold.
+			"big.bin": strings.Repeat("0123456789abcdef", (defaultContinueAt+4096)/16),
 		}
 		testbed.WriteFiles(t, src, files)
 		for _, tc := range []struct {

@@ -19,8 +19,13 @@ import (
 // never used the whole bound (too few files, a slow walk) teaches nothing.
 // After eight flat windows it probes a quarter higher and keeps the step
 // only if the next window's rate gains 5 %.
-// Throttling or dropped connections seen by the SDK's retries cut it by a
-// quarter, once a window.
+// Throttling or dropped connections seen by the retries cut it by a
+// quarter, once a window, when more than one attempt in ten of the window
+// met them (congestedShare). Fewer are absorbed by the retries: a share
+// that does not fall when the bound does (a server that throttles a few
+// requests whatever the load) would otherwise hold the bound at its
+// minimum, and with 10 attempts a file fails only if every one of them is
+// throttled.
 type limiter struct {
 	mu       sync.Mutex
 	limit    int
@@ -33,7 +38,7 @@ type limiter struct {
 	winStart  time.Time
 	winDone   int
 	winFull   bool // in flight reached the bound during the window
-	congested bool // the SDK retried a throttle or a dropped connection
+	throttled int  // attempts of the window the retries saw throttled or dropped
 	prevRate  float64
 	slowStart bool
 	flat      int // windows in a row without a change
@@ -119,11 +124,22 @@ func (l *limiter) release() {
 	l.wake()
 }
 
-// congestion notes a throttle or dropped connection the SDK retried.
+// congestion notes a throttle or dropped connection that is retried.
 func (l *limiter) congestion() {
 	l.mu.Lock()
-	l.congested = true
+	l.throttled++
 	l.mu.Unlock()
+}
+
+// congestedShare is the share of a window's attempts met by throttling or
+// dropped connections above which the bound is cut.
+const congestedShare = 0.1
+
+// congested reports whether the window's throttled attempts exceed
+// congestedShare of its attempts (completions and retried ones); l.mu is
+// held.
+func (l *limiter) congested() bool {
+	return float64(l.throttled) > congestedShare*float64(l.winDone+l.throttled)
 }
 
 // wake grants slots to waiters in order while the bound allows; l.mu is
@@ -154,7 +170,7 @@ func (l *limiter) decide() {
 		l.limit = min(l.limit, l.max)
 	}
 	switch {
-	case l.congested:
+	case l.congested():
 		l.limit = max(l.limit*3/4, l.min)
 		l.slowStart, l.flat, l.probeFrom, rate = false, 0, 0, 0
 	case !l.winFull:
@@ -189,7 +205,7 @@ func (l *limiter) decide() {
 		traceLimiter(l.limit, l.inFlight, rate)
 	}
 	l.prevRate = rate
-	l.winStart, l.winDone, l.winFull, l.congested = now, 0, l.inFlight >= l.limit, false
+	l.winStart, l.winDone, l.winFull, l.throttled = now, 0, l.inFlight >= l.limit, 0
 }
 
 // bound is the current bound.

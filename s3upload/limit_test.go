@@ -30,8 +30,10 @@ func (c *completions) Pop() any {
 }
 
 // simulate runs files through an adaptive limiter over p on a simulated
-// clock and returns the time taken and the bounds after each window.
-func simulate(t *testing.T, p path, files int, congestedWindows func(window int) bool) (time.Duration, *limiter) {
+// clock and returns the time taken and the limiter. throttled, if set,
+// says whether the done-th completion, in the window-th window, had an
+// attempt throttled first (the retry reports it to the limiter).
+func simulate(t *testing.T, p path, files int, throttled func(window, done int) bool) (time.Duration, *limiter) {
 	t.Helper()
 	var now time.Duration
 	base := time.Unix(0, 0)
@@ -52,7 +54,7 @@ func simulate(t *testing.T, p path, files int, congestedWindows func(window int)
 		}
 		now = heap.Pop(&inFlight).(time.Duration)
 		before := l.bound()
-		if congestedWindows != nil && congestedWindows(window) {
+		if throttled != nil && throttled(window, done) {
 			l.congestion()
 		}
 		l.release()
@@ -92,7 +94,7 @@ func TestLimiterStaysLowNearby(t *testing.T) {
 
 func TestLimiterBacksOffAndRecovers(t *testing.T) {
 	p := path{rtt: 50 * time.Millisecond, capacity: 4000}
-	_, l := simulate(t, p, 40000, func(window int) bool { return window >= 4 && window < 20 })
+	_, l := simulate(t, p, 40000, func(window, _ int) bool { return window >= 4 && window < 20 })
 	t.Logf("bound after throttling %d", l.bound())
 	if b := l.bound(); b < 150 {
 		t.Errorf("bound %d after the throttling ended: did not recover", b)
@@ -105,13 +107,52 @@ func TestLimiterBacksOffAndRecovers(t *testing.T) {
 			_ = l.acquire(context.Background())
 		}
 		now += 10 * time.Millisecond
-		l.congestion()
 		for range n {
+			l.congestion()
 			l.release()
 		}
 	}
 	if b := l.bound(); b != minInFlight {
 		t.Errorf("bound %d after 20 throttled windows, want the minimum %d", b, minInFlight)
+	}
+}
+
+// TestLimiterAbsorbsBackgroundThrottling: a server that throttles one
+// attempt in twenty whatever the load (the bench's 5 % SlowDown) does not
+// hold the bound down: the retries absorb it.
+func TestLimiterAbsorbsBackgroundThrottling(t *testing.T) {
+	p := path{rtt: 50 * time.Millisecond, capacity: 4000}
+	took, l := simulate(t, p, 40000, func(_, done int) bool { return done%20 == 7 })
+	ideal := time.Duration(float64(40000) / p.capacity * float64(time.Second))
+	t.Logf("took %v (ideal %v), bound %d", took, ideal, l.bound())
+	if took > ideal*13/10 || l.bound() < int(p.capacity*p.rtt.Seconds()) {
+		t.Errorf("took %v with bound %d; the path allows %v with %v × %v/s in flight", took, l.bound(), ideal, p.rtt, p.capacity)
+	}
+}
+
+// TestLimiterCongestedShare: the bound is cut by a quarter when more
+// than one attempt in ten of a full window was throttled or dropped.
+func TestLimiterCongestedShare(t *testing.T) {
+	for _, tc := range []struct {
+		throttled int // of a window of 100 completions at bound 100
+		cut       bool
+	}{{0, false}, {5, false}, {11, false}, {12, true}, {100, true}} {
+		var now time.Duration
+		l := newLimiter(0, MaxInFlight, func() time.Time { return time.Unix(0, 0).Add(now) })
+		l.slowStart, l.limit, l.prevRate = false, 100, 1000
+		for range 100 {
+			_ = l.acquire(context.Background())
+		}
+		now += 100 * time.Millisecond // the same rate as the window before: no change but for congestion
+		for range tc.throttled {
+			l.congestion()
+		}
+		for range 100 {
+			l.release()
+		}
+		if got := l.bound() < 100; got != tc.cut {
+			t.Errorf("%d of 100 completions throttled first: bound %d, want cut %v", tc.throttled, l.bound(), tc.cut)
+		}
 	}
 }
 

@@ -196,6 +196,10 @@ func httpClient(conns int) *awshttp.BuildableClient {
 		t.MaxIdleConns = conns * 2
 		t.MaxIdleConnsPerHost = conns
 		t.IdleConnTimeout = 90 * time.Second
+		// A small PUT's headers and in-memory body then leave in one
+		// write: with net/http's 4 KiB default a 4 KiB file takes two
+		// writes, and the server two reads (docs/NOTES.md).
+		t.WriteBufferSize = 16 << 10
 	}).WithDialerOptions(func(d *net.Dialer) {
 		d.KeepAlive = 30 * time.Second
 	})

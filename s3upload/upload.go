@@ -1,6 +1,7 @@
 package s3upload
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -402,6 +403,26 @@ func (u *uploader) crcOf(f *os.File, size int64) (string, error) {
 	return encode(h), nil
 }
 
+// inMemoryMax is the largest file read whole into memory before its PUT:
+// one read for checksum and body, sent with its headers. With at most
+// MaxInFlight files in flight that holds at most 32 MiB.
+const inMemoryMax = 64 << 10
+
+// readWhole reads the first size bytes of f and their CRC32.
+func readWhole(f *os.File, size int64) ([]byte, string, error) {
+	data := make([]byte, size)
+	n, err := io.ReadFull(io.NewSectionReader(f, 0, size), data)
+	if err == io.ErrUnexpectedEOF || err == io.EOF {
+		return nil, "", &shrunkError{size: size, at: int64(n)}
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	h := crc32.NewIEEE()
+	h.Write(data)
+	return data, encode(h), nil
+}
+
 // stored is what a PUT or multipart upload answered: the CRC32 read from
 // the file, whether S3's response confirmed it, and the object's version
 // (in a versioned bucket).
@@ -415,7 +436,14 @@ type stored struct {
 // read first; S3 recomputes it on receipt and refuses the object
 // (BadDigest) if the bytes differ.
 func (u *uploader) putSmall(ctx context.Context, f *os.File, key string, size int64, meta map[string]string) (stored, error) {
-	sum, err := u.crcOf(f, size)
+	var sum string
+	var data []byte // the whole file, when it is read into memory
+	var err error
+	if u.direct != nil && size <= inMemoryMax {
+		data, sum, err = readWhole(f, size)
+	} else {
+		sum, err = u.crcOf(f, size)
+	}
 	if err != nil {
 		return stored{}, err
 	}
@@ -424,11 +452,16 @@ func (u *uploader) putSmall(ctx context.Context, f *os.File, key string, size in
 	defer stop(nil)
 	class, sse, kmsKey := u.storage()
 	if u.direct != nil {
+		bodyOf := func() io.Reader {
+			return &body{SectionReader: io.NewSectionReader(f, 0, size), size: size, stop: stop}
+		}
+		if data != nil {
+			// net/http sends an in-memory body in the same write as the
+			// headers (one segment for a small file), a file's after them.
+			bodyOf = func() io.Reader { return bytes.NewReader(data) }
+		}
 		resp, err := u.direct.put(ctx, putRequest{
-			key: key, size: size,
-			body: func() io.Reader {
-				return &body{SectionReader: io.NewSectionReader(f, 0, size), size: size, stop: stop}
-			},
+			key: key, size: size, body: bodyOf,
 			headers: putHeaders(contentType(key), sum, meta, string(class), string(sse), kmsKey),
 		})
 		if err != nil {

@@ -56,7 +56,7 @@ const (
 	minInFlight   = 8
 	// MaxInFlight is the most files an adaptive run keeps in flight; the
 	// HTTP client should allow as many connections per host.
-	MaxInFlight = 512
+	MaxInFlight = 1024
 )
 
 // newLimiter returns a limiter fixed at fixed files, or adaptive between
@@ -132,14 +132,20 @@ func (l *limiter) congestion() {
 }
 
 // congestedShare is the share of a window's attempts met by throttling or
-// dropped connections above which the bound is cut.
-const congestedShare = 0.1
+// dropped connections above which the bound is cut, if they are at least
+// minThrottled: in the 16 completions of a small bound's window, two
+// throttled of a server's random 5 % are common (one window in five),
+// and cutting on them would spiral the bound down to its minimum.
+const (
+	congestedShare = 0.1
+	minThrottled   = 4
+)
 
 // congested reports whether the window's throttled attempts exceed
 // congestedShare of its attempts (completions and retried ones); l.mu is
 // held.
 func (l *limiter) congested() bool {
-	return float64(l.throttled) > congestedShare*float64(l.winDone+l.throttled)
+	return l.throttled >= minThrottled && float64(l.throttled) > congestedShare*float64(l.winDone+l.throttled)
 }
 
 // wake grants slots to waiters in order while the bound allows; l.mu is

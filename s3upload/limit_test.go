@@ -131,27 +131,34 @@ func TestLimiterAbsorbsBackgroundThrottling(t *testing.T) {
 }
 
 // TestLimiterCongestedShare: the bound is cut by a quarter when more
-// than one attempt in ten of a full window was throttled or dropped.
+// than one attempt in ten of a full window, and at least four, were
+// throttled or dropped.
 func TestLimiterCongestedShare(t *testing.T) {
 	for _, tc := range []struct {
-		throttled int // of a window of 100 completions at bound 100
+		bound     int // a window of as many completions (at least 16)
+		throttled int
 		cut       bool
-	}{{0, false}, {5, false}, {11, false}, {12, true}, {100, true}} {
+	}{
+		{100, 0, false}, {100, 5, false}, {100, 11, false}, {100, 12, true}, {100, 100, true},
+		{16, 2, false}, {16, 3, false}, {16, 4, true}, {16, 16, true},
+	} {
 		var now time.Duration
 		l := newLimiter(0, MaxInFlight, func() time.Time { return time.Unix(0, 0).Add(now) })
-		l.slowStart, l.limit, l.prevRate = false, 100, 1000
-		for range 100 {
+		n := tc.bound
+		l.slowStart, l.limit, l.prevRate = false, n, 1000
+		for range n {
 			_ = l.acquire(context.Background())
 		}
-		now += 100 * time.Millisecond // the same rate as the window before: no change but for congestion
+		// The same rate as the window before: no change but for congestion.
+		now += time.Duration(n) * time.Millisecond
 		for range tc.throttled {
 			l.congestion()
 		}
-		for range 100 {
+		for range n {
 			l.release()
 		}
-		if got := l.bound() < 100; got != tc.cut {
-			t.Errorf("%d of 100 completions throttled first: bound %d, want cut %v", tc.throttled, l.bound(), tc.cut)
+		if got := l.bound() < n; got != tc.cut {
+			t.Errorf("%d of %d completions throttled first: bound %d, want cut %v", tc.throttled, n, l.bound(), tc.cut)
 		}
 	}
 }

@@ -326,3 +326,31 @@ func TestFanout(t *testing.T) {
 		}
 	}
 }
+
+// TestSlowDownTarget: the SlowDown run meets its bar at 0.7× the same
+// proxy's fault-free run with no run failed, and misses it below, or when
+// a run failed (a file the retries could not carry through).
+func TestSlowDownTarget(t *testing.T) {
+	const name = "W1 at 50 ms with 503 SlowDown vs without"
+	for _, tc := range []struct {
+		slow   float64 // files/s
+		failed bool
+		want   string
+	}{{1500, false, "met"}, {1400, false, "met"}, {1300, false, "missed"}, {1900, true, "missed"}} {
+		var rows []Row
+		for rep := 1; rep <= 3; rep++ {
+			free := upload("W1", ToolAwsutilsProxy, rep, 5000/2000.0, 30<<20)
+			slow := upload("W1", ToolAwsutilsSlowDown, rep, 5000/tc.slow, 30<<20)
+			free.RTT, slow.RTT = 50*time.Millisecond, 50*time.Millisecond
+			if tc.failed && rep == 2 {
+				slow.Verified, slow.Error = false, "1 file failed"
+			}
+			rows = append(rows, free, slow)
+		}
+		for _, tg := range Targets(Groups(rows)) {
+			if tg.Name == name && tg.Status != tc.want {
+				t.Errorf("%.0f vs 2000 files/s, failed %v: %s (%s), want %s", tc.slow, tc.failed, tg.Status, tg.Figure, tc.want)
+			}
+		}
+	}
+}

@@ -39,13 +39,15 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, mod := range map[string]func(*config){
-		"workload": func(c *config) { c.Workloads = []string{"W7"} },
-		"tool":     func(c *config) { c.Tools = []string{"curl"} },
-		"reps":     func(c *config) { c.Reps = 0 },
-		"scale":    func(c *config) { c.Scale = 2 },
-		"fleet":    func(c *config) { c.StartStop = true },
-		"rtts":     func(c *config) { c.RTTs = nil },
-		"w4-rtts":  func(c *config) { c.W4RTTs = nil },
+		"workload":     func(c *config) { c.Workloads = []string{"W7"} },
+		"tool":         func(c *config) { c.Tools = []string{"curl"} },
+		"reps":         func(c *config) { c.Reps = 0 },
+		"scale":        func(c *config) { c.Scale = 2 },
+		"fleet":        func(c *config) { c.StartStop = true },
+		"rtts":         func(c *config) { c.RTTs = nil },
+		"w4-rtts":      func(c *config) { c.W4RTTs = nil },
+		"slowdown":     func(c *config) { c.SlowDown = 1 },
+		"slowdown-rtt": func(c *config) { c.SlowDown, c.SlowDownRTT = 0.05, 0 },
 	} {
 		c := good
 		mod(&c)

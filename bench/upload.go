@@ -33,7 +33,7 @@ var allTools = []string{
 
 // extraTools run only when -tools names them: what a feature costs, not
 // a peer.
-var extraTools = []string{report.ToolAwsutilsNoMeta}
+var extraTools = []string{report.ToolAwsutilsNoMeta, report.ToolAwsutilsFixed}
 
 // knownTools are every contender -tools may name.
 var knownTools = append(append([]string(nil), allTools...), extraTools...)
@@ -48,7 +48,7 @@ var w4Tools = []string{report.ToolAwsutils, report.ToolS5cmd}
 var farTools = []string{
 	report.ToolAwsutils, report.ToolAwsutilsRemove, report.ToolS5cmd, report.ToolS5cmdMove,
 	report.ToolPutLoop, report.ToolPutLoop256, report.ToolRawPut256, report.ToolRawPut1024,
-	report.ToolAwsutilsNoMeta,
+	report.ToolAwsutilsNoMeta, report.ToolAwsutilsFixed,
 }
 
 // s3Client is the harness's own client, for creating the bucket and
@@ -139,6 +139,7 @@ func (b *bench) contenders(ctx context.Context, v *testbed.Versity, home string)
 		awsutils(report.ToolAwsutils),
 		awsutils(report.ToolAwsutilsRemove, "--remove-src"),
 		awsutils(report.ToolAwsutilsNoMeta, "--no-metadata"),
+		awsutils(report.ToolAwsutilsFixed, "--concurrency", "1024"),
 		s5cmd(report.ToolS5cmd, "cp"),
 		s5cmd(report.ToolS5cmdMove, "mv"),
 		candidate{contender: contender{name: report.ToolAWSCLI,

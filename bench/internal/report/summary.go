@@ -82,11 +82,14 @@ const (
 	// ToolAwsutilsNoMeta is `awsutils upload --no-metadata`: what the
 	// metadata headers cost client and server.
 	ToolAwsutilsNoMeta = "awsutils-nometa"
+	// ToolAwsutilsFixed is `awsutils upload --concurrency 1024`: what the
+	// limiter's climb from 64 costs against the raw loop's fixed 1,024.
+	ToolAwsutilsFixed = "awsutils-c1024"
 )
 
 // ToolOrder is the order tools are shown in.
 var ToolOrder = []string{ToolAwsutils, ToolAwsutilsRemove, ToolS5cmd, ToolS5cmdMove, ToolAWSCLI, ToolRclone,
-	ToolPutLoop, ToolPutLoop256, ToolRawPut256, ToolRawPut1024, ToolAwsutilsNoMeta, ToolAwsutilsProxy, ToolAwsutilsSlowDown, ToolNaive}
+	ToolPutLoop, ToolPutLoop256, ToolRawPut256, ToolRawPut1024, ToolAwsutilsNoMeta, ToolAwsutilsFixed, ToolAwsutilsProxy, ToolAwsutilsSlowDown, ToolNaive}
 
 // ToolLabels are the commands behind each tool name.
 var ToolLabels = map[string]string{
@@ -102,6 +105,7 @@ var ToolLabels = map[string]string{
 	ToolRawPut1024:       "raw signed PUT loop (1,024 in flight)",
 	ToolNaive:            "naive loop (one call per resource)",
 	ToolAwsutilsNoMeta:   "`awsutils upload --no-metadata`",
+	ToolAwsutilsFixed:    "`awsutils upload --concurrency 1024`",
 	ToolAwsutilsProxy:    "`awsutils upload` through the fault proxy, no faults",
 	ToolAwsutilsSlowDown: "`awsutils upload` through the fault proxy, PUTs answered 503 SlowDown at random",
 }

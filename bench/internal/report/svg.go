@@ -31,6 +31,7 @@ var toolColors = map[string]string{
 	ToolRawPut1024:       "#212529",
 	ToolAwsutilsProxy:    "#74c0fc",
 	ToolAwsutilsNoMeta:   "#364fc7",
+	ToolAwsutilsFixed:    "#4dabf7",
 	ToolAwsutilsSlowDown: "#e03131",
 }
 

@@ -56,7 +56,7 @@ const (
 	minInFlight   = 8
 	// MaxInFlight is the most files an adaptive run keeps in flight; the
 	// HTTP client should allow as many connections per host.
-	MaxInFlight = 1024
+	MaxInFlight = 512
 )
 
 // newLimiter returns a limiter fixed at fixed files, or adaptive between

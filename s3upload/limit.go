@@ -15,8 +15,13 @@ import (
 // the bound: one window is about one round trip at full use. While a
 // window's rate beats the one before by 10 % the bound doubles (slow
 // start, which a single window without gain does not end), later it grows
-// by a quarter; a rate 10 % lower shrinks it by a fifth; a window that
-// never used the whole bound (too few files, a slow walk) teaches nothing.
+// by a quarter; a rate 10 % lower ends slow start but moves nothing, and
+// later windows are judged against the better rate: on a shared machine
+// one window's rate is noisy, and shrinking on a dip let noise (or the
+// backoff of a few retried files) walk the bound down to its minimum,
+// whereas fewer requests in flight do not make a busy machine faster. A
+// window that never used the whole bound (too few files, a slow walk)
+// teaches nothing.
 // After eight flat windows it probes a quarter higher and keeps the step
 // only if the next window's rate gains 5 %.
 // Throttling or dropped connections seen by the retries cut it by a
@@ -196,8 +201,8 @@ func (l *limiter) decide() {
 		l.misses++
 		rate = max(rate, l.prevRate)
 	case rate < l.prevRate*0.9:
-		l.limit = max(l.limit*4/5, l.min)
 		l.slowStart, l.flat = false, 0
+		rate = l.prevRate
 	default:
 		l.slowStart = false
 		if l.flat++; l.flat >= 8 && l.limit < l.max {

@@ -226,3 +226,24 @@ func TestRetryBackoff(t *testing.T) {
 		}
 	}
 }
+
+// TestLimiterIgnoresADip: a window whose rate dips (a busy machine, a few
+// files waiting out a retry's backoff) ends slow start but leaves the
+// bound, and the next window is judged against the better rate.
+func TestLimiterIgnoresADip(t *testing.T) {
+	var now time.Duration
+	l := newLimiter(0, MaxInFlight, func() time.Time { return time.Unix(0, 0).Add(now) })
+	l.limit, l.prevRate = 100, 1000
+	for _, took := range []time.Duration{200 * time.Millisecond, 300 * time.Millisecond, 250 * time.Millisecond} {
+		for range 100 {
+			_ = l.acquire(context.Background())
+		}
+		now += took // 500, 333, 400 completions/s against 1,000 before
+		for range 100 {
+			l.release()
+		}
+		if l.bound() != 100 || l.prevRate != 1000 || l.slowStart {
+			t.Fatalf("after a %v window: bound %d, rate compared %v, slow start %v", took, l.bound(), l.prevRate, l.slowStart)
+		}
+	}
+}

@@ -261,8 +261,10 @@ func (p *FaultProxy) answerDecode(w http.ResponseWriter, r *http.Request, servic
 // queryError writes an AWS query API (RDS, STS, ...) error.
 func queryError(w http.ResponseWriter, r *http.Request, service string, status int, code, msg, requestID string) {
 	ns := map[string]string{
-		"rds": "http://rds.amazonaws.com/doc/2014-10-31/",
-		"sts": "https://sts.amazonaws.com/doc/2011-06-15/",
+		"rds":         "http://rds.amazonaws.com/doc/2014-10-31/",
+		"sts":         "https://sts.amazonaws.com/doc/2011-06-15/",
+		"autoscaling": "http://autoscaling.amazonaws.com/doc/2011-01-01/",
+		"redshift":    "http://redshift.amazonaws.com/doc/2012-12-01/",
 	}[service]
 	if r.Header.Get("X-Amz-Target") != "" {
 		// A JSON-protocol API (ECS) answers in JSON; AccessDenied is

@@ -3,6 +3,7 @@ package testbed
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	_ "embed" // the evaluator helper
@@ -19,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -26,7 +28,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/redshift"
 
 	"github.com/awsutils/awsutils/awsclient"
 )
@@ -149,6 +154,7 @@ type Authorizer struct {
 	moto  *url.URL
 	admin *Moto
 	iam   *iam.Client
+	cfg   aws.Config // the administrator's, for reading resources
 	eval  *evaluator
 	log   func(format string, args ...any)
 }
@@ -202,8 +208,11 @@ const (
 	Neutral   Decision = "NEUTRAL"
 )
 
-func (e *evaluator) decide(policies []string, action, resource string) (Decision, error) {
-	req, err := json.Marshal(map[string]any{"policies": policies, "action": action, "resource": resource})
+// decide evaluates action on resource; context holds the request's
+// condition keys (the resource's tags as aws:ResourceTag/K and the
+// service's own tag keys).
+func (e *evaluator) decide(policies []string, action, resource string, context map[string]string) (Decision, error) {
+	req, err := json.Marshal(map[string]any{"policies": policies, "action": action, "resource": resource, "context": context})
 	if err != nil {
 		return "", err
 	}
@@ -248,7 +257,7 @@ func startAuthorizer(t testing.TB, motoEndpoint string, admin *Moto) (*Authorize
 	if err != nil {
 		return nil, err
 	}
-	a := &Authorizer{url: "http://" + l.Addr().String(), moto: target, admin: admin, iam: iam.NewFromConfig(cfg), eval: ev, log: t.Logf}
+	a := &Authorizer{url: "http://" + l.Addr().String(), moto: target, admin: admin, iam: iam.NewFromConfig(cfg), cfg: cfg, eval: ev, log: t.Logf}
 	a.srv = &http.Server{Handler: a, ReadHeaderTimeout: time.Minute}
 	go func() { _ = a.srv.Serve(l) }()
 	return a, nil
@@ -259,8 +268,12 @@ func (a *Authorizer) close() {
 	a.eval.close()
 }
 
-// ServeHTTP authorizes EC2 and RDS requests per resource and forwards
-// everything else.
+// modelled are the services whose requests the Authorizer evaluates per
+// resource ARN itself.
+var modelled = map[string]bool{"ec2": true, "rds": true, "sts": true, "autoscaling": true, "ecs": true, "redshift": true}
+
+// ServeHTTP authorizes the modelled services' requests per resource and
+// forwards everything else.
 func (a *Authorizer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -269,29 +282,31 @@ func (a *Authorizer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	auth := r.Header.Get("Authorization")
 	region, service := scope(auth)
-	if service == "ec2" || service == "rds" || service == "sts" {
-		form, _ := url.ParseQuery(string(body))
-		for k, v := range r.URL.Query() {
-			form[k] = v
-		}
-		op := form.Get("Action")
+	if modelled[service] {
+		op, form := operation(r, body)
 		action := service + ":" + op
-		arns, modelled := resourceARNs(service, op, form, region, a.admin.Account)
+		ctx := r.Context()
+		arns, known := resourceARNs(service, op, form, region, a.admin.Account, func(name string) string { return a.groupID(ctx, region, name) })
 		switch {
-		case service == "sts" && !modelled:
+		case service == "sts" && !known:
 			// moto evaluates STS itself (GetCallerIdentity, AssumeRole).
-		case !modelled:
+		case !known:
 			a.refuse(w, r, service, action, "*", "", "the test bed's Authorizer has no resource model for "+action+"; add it to resourceARNs")
 			return
 		case a.isAdmin(auth):
 		default:
-			user, policies, err := a.policiesOf(r.Context(), accessKey(auth))
+			user, policies, err := a.policiesOf(ctx, accessKey(auth))
 			if err != nil {
 				a.refuse(w, r, service, action, "*", "", err.Error())
 				return
 			}
 			for _, arn := range arns {
-				d, err := a.eval.decide(policies, action, arn)
+				cond, err := a.conditionKeys(ctx, service, region, arn)
+				if err != nil {
+					http.Error(w, err.Error(), http.StatusInternalServerError)
+					return
+				}
+				d, err := a.eval.decide(policies, action, arn, cond)
 				if err != nil {
 					http.Error(w, err.Error(), http.StatusInternalServerError)
 					return
@@ -321,12 +336,39 @@ func (a *Authorizer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	proxy.ServeHTTP(w, r)
 }
 
+// operation is a request's operation and parameters: a query API's Action
+// and form (EC2, RDS, STS, Auto Scaling, Redshift), or a JSON API's
+// X-Amz-Target operation and the body's top-level string members (ECS,
+// JSON 1.1).
+func operation(r *http.Request, body []byte) (string, url.Values) {
+	if target := r.Header.Get("X-Amz-Target"); target != "" {
+		form := url.Values{}
+		var members map[string]any
+		_ = json.Unmarshal(body, &members)
+		for k, v := range members {
+			if s, ok := v.(string); ok {
+				form.Set(k, s)
+			}
+		}
+		_, op, _ := strings.Cut(target, ".")
+		return op, form
+	}
+	form, _ := url.ParseQuery(string(body))
+	for k, v := range r.URL.Query() {
+		form[k] = v
+	}
+	return form.Get("Action"), form
+}
+
 // resourceARNs are the resources AWS evaluates a request against, from the
-// Service Authorization Reference: the instances, DB instances or clusters
-// it names, or "*" for calls that cannot be limited to resources. An
-// action not listed here is refused, so that a new call shows up in the
-// tests instead of passing unchecked.
-func resourceARNs(service, op string, form url.Values, region, account string) ([]string, bool) {
+// Service Authorization Reference: the instances, DB instances or clusters,
+// Auto Scaling groups, ECS services or Redshift clusters it names, or "*"
+// for calls that cannot be limited to resources. An action not listed here
+// is refused, so that a new call shows up in the tests instead of passing
+// unchecked. groupID gives an Auto Scaling group's id: AWS's group ARN has
+// it (autoScalingGroup:UUID:autoScalingGroupName/NAME), which is why a
+// policy names a group as autoScalingGroup:*:autoScalingGroupName/NAME.
+func resourceARNs(service, op string, form url.Values, region, account string, groupID func(name string) string) ([]string, bool) {
 	prefix := "arn:aws:" + service + ":" + region + ":" + account + ":"
 	switch service + ":" + op {
 	case "ec2:DescribeInstances", "ec2:DescribeInstanceStatus":
@@ -355,8 +397,120 @@ func resourceARNs(service, op string, form url.Values, region, account string) (
 		return []string{form.Get("ResourceName")}, true
 	case "sts:DecodeAuthorizationMessage":
 		return []string{"*"}, true
+	case "autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances":
+		return []string{"*"}, true
+	case "autoscaling:UpdateAutoScalingGroup":
+		name := form.Get("AutoScalingGroupName")
+		return []string{prefix + "autoScalingGroup:" + groupID(name) + ":autoScalingGroupName/" + name}, true
+	case "autoscaling:CreateOrUpdateTags", "autoscaling:DeleteTags":
+		var arns []string
+		for i := 1; form.Has(fmt.Sprintf("Tags.member.%d.ResourceId", i)); i++ {
+			name := form.Get(fmt.Sprintf("Tags.member.%d.ResourceId", i))
+			arn := prefix + "autoScalingGroup:" + groupID(name) + ":autoScalingGroupName/" + name
+			if !slices.Contains(arns, arn) {
+				arns = append(arns, arn)
+			}
+		}
+		return arns, true
+	case "ecs:DescribeServices", "ecs:ListClusters", "ecs:ListServices":
+		return []string{"*"}, true
+	case "ecs:UpdateService":
+		svc := form.Get("service")
+		if strings.HasPrefix(svc, "arn:") {
+			return []string{svc}, true
+		}
+		cluster := cmp.Or(form.Get("cluster"), "default")
+		if i := strings.LastIndex(cluster, ":cluster/"); i >= 0 {
+			cluster = cluster[i+len(":cluster/"):]
+		}
+		return []string{prefix + "service/" + cluster + "/" + svc}, true
+	case "ecs:TagResource", "ecs:UntagResource":
+		return []string{form.Get("resourceArn")}, true
+	case "redshift:DescribeClusters":
+		return []string{"*"}, true
+	case "redshift:PauseCluster", "redshift:ResumeCluster":
+		return []string{prefix + "cluster:" + form.Get("ClusterIdentifier")}, true
 	}
 	return nil, false
+}
+
+// noGroup stands in for the id of a group that does not exist: AWS
+// answers such a call with a validation error, which moto gives once the
+// call is forwarded, provided the policy allows the name at all.
+const noGroup = "00000000-0000-0000-0000-000000000000"
+
+// groupID reads an Auto Scaling group's id (the UUID in its ARN) from moto
+// as the administrator.
+func (a *Authorizer) groupID(ctx context.Context, region, name string) string {
+	out, err := awsclient.AutoScaling(awsclient.WithRegion(a.cfg, region)).
+		DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{name}})
+	if err != nil || len(out.AutoScalingGroups) != 1 {
+		return noGroup
+	}
+	// arn:aws:autoscaling:REGION:ACCOUNT:autoScalingGroup:UUID:autoScalingGroupName/NAME
+	parts := strings.SplitN(aws.ToString(out.AutoScalingGroups[0].AutoScalingGroupARN), ":", 8)
+	if len(parts) != 8 {
+		return noGroup
+	}
+	return parts[6]
+}
+
+// conditionKeys are the condition keys AWS sets for a request on arn that
+// the shipped policies test: the resource's tags, read from moto as the
+// administrator, as aws:ResourceTag/K and, for Auto Scaling groups, also
+// autoscaling:ResourceTag/K. EC2 and RDS tags (ec2:ResourceTag, rds:db-tag,
+// rds:cluster-tag) are not supplied: no run here uses their tag
+// selectors under enforcement.
+func (a *Authorizer) conditionKeys(ctx context.Context, service, region, arn string) (map[string]string, error) {
+	if arn == "*" {
+		return nil, nil
+	}
+	tags := map[string]string{}
+	switch service {
+	case "autoscaling":
+		name := arn[strings.LastIndex(arn, "/")+1:]
+		out, err := awsclient.AutoScaling(awsclient.WithRegion(a.cfg, region)).
+			DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{name}})
+		if err != nil {
+			return nil, fmt.Errorf("testbed: tags of %s: %w", arn, err)
+		}
+		for _, g := range out.AutoScalingGroups {
+			for _, t := range g.Tags {
+				tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+			}
+		}
+	case "ecs":
+		out, err := awsclient.ECS(awsclient.WithRegion(a.cfg, region)).
+			ListTagsForResource(ctx, &ecs.ListTagsForResourceInput{ResourceArn: aws.String(arn)})
+		if err != nil {
+			return nil, nil // no such service: nothing to condition on
+		}
+		for _, t := range out.Tags {
+			tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+		}
+	case "redshift":
+		id := arn[strings.LastIndex(arn, ":")+1:]
+		out, err := awsclient.Redshift(awsclient.WithRegion(a.cfg, region)).
+			DescribeClusters(ctx, &redshift.DescribeClustersInput{ClusterIdentifier: aws.String(id)})
+		if err != nil {
+			return nil, nil // no such cluster
+		}
+		for _, c := range out.Clusters {
+			for _, t := range c.Tags {
+				tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+			}
+		}
+	default:
+		return nil, nil
+	}
+	keys := map[string]string{}
+	for k, v := range tags {
+		keys["aws:ResourceTag/"+k] = v
+		if service == "autoscaling" {
+			keys["autoscaling:ResourceTag/"+k] = v
+		}
+	}
+	return keys, nil
 }
 
 func accessKey(auth string) string {
@@ -468,7 +622,11 @@ func (a *Authorizer) refuse(w http.ResponseWriter, r *http.Request, service, act
 					base64.RawURLEncoding.EncodeToString(doc))+`</Message></Error></Errors><RequestID>`+requestID+`</RequestID></Response>`)
 		return
 	}
-	queryError(w, r, service, http.StatusForbidden, "AccessDenied", msg, requestID)
+	status := http.StatusForbidden
+	if r.Header.Get("X-Amz-Target") != "" {
+		status = http.StatusBadRequest // ECS's AccessDeniedException
+	}
+	queryError(w, r, service, status, "AccessDenied", msg, requestID)
 }
 
 // decode answers an allowed STS DecodeAuthorizationMessage for a message

@@ -29,11 +29,29 @@ func TestResourceARNs(t *testing.T) {
 		{"rds", "StartDBCluster", url.Values{"DBClusterIdentifier": {"c1"}}, []string{"arn:aws:rds:us-east-1:123456789012:cluster:c1"}, true},
 		{"rds", "DescribeDBClusters", url.Values{}, []string{"*"}, true},
 		{"rds", "DescribeDBInstances", url.Values{"DBInstanceIdentifier": {"db1"}}, []string{"arn:aws:rds:us-east-1:123456789012:db:db1"}, true},
+		{"autoscaling", "UpdateAutoScalingGroup", url.Values{"AutoScalingGroupName": {"app"}},
+			[]string{"arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:uuid-of-app:autoScalingGroupName/app"}, true},
+		{"autoscaling", "CreateOrUpdateTags", url.Values{"Tags.member.1.ResourceId": {"app"}, "Tags.member.2.ResourceId": {"app"}, "Tags.member.3.ResourceId": {"web"}},
+			[]string{"arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:uuid-of-app:autoScalingGroupName/app",
+				"arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:uuid-of-web:autoScalingGroupName/web"}, true},
+		{"autoscaling", "DescribeAutoScalingInstances", url.Values{}, []string{"*"}, true},
+		{"autoscaling", "DeleteAutoScalingGroup", url.Values{"AutoScalingGroupName": {"app"}}, nil, false},
+		{"ecs", "UpdateService", url.Values{"cluster": {"prod"}, "service": {"api"}}, []string{"arn:aws:ecs:us-east-1:123456789012:service/prod/api"}, true},
+		{"ecs", "UpdateService", url.Values{"cluster": {"arn:aws:ecs:us-east-1:123456789012:cluster/prod"}, "service": {"api"}},
+			[]string{"arn:aws:ecs:us-east-1:123456789012:service/prod/api"}, true},
+		{"ecs", "UpdateService", url.Values{"service": {"api"}}, []string{"arn:aws:ecs:us-east-1:123456789012:service/default/api"}, true},
+		{"ecs", "TagResource", url.Values{"resourceArn": {"arn:aws:ecs:us-east-1:123456789012:service/prod/api"}},
+			[]string{"arn:aws:ecs:us-east-1:123456789012:service/prod/api"}, true},
+		{"ecs", "ListServices", url.Values{"cluster": {"prod"}}, []string{"*"}, true},
+		{"ecs", "DeleteService", url.Values{"service": {"api"}}, nil, false},
+		{"redshift", "PauseCluster", url.Values{"ClusterIdentifier": {"dwh"}}, []string{"arn:aws:redshift:us-east-1:123456789012:cluster:dwh"}, true},
+		{"redshift", "DescribeClusters", url.Values{"ClusterIdentifier": {"dwh"}}, []string{"*"}, true},
+		{"redshift", "DeleteCluster", url.Values{"ClusterIdentifier": {"dwh"}}, nil, false},
 		{"ec2", "RunInstances", url.Values{}, nil, false},
 		{"rds", "DeleteDBInstance", url.Values{"DBInstanceIdentifier": {"db1"}}, nil, false},
 	}
 	for _, tt := range tests {
-		got, ok := resourceARNs(tt.service, tt.op, tt.form, "us-east-1", "123456789012")
+		got, ok := resourceARNs(tt.service, tt.op, tt.form, "us-east-1", "123456789012", func(name string) string { return "uuid-of-" + name })
 		if ok != tt.modelled || !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("%s:%s %v = %q %v, want %q %v", tt.service, tt.op, tt.form, got, ok, tt.want, tt.modelled)
 		}

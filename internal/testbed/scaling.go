@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/aws-sdk-go-v2/service/redshift"
+	redshifttypes "github.com/aws/aws-sdk-go-v2/service/redshift/types"
 
 	"github.com/awsutils/awsutils/awsclient"
 )
@@ -55,7 +56,7 @@ func (s Scaling) CreateAutoScalingGroup(t testing.TB, name string, min, max, des
 	_, err = s.ASG.CreateAutoScalingGroup(ctx, &autoscaling.CreateAutoScalingGroupInput{
 		AutoScalingGroupName: aws.String(name), LaunchConfigurationName: aws.String(name + "-lc"),
 		MinSize: aws.Int32(min), MaxSize: aws.Int32(max), DesiredCapacity: aws.Int32(desired),
-		AvailabilityZones: []string{Region + "a"},
+		AvailabilityZones: []string{s.ASG.Options().Region + "a"},
 	})
 	if err != nil {
 		t.Fatalf("testbed: create Auto Scaling group %s: %v", name, err)
@@ -273,4 +274,15 @@ func (f *Fleet) State(t testing.TB, m *Moto) map[string]string {
 	svc := f.s.Service(t, cluster, service)
 	st[f.Service] = fmt.Sprintf("desired %d running %d tags %v", svc.Desired, svc.Running, svc.Tags)
 	return st
+}
+
+// TagRedshiftCluster sets tag key to value on cluster id of account.
+func (s Scaling) TagRedshiftCluster(t testing.TB, account, id, key, value string) {
+	t.Helper()
+	arn := "arn:aws:redshift:" + s.Redshift.Options().Region + ":" + account + ":cluster:" + id
+	_, err := s.Redshift.CreateTags(context.Background(), &redshift.CreateTagsInput{ResourceName: aws.String(arn),
+		Tags: []redshifttypes.Tag{{Key: aws.String(key), Value: aws.String(value)}}})
+	if err != nil {
+		t.Fatalf("testbed: tag Redshift cluster %s: %v", id, err)
+	}
 }

@@ -1,0 +1,198 @@
+package packaging
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/awsutils/awsutils/awsclient"
+	"github.com/awsutils/awsutils/internal/testbed"
+	"github.com/awsutils/awsutils/startstop"
+)
+
+// typesBed is what the every-type start/stop runs act on: testbed's Fleet
+// (one resource of every registered type), for each of Auto Scaling, ECS
+// and Redshift one resource tagged team=a (found by the config's tag
+// selectors), one tagged team=b listed by id in the runs' config but not
+// in the config the policy was generated from, and one in westRegion,
+// outside the template's TargetRegion.
+type typesBed struct {
+	fleet   *testbed.Fleet
+	tagged  []string // team=a: group, service, cluster
+	outside []string // team=b
+	west    []string // in westRegion
+	dir     string
+	east    testbed.Scaling
+	westS   testbed.Scaling
+}
+
+func newTypesBed(t *testing.T, m *testbed.Moto) *typesBed {
+	t.Helper()
+	cfg := m.Config(t)
+	wcfg := awsclient.WithRegion(cfg, westRegion)
+	b := &typesBed{fleet: testbed.CreateFleet(t, m), dir: t.TempDir(), east: m.ScalingClients(t),
+		westS:   testbed.Scaling{ASG: awsclient.AutoScaling(wcfg), ECS: awsclient.ECS(wcfg), Redshift: awsclient.Redshift(wcfg)},
+		tagged:  []string{"team-a", "ops/team-a", "team-a-dwh"},
+		outside: []string{"outside", "ops/outside", "outside-dwh"},
+		west:    []string{"west", "wops/west", "west-dwh"},
+	}
+	mk := func(s testbed.Scaling, ids []string, team string) {
+		group, service, cluster := ids[0], ids[1], ids[2]
+		cl, svc, _ := strings.Cut(service, "/")
+		s.CreateAutoScalingGroup(t, group, 1, 2, 1)
+		s.CreateECSService(t, cl, svc, 1)
+		s.CreateRedshiftCluster(t, cluster)
+		if team != "" {
+			s.TagGroup(t, group, "team", team)
+			s.TagService(t, cl, svc, "team", team)
+			s.TagRedshiftCluster(t, m.Account, cluster, "team", team)
+		}
+	}
+	mk(b.east, b.tagged, "a")
+	mk(b.east, b.outside, "b")
+	mk(b.westS, b.west, "a")
+	return b
+}
+
+// config writes a config whose key fleet lists the Fleet's resources and
+// selects team=a of the three types by tags, plus extra groups.
+func (b *typesBed) config(t *testing.T, name string, extra ...string) string {
+	t.Helper()
+	f := b.fleet
+	s := fmt.Sprintf(`region_name: %s
+fleet:
+  - type: ec2.instance
+    ids: [%s]
+  - type: rds.db_instance
+    ids: [%s]
+  - type: rds.db_cluster
+    ids: [%s]
+  - type: autoscaling.group
+    ids: [%s]
+  - type: ecs.service
+    ids: [%s]
+  - type: redshift.cluster
+    ids: [%s]
+  - type: autoscaling.group
+    tags: {team: a}
+  - type: ecs.service
+    tags: {team: a}
+  - type: redshift.cluster
+    tags: {team: a}
+`, testbed.Region, f.Instance, f.DB, f.Cluster, f.Group, f.Service, f.Redshift)
+	s += strings.Join(extra, "")
+	p := filepath.Join(b.dir, name, startstop.ConfigFile)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// listed is a config's groups listing ids (group, service, cluster) in
+// region ("": the config's).
+func listed(ids []string, region string) []string {
+	r := ""
+	if region != "" {
+		r = "    region: " + region + "\n"
+	}
+	return []string{
+		"  - type: autoscaling.group\n" + r + "    ids: [" + ids[0] + "]\n",
+		"  - type: ecs.service\n" + r + "    ids: [" + ids[1] + "]\n",
+		"  - type: redshift.cluster\n" + r + "    ids: [" + ids[2] + "]\n",
+	}
+}
+
+// state is moto's state of the three types' resources: sizes, desired
+// count, Redshift status.
+func (b *typesBed) state(t *testing.T, s testbed.Scaling, ids []string) map[string]string {
+	t.Helper()
+	g := s.Group(t, ids[0])
+	cl, svc, _ := strings.Cut(ids[1], "/")
+	return map[string]string{
+		ids[0]: fmt.Sprintf("%d,%d,%d", g.Min, g.Max, g.Desired),
+		ids[1]: fmt.Sprintf("desired %d", s.Service(t, cl, svc).Desired),
+		ids[2]: s.RedshiftStatus(t, ids[2]),
+	}
+}
+
+// wantTypes checks moto's states with enforcement off: the Fleet and the
+// team=a resources stopped or running, refused untouched.
+func (b *typesBed) wantTypes(t *testing.T, m *testbed.MotoIAM, a startstop.Action, refused []string, untouched map[string]string) {
+	t.Helper()
+	m.Relax(t)
+	f := b.fleet
+	want := map[startstop.Action]map[string]string{
+		startstop.Stop: {f.Instance: "stopped", f.DB: "stopped", f.Cluster: "stopped", f.Redshift: "paused",
+			f.Group: "0,0,0 instances 0 tags map[awsutils:capacity:1,3,2]", f.Service: "desired 0 running 0 tags map[awsutils:capacity:2]"},
+		startstop.Start: {f.Instance: "running", f.DB: "available", f.Cluster: "available", f.Redshift: "available",
+			f.Group: "1,3,2 instances 2 tags map[]", f.Service: "desired 2 running 2 tags map[]"},
+	}[a]
+	got := f.State(t, m.Moto)
+	for id, w := range want {
+		if got[id] != w {
+			t.Errorf("after %s: %s is %q, want %q", a, id, got[id], w)
+		}
+	}
+	tagged := b.state(t, b.east, b.tagged)
+	for id, w := range map[startstop.Action][]string{startstop.Stop: {"0,0,0", "desired 0", "paused"}, startstop.Start: {"1,2,1", "desired 1", "available"}}[a] {
+		if id := b.tagged[id]; tagged[id] != w {
+			t.Errorf("after %s: %s (team=a) is %q, want %q", a, id, tagged[id], w)
+		}
+	}
+	now := b.state(t, b.east, b.outside)
+	for k, v := range b.state(t, b.westS, b.west) {
+		now[k] = v
+	}
+	for id, w := range untouched {
+		if now[id] != w {
+			t.Errorf("after %s: %s is %q, want it untouched (%q)", a, id, now[id], w)
+		}
+	}
+}
+
+// runTypes stops the config's key fleet and starts it again through the
+// CLI with user's permissions only: every resource of the Fleet and every
+// team=a one changed each time; each refused one failed for lack of
+// permission on stop (and was left as it was, so start finds it not
+// stopped: unchanged).
+func runTypes(t *testing.T, m *testbed.MotoIAM, b *typesBed, user *testbed.Moto, conf string, refused []string) {
+	t.Helper()
+	m.Relax(t)
+	untouched := b.state(t, b.east, b.outside)
+	for k, v := range b.state(t, b.westS, b.west) {
+		untouched[k] = v
+	}
+	for _, a := range []startstop.Action{startstop.Stop, startstop.Start} {
+		m.Enforce(t)
+		code, out := cliRun(t, user.Env(), string(a), "fleet", "--config", conf, "--wait", "--wait-timeout", "1m", "--output", "json")
+		var rep startstop.Report
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatalf("CLI report: %v\n%s", err, out)
+		}
+		if want := 6 + len(b.tagged) + len(refused); len(rep.Results) != want {
+			t.Errorf("%s: %d results, want %d: %+v", a, len(rep.Results), want, rep.Results)
+		}
+		if wantCode := map[bool]int{true: 0, false: 1}[len(refused) == 0 || a == startstop.Start]; code != wantCode {
+			t.Errorf("%s: exit %d, want %d", a, code, wantCode)
+		}
+		for _, r := range rep.Results {
+			isRefused := slices.Contains(refused, r.ID)
+			switch {
+			case isRefused && a == startstop.Stop && (r.Outcome != startstop.Failed || !strings.Contains(r.Message, "AccessDenied")):
+				t.Errorf("%s %s %s: %s %q, want failed with AccessDenied", a, r.Type, r.ID, r.Outcome, r.Message)
+			case isRefused && a == startstop.Start && r.Outcome != startstop.Unchanged:
+				t.Errorf("%s %s %s: %s %q, want unchanged", a, r.Type, r.ID, r.Outcome, r.Message)
+			case !isRefused && r.Outcome != startstop.Changed:
+				t.Errorf("%s %s %s: %s %q, want changed", a, r.Type, r.ID, r.Outcome, r.Message)
+			}
+		}
+		b.wantTypes(t, m, a, refused, untouched)
+	}
+}

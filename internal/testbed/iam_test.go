@@ -111,3 +111,49 @@ func TestAuthorizer(t *testing.T) {
 		t.Errorf("states %v, want only %s stopped", st, ids[0])
 	}
 }
+
+// TestEvaluatorConditions checks authorize.py's condition handling against
+// AWS's rules, where moto's own differs (see authorize.py): a missing key
+// fails StringEquals, Null tests presence, a failed condition makes a
+// statement not apply (a Deny with it does not deny), and an operator it
+// does not evaluate is an error, never a silent grant.
+func TestEvaluatorConditions(t *testing.T) {
+	Require(t)
+	ev, err := startEvaluator(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ev.close()
+	const arn = "arn:aws:ecs:us-east-1:123456789012:service/prod/api"
+	allow := func(cond string) string {
+		return `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecs:UpdateService","Resource":"arn:aws:ecs:*:*:service/*","Condition":` + cond + `}]}`
+	}
+	twoKeys := allow(`{"StringEquals":{"aws:ResourceTag/team":"a","aws:ResourceTag/env":["dev","test"]}}`)
+	present := allow(`{"Null":{"aws:ResourceTag/team":"false"}}`)
+	denyB := `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"ecs:*","Resource":"*","Condition":{"StringEquals":{"aws:ResourceTag/team":"b"}}}]}`
+	plain := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecs:UpdateService","Resource":"*"}]}`
+	tests := []struct {
+		name     string
+		policies []string
+		context  map[string]string
+		want     Decision
+	}{
+		{"all keys match", []string{twoKeys}, map[string]string{"aws:ResourceTag/team": "a", "aws:ResourceTag/env": "test"}, Permitted},
+		{"one key differs", []string{twoKeys}, map[string]string{"aws:ResourceTag/team": "b", "aws:ResourceTag/env": "dev"}, Neutral},
+		{"one key missing", []string{twoKeys}, map[string]string{"aws:ResourceTag/env": "dev"}, Neutral},
+		{"no context", []string{twoKeys}, nil, Neutral},
+		{"Null false, present", []string{present}, map[string]string{"aws:ResourceTag/team": "x"}, Permitted},
+		{"Null false, absent", []string{present}, map[string]string{"aws:ResourceTag/env": "x"}, Neutral},
+		{"deny not met", []string{plain, denyB}, map[string]string{"aws:ResourceTag/team": "a"}, Permitted},
+		{"deny met", []string{plain, denyB}, map[string]string{"aws:ResourceTag/team": "b"}, Denied},
+	}
+	for _, tt := range tests {
+		got, err := ev.decide(tt.policies, "ecs:UpdateService", arn, tt.context)
+		if err != nil || got != tt.want {
+			t.Errorf("%s: %s %v, want %s", tt.name, got, err, tt.want)
+		}
+	}
+	if _, err := ev.decide([]string{allow(`{"StringLike":{"aws:ResourceTag/team":"a*"}}`)}, "ecs:UpdateService", arn, nil); err == nil || !strings.Contains(err.Error(), "StringLike") {
+		t.Errorf("an operator the test bed does not evaluate: %v, want an error naming it", err)
+	}
+}

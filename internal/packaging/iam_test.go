@@ -38,17 +38,25 @@ import (
 //	template  the role policies of deploy/template.yaml, as moto's
 //	          CloudFormation created them (read back with GetRolePolicy)
 //
-// moto evaluates every request against them (testbed.StartMotoIAM), EC2
-// and RDS calls once per resource ARN through the test bed's Authorizer.
-// Each policy must let its job run completely, and a resource outside it
-// must be refused, reported as that resource's failure, with the others
-// done. Where moto's evaluator differs from AWS's (docs/RELIABILITY.md,
-// "Least privilege, tested"): it does not evaluate condition keys such as
-// s3:prefix (an Allow whose condition it cannot check acts as a Deny, so
-// s3:ListBucket with a prefix condition is never granted here; the jobs do
-// not list), nor elasticfilesystem:AccessPointArn, and logs, SQS, EFS and
-// KMS permissions are exercised by no job run here (the functions' logs
-// go to stdout under the emulator).
+// moto evaluates every request against them (testbed.StartMotoIAM); EC2,
+// RDS, Auto Scaling, ECS and Redshift calls once per resource ARN through
+// the test bed's Authorizer, with the resource's tags as the
+// aws:ResourceTag/K (autoscaling:ResourceTag/K) condition keys, so the
+// tag-conditioned statements `awsutils policy` prints for tag selectors are
+// evaluated (conditions by authorize.py: StringEquals and Null as AWS
+// evaluates them; moto's own get missing keys wrong). Besides the EC2 and
+// RDS key, a key of every registered type, listed and selected by tags
+// (typesBed), runs through the CLI with the generated policy and with the
+// template's start/stop role. Each policy must let its job run completely,
+// and a resource outside it must be refused, reported as that resource's
+// failure, with the others done. Where the evaluation differs from AWS's
+// (docs/RELIABILITY.md, "Least privilege, tested"): S3 is left to moto,
+// which does not evaluate s3:prefix (s3:ListBucket with a prefix condition
+// is not exercised; the jobs do not list); ec2:ResourceTag, rds:db-tag,
+// rds:cluster-tag, request-tag keys and elasticfilesystem:AccessPointArn
+// are not supplied; role_arn groups (other accounts) are not run; and logs,
+// EFS and KMS permissions are exercised by no job run here (the functions'
+// logs go to stdout under the emulator).
 //
 // The template's roles are held by IAM users with the same policy
 // documents, not assumed: moto evaluates a role policy its CloudFormation

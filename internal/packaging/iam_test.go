@@ -396,10 +396,11 @@ func TestIAMEnforced(t *testing.T) {
 			"  - type: rds.db_instance\n    ids: [other-db]\n")
 		runStartStop(t, m, ss, startStop, conf, []string{ss.extra, "other-db"})
 		// Every registered type, listed and selected by tags; the same key
-		// also lists a group, a service and a cluster tagged team=b, which
-		// neither the listed ARNs nor the tag-conditioned statements allow.
+		// also lists one resource of each type tagged team=b, which neither
+		// the listed ARNs nor the tag-conditioned statements allow.
 		allTypes := m.User(t, "policy-types", map[string]string{"startstop": policyCLI(t, "--config", types.config(t, "types-policy"))})
-		runTypes(t, m, types, allTypes, types.config(t, "types-policy-more", listed(types.outside, "")...), types.outside)
+		outside := append(listed("", types.outside, scalingTypes...), listed("", types.outsideDB, dbTypes...)...)
+		runTypes(t, m, types, allTypes, types.config(t, "types-policy-more", outside...), append(slices.Clone(types.outside), types.outsideDB...))
 		upload := m.User(t, "policy-upload", map[string]string{"upload": policyCLI(t, "--upload", "s3://"+up.bucket+"/"+up.prefix)})
 		runUpload(t, m, up, upload, outsidePrefix)
 	})
@@ -431,7 +432,7 @@ func TestIAMEnforced(t *testing.T) {
 		// region is outside it.
 		conf := ss.config(t, "template", "  - type: ec2.instance\n    region: "+westRegion+"\n    ids: ["+ss.westID+"]\n")
 		runStartStop(t, m, ss, roleUser("template-startstop", "StartStopRole"), conf, []string{ss.westID})
-		runTypes(t, m, types, roleUser("template-types", "StartStopRole"), types.config(t, "types-template", listed(types.west, westRegion)...), types.west)
+		runTypes(t, m, types, roleUser("template-types", "StartStopRole"), types.config(t, "types-template", listed(westRegion, types.west, scalingTypes...)...), types.west)
 		runUpload(t, m, up, roleUser("template-upload", "UploadRole"), outsidePrefix)
 
 		// Every role may send to the stack's failure queue (Lambda's

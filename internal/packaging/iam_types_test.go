@@ -1,13 +1,21 @@
 package packaging
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 
 	"github.com/awsutils/awsutils/awsclient"
 	"github.com/awsutils/awsutils/internal/testbed"
@@ -15,16 +23,19 @@ import (
 )
 
 // typesBed is what the every-type start/stop runs act on: testbed's Fleet
-// (one resource of every registered type), for each of Auto Scaling, ECS
-// and Redshift one resource tagged team=a (found by the config's tag
-// selectors), one tagged team=b listed by id in the runs' config but not
-// in the config the policy was generated from, and one in westRegion,
-// outside the template's TargetRegion.
+// (one resource of every registered type), for each registered type one
+// resource tagged team=a (found by the config's tag selectors) and one
+// tagged team=b that the runs' config lists by id but the config the
+// policy was generated from does not, and for Auto Scaling, ECS and
+// Redshift one in westRegion, outside the template's TargetRegion.
 type typesBed struct {
 	fleet   *testbed.Fleet
 	tagged  []string // team=a: group, service, cluster
 	outside []string // team=b
 	west    []string // in westRegion
+	// taggedDB and outsideDB are an instance, a DB instance and an Aurora
+	// cluster tagged team=a and team=b.
+	taggedDB, outsideDB []string
 	dir     string
 	east    testbed.Scaling
 	westS   testbed.Scaling
@@ -55,6 +66,33 @@ func newTypesBed(t *testing.T, m *testbed.Moto) *typesBed {
 	mk(b.east, b.tagged, "a")
 	mk(b.east, b.outside, "b")
 	mk(b.westS, b.west, "a")
+	// An instance, a DB instance and an Aurora cluster of each team, for the
+	// EC2 and RDS tag selectors' conditions (ec2:ResourceTag, rds:db-tag,
+	// rds:cluster-tag).
+	ec2c, rdsc := m.Clients(t)
+	ctx := context.Background()
+	for _, team := range []string{"a", "b"} {
+		inst := testbed.RunInstances(t, ec2c, 1)[0]
+		db, cl := "team-"+team+"-db", "team-"+team+"-aurora"
+		testbed.CreateDBInstance(t, rdsc, db)
+		testbed.CreateAuroraCluster(t, rdsc, cl)
+		tag := []ec2types.Tag{{Key: aws.String("team"), Value: aws.String(team)}}
+		if _, err := ec2c.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{inst}, Tags: tag}); err != nil {
+			t.Fatal(err)
+		}
+		for _, arn := range []string{"arn:aws:rds:" + testbed.Region + ":" + m.Account + ":db:" + db, "arn:aws:rds:" + testbed.Region + ":" + m.Account + ":cluster:" + cl} {
+			if _, err := rdsc.AddTagsToResource(ctx, &rds.AddTagsToResourceInput{ResourceName: aws.String(arn),
+				Tags: []rdstypes.Tag{{Key: aws.String("team"), Value: aws.String(team)}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ids := []string{inst, db, cl}
+		if team == "a" {
+			b.taggedDB = ids
+		} else {
+			b.outsideDB = ids
+		}
+	}
 	return b
 }
 
@@ -83,6 +121,12 @@ fleet:
     tags: {team: a}
   - type: redshift.cluster
     tags: {team: a}
+  - type: ec2.instance
+    tags: {team: a}
+  - type: rds.db_instance
+    tags: {team: a}
+  - type: rds.db_cluster
+    tags: {team: a}
 `, testbed.Region, f.Instance, f.DB, f.Cluster, f.Group, f.Service, f.Redshift)
 	s += strings.Join(extra, "")
 	p := filepath.Join(b.dir, name, startstop.ConfigFile)
@@ -95,19 +139,24 @@ fleet:
 	return p
 }
 
-// listed is a config's groups listing ids (group, service, cluster) in
+// listed is a config's groups listing ids, of the types in order, in
 // region ("": the config's).
-func listed(ids []string, region string) []string {
+func listed(region string, ids []string, types ...string) []string {
 	r := ""
 	if region != "" {
 		r = "    region: " + region + "\n"
 	}
-	return []string{
-		"  - type: autoscaling.group\n" + r + "    ids: [" + ids[0] + "]\n",
-		"  - type: ecs.service\n" + r + "    ids: [" + ids[1] + "]\n",
-		"  - type: redshift.cluster\n" + r + "    ids: [" + ids[2] + "]\n",
+	var groups []string
+	for i, id := range ids {
+		groups = append(groups, "  - type: "+types[i]+"\n"+r+"    ids: ["+id+"]\n")
 	}
+	return groups
 }
+
+var (
+	scalingTypes = []string{"autoscaling.group", "ecs.service", "redshift.cluster"}
+	dbTypes      = []string{"ec2.instance", "rds.db_instance", "rds.db_cluster"}
+)
 
 // state is moto's state of the three types' resources: sizes, desired
 // count, Redshift status.
@@ -119,6 +168,18 @@ func (b *typesBed) state(t *testing.T, s testbed.Scaling, ids []string) map[stri
 		ids[0]: fmt.Sprintf("%d,%d,%d", g.Min, g.Max, g.Desired),
 		ids[1]: fmt.Sprintf("desired %d", s.Service(t, cl, svc).Desired),
 		ids[2]: s.RedshiftStatus(t, ids[2]),
+	}
+}
+
+// dbState is moto's state of an instance, a DB instance and an Aurora
+// cluster.
+func (b *typesBed) dbState(t *testing.T, m *testbed.Moto, ids []string) map[string]string {
+	t.Helper()
+	ec2c, rdsc := m.Clients(t)
+	return map[string]string{
+		ids[0]: testbed.InstanceStates(t, ec2c, ids[0])[ids[0]],
+		ids[1]: testbed.DBInstanceStatus(t, rdsc, ids[1]),
+		ids[2]: testbed.DBClusterStatus(t, rdsc, ids[2]),
 	}
 }
 
@@ -147,8 +208,14 @@ func (b *typesBed) wantTypes(t *testing.T, m *testbed.MotoIAM, a startstop.Actio
 		}
 	}
 	now := b.state(t, b.east, b.outside)
-	for k, v := range b.state(t, b.westS, b.west) {
-		now[k] = v
+	maps.Copy(now, b.state(t, b.westS, b.west))
+	maps.Copy(now, b.dbState(t, m.Moto, b.outsideDB))
+	wantDB := map[startstop.Action][]string{startstop.Stop: {"stopped", "stopped", "stopped"}, startstop.Start: {"running", "available", "available"}}[a]
+	taggedDB := b.dbState(t, m.Moto, b.taggedDB)
+	for i, id := range b.taggedDB {
+		if taggedDB[id] != wantDB[i] {
+			t.Errorf("after %s: %s (team=a) is %q, want %q", a, id, taggedDB[id], wantDB[i])
+		}
 	}
 	for id, w := range untouched {
 		if now[id] != w {
@@ -166,9 +233,8 @@ func runTypes(t *testing.T, m *testbed.MotoIAM, b *typesBed, user *testbed.Moto,
 	t.Helper()
 	m.Relax(t)
 	untouched := b.state(t, b.east, b.outside)
-	for k, v := range b.state(t, b.westS, b.west) {
-		untouched[k] = v
-	}
+	maps.Copy(untouched, b.state(t, b.westS, b.west))
+	maps.Copy(untouched, b.dbState(t, m.Moto, b.outsideDB))
 	for _, a := range []startstop.Action{startstop.Stop, startstop.Start} {
 		m.Enforce(t)
 		code, out := cliRun(t, user.Env(), string(a), "fleet", "--config", conf, "--wait", "--wait-timeout", "1m", "--output", "json")
@@ -176,7 +242,7 @@ func runTypes(t *testing.T, m *testbed.MotoIAM, b *typesBed, user *testbed.Moto,
 		if err := json.Unmarshal([]byte(out), &rep); err != nil {
 			t.Fatalf("CLI report: %v\n%s", err, out)
 		}
-		if want := 6 + len(b.tagged) + len(refused); len(rep.Results) != want {
+		if want := 6 + len(b.tagged) + len(b.taggedDB) + len(refused); len(rep.Results) != want {
 			t.Errorf("%s: %d results, want %d: %+v", a, len(rep.Results), want, rep.Results)
 		}
 		if wantCode := map[bool]int{true: 0, false: 1}[len(refused) == 0 || a == startstop.Start]; code != wantCode {
@@ -185,8 +251,8 @@ func runTypes(t *testing.T, m *testbed.MotoIAM, b *typesBed, user *testbed.Moto,
 		for _, r := range rep.Results {
 			isRefused := slices.Contains(refused, r.ID)
 			switch {
-			case isRefused && a == startstop.Stop && (r.Outcome != startstop.Failed || !strings.Contains(r.Message, "AccessDenied")):
-				t.Errorf("%s %s %s: %s %q, want failed with AccessDenied", a, r.Type, r.ID, r.Outcome, r.Message)
+			case isRefused && a == startstop.Stop && (r.Outcome != startstop.Failed || !strings.Contains(r.Message, "AccessDenied") && !strings.Contains(r.Message, "UnauthorizedOperation")):
+				t.Errorf("%s %s %s: %s %q, want failed for lack of permission", a, r.Type, r.ID, r.Outcome, r.Message)
 			case isRefused && a == startstop.Start && r.Outcome != startstop.Unchanged:
 				t.Errorf("%s %s %s: %s %q, want unchanged", a, r.Type, r.ID, r.Outcome, r.Message)
 			case !isRefused && r.Outcome != startstop.Changed:

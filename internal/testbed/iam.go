@@ -29,8 +29,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 	"github.com/aws/aws-sdk-go-v2/service/redshift"
 
 	"github.com/awsutils/awsutils/awsclient"
@@ -457,16 +460,50 @@ func (a *Authorizer) groupID(ctx context.Context, region, name string) string {
 
 // conditionKeys are the condition keys AWS sets for a request on arn that
 // the shipped policies test: the resource's tags, read from moto as the
-// administrator, as aws:ResourceTag/K and, for Auto Scaling groups, also
-// autoscaling:ResourceTag/K. EC2 and RDS tags (ec2:ResourceTag, rds:db-tag,
-// rds:cluster-tag) are not supplied: no run here uses their tag
-// selectors under enforcement.
+// administrator, as aws:ResourceTag/K and the service's own key
+// (autoscaling:ResourceTag/K, ec2:ResourceTag/K, rds:db-tag/K,
+// rds:cluster-tag/K).
 func (a *Authorizer) conditionKeys(ctx context.Context, service, region, arn string) (map[string]string, error) {
 	if arn == "*" {
 		return nil, nil
 	}
 	tags := map[string]string{}
+	own := map[string]string{"autoscaling": "autoscaling:ResourceTag/", "ec2": "ec2:ResourceTag/"}[service]
 	switch service {
+	case "ec2":
+		out, err := awsclient.EC2(awsclient.WithRegion(a.cfg, region)).
+			DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{arn[strings.LastIndex(arn, "/")+1:]}})
+		if err != nil {
+			return nil, nil // no such instance: nothing to condition on
+		}
+		for _, res := range out.Reservations {
+			for _, i := range res.Instances {
+				for _, t := range i.Tags {
+					tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+				}
+			}
+		}
+	case "rds":
+		c := awsclient.RDS(awsclient.WithRegion(a.cfg, region))
+		id := arn[strings.LastIndex(arn, ":")+1:]
+		var list []rdstypes.Tag
+		switch {
+		case strings.Contains(arn, ":db:"):
+			own = "rds:db-tag/"
+			out, err := c.DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(id)})
+			if err == nil && len(out.DBInstances) == 1 {
+				list = out.DBInstances[0].TagList
+			}
+		case strings.Contains(arn, ":cluster:"):
+			own = "rds:cluster-tag/"
+			out, err := c.DescribeDBClusters(ctx, &rds.DescribeDBClustersInput{DBClusterIdentifier: aws.String(id)})
+			if err == nil && len(out.DBClusters) == 1 {
+				list = out.DBClusters[0].TagList
+			}
+		}
+		for _, t := range list {
+			tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+		}
 	case "autoscaling":
 		name := arn[strings.LastIndex(arn, "/")+1:]
 		out, err := awsclient.AutoScaling(awsclient.WithRegion(a.cfg, region)).
@@ -506,8 +543,8 @@ func (a *Authorizer) conditionKeys(ctx context.Context, service, region, arn str
 	keys := map[string]string{}
 	for k, v := range tags {
 		keys["aws:ResourceTag/"+k] = v
-		if service == "autoscaling" {
-			keys["autoscaling:ResourceTag/"+k] = v
+		if own != "" {
+			keys[own+k] = v
 		}
 	}
 	return keys, nil

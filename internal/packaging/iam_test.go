@@ -40,8 +40,8 @@ import (
 //
 // moto evaluates every request against them (testbed.StartMotoIAM); EC2,
 // RDS, Auto Scaling, ECS and Redshift calls once per resource ARN through
-// the test bed's Authorizer, with the resource's tags as the
-// aws:ResourceTag/K (autoscaling:ResourceTag/K) condition keys, so the
+// the test bed's Authorizer, with the resource's tags as condition keys
+// (aws:ResourceTag/K and the service's own, e.g. rds:db-tag/K), so the
 // tag-conditioned statements `awsutils policy` prints for tag selectors are
 // evaluated (conditions by authorize.py: StringEquals and Null as AWS
 // evaluates them; moto's own get missing keys wrong). Besides the EC2 and
@@ -52,11 +52,10 @@ import (
 // failure, with the others done. Where the evaluation differs from AWS's
 // (docs/RELIABILITY.md, "Least privilege, tested"): S3 is left to moto,
 // which does not evaluate s3:prefix (s3:ListBucket with a prefix condition
-// is not exercised; the jobs do not list); ec2:ResourceTag, rds:db-tag,
-// rds:cluster-tag, request-tag keys and elasticfilesystem:AccessPointArn
-// are not supplied; role_arn groups (other accounts) are not run; and logs,
-// EFS and KMS permissions are exercised by no job run here (the functions'
-// logs go to stdout under the emulator).
+// is not exercised; the jobs do not list); request-tag keys and
+// elasticfilesystem:AccessPointArn are not supplied; role_arn groups (other
+// accounts) are not run; and logs, EFS and KMS permissions are exercised by
+// no job run here (the functions' logs go to stdout under the emulator).
 //
 // The template's roles are held by IAM users with the same policy
 // documents, not assumed: moto evaluates a role policy its CloudFormation

@@ -36,9 +36,9 @@ type typesBed struct {
 	// taggedDB and outsideDB are an instance, a DB instance and an Aurora
 	// cluster tagged team=a and team=b.
 	taggedDB, outsideDB []string
-	dir     string
-	east    testbed.Scaling
-	westS   testbed.Scaling
+	dir                 string
+	east                testbed.Scaling
+	westS               testbed.Scaling
 }
 
 func newTypesBed(t *testing.T, m *testbed.Moto) *typesBed {

@@ -142,13 +142,14 @@ func (b *startStopBed) config(t *testing.T, name string, extra ...string) string
 	return p
 }
 
-// wantStartStop checks a report: every allowed resource changed; every
-// refused one failed for lack of permission (stop), or was found already
-// running and left alone (start, as describing is allowed).
-func wantStartStop(t *testing.T, rep startstop.Report, a startstop.Action, refused []string) {
+// wantStartStop checks a report of allowed resources and the refused
+// ones: every allowed resource changed; every refused one failed for lack
+// of permission (stop), or was found already running and left alone
+// (start, as describing is allowed).
+func wantStartStop(t *testing.T, rep startstop.Report, a startstop.Action, allowed int, refused []string) {
 	t.Helper()
-	if len(rep.Results) != 4+len(refused) {
-		t.Errorf("%s: %d results, want %d: %+v", a, len(rep.Results), 4+len(refused), rep.Results)
+	if want := allowed + len(refused); len(rep.Results) != want {
+		t.Errorf("%s: %d results, want %d: %+v", a, len(rep.Results), want, rep.Results)
 	}
 	for _, r := range rep.Results {
 		isRefused := slices.Contains(refused, r.ID)
@@ -238,7 +239,7 @@ func runStartStop(t *testing.T, m *testbed.MotoIAM, b *startStopBed, user *testb
 			t.Errorf("%s stop succeeded: %v, want %v", run.name, ok, len(refused) == 0)
 		}
 		if rep != nil {
-			wantStartStop(t, *rep, startstop.Stop, refused)
+			wantStartStop(t, *rep, startstop.Stop, 4, refused)
 		}
 		b.wantStates(t, m, "stopped", "stopped")
 		m.Enforce(t)
@@ -246,7 +247,7 @@ func runStartStop(t *testing.T, m *testbed.MotoIAM, b *startStopBed, user *testb
 		if !ok {
 			t.Errorf("%s start failed: %+v", run.name, rep.Results)
 		}
-		wantStartStop(t, *rep, startstop.Start, refused)
+		wantStartStop(t, *rep, startstop.Start, 4, refused)
 		b.wantStates(t, m, "running", "available")
 	}
 }

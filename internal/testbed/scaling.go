@@ -208,6 +208,8 @@ func (s Scaling) RedshiftStatus(t testing.TB, id string) string {
 // Fleet is one resource of every type, for tests of a key that mixes them.
 type Fleet struct {
 	Instance, DB, Cluster, Group, Service, Redshift string
+	// Groups lists each of them by id, as the entries of a config key.
+	Groups string
 	// Config has the keys "fleet", listing all of them, and "broken": a
 	// group that does not exist, one at 0 whose saved capacity tag is
 	// malformed, and a service that does not exist.
@@ -231,9 +233,7 @@ func CreateFleet(t testing.TB, m *Moto) *Fleet {
 	f.s.TagGroup(t, "badtag", "awsutils:capacity", "1,2")
 	f.s.CreateECSService(t, "prod", "api", 2)
 	f.s.CreateRedshiftCluster(t, f.Redshift)
-	f.Config = fmt.Sprintf(`region_name: %s
-fleet:
-  - type: ec2.instance
+	f.Groups = fmt.Sprintf(`  - type: ec2.instance
     ids: [%s]
   - type: rds.db_instance
     ids: [%s]
@@ -245,12 +245,13 @@ fleet:
     ids: [%s]
   - type: redshift.cluster
     ids: [%s]
-broken:
+`, f.Instance, f.DB, f.Cluster, f.Group, f.Service, f.Redshift)
+	f.Config = "region_name: " + Region + "\nfleet:\n" + f.Groups + `broken:
   - type: autoscaling.group
     ids: [nope, badtag]
   - type: ecs.service
     ids: [prod/nope]
-`, Region, f.Instance, f.DB, f.Cluster, f.Group, f.Service, f.Redshift)
+`
 	return f
 }
 

@@ -62,9 +62,11 @@ type Options struct {
 	// MaxAttempts per API call including the first; 0 means AWS_MAX_ATTEMPTS
 	// from the environment or DefaultMaxAttempts.
 	MaxAttempts int
-	// MaxConnsPerHost bounds the HTTP connections kept per endpoint; it must
-	// be at least the concurrency of the caller or connections churn.
-	// 0 means 64.
+	// MaxConnsPerHost bounds the HTTP connections per endpoint, open and
+	// kept idle; it must be at least the concurrency of the caller, whose
+	// requests beyond it wait for a connection. 0 keeps 64 idle and bounds
+	// none: start/stop runs many accounts and regions at once against
+	// one endpoint.
 	MaxConnsPerHost int
 	// Endpoint is the base URL of every service, e.g. a local emulator's
 	// http://127.0.0.1:4566. It wins over AWS_ENDPOINT_URL,
@@ -132,13 +134,13 @@ func Load(ctx context.Context, opts Options) (aws.Config, error) {
 			attempts = v
 		}
 	}
-	conns := opts.MaxConnsPerHost
-	if conns <= 0 {
+	conns, bounded := opts.MaxConnsPerHost, opts.MaxConnsPerHost > 0
+	if !bounded {
 		conns = 64
 	}
 	loaders := []func(*config.LoadOptions) error{
 		config.WithAppID("awsutils"),
-		config.WithHTTPClient(httpClient(conns)),
+		config.WithHTTPClient(httpClient(conns, bounded)),
 		config.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
 				o.MaxAttempts = attempts
@@ -191,10 +193,18 @@ func Load(ctx context.Context, opts Options) (aws.Config, error) {
 	return cfg, nil
 }
 
-func httpClient(conns int) *awshttp.BuildableClient {
+func httpClient(conns int, bounded bool) *awshttp.BuildableClient {
 	return awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
 		t.MaxIdleConns = conns * 2
 		t.MaxIdleConnsPerHost = conns
+		if bounded {
+			// A request that finds no idle connection waits for one
+			// rather than dialing: a connection is back in the pool only
+			// a moment after its response was read, and the next
+			// request, started at once, would otherwise open another,
+			// which then closes above MaxIdleConnsPerHost (churn).
+			t.MaxConnsPerHost = conns
+		}
 		t.IdleConnTimeout = 90 * time.Second
 		// A small PUT's headers and in-memory body then leave in one
 		// write: with net/http's 4 KiB default a 4 KiB file takes two

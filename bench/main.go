@@ -56,6 +56,10 @@ type config struct {
 	RTTs, W4RTTs []time.Duration
 	// Tools limits the upload contenders (nil: all).
 	Tools []string
+	// Baseline is a git revision whose awsutils runs as one more
+	// contender (awsutils-baseline): a change measured against the code
+	// before it in the same run.
+	Baseline string
 	// Required contenders fail the run when they cannot run; the others
 	// are left out with a note when their tool is missing.
 	Required []string
@@ -111,6 +115,7 @@ func main() {
 		rtts      = flag.String("rtts", "0,50ms,150ms", "round trips the uploads run at (0: loopback; else through a delay line); W2 runs at 0 only")
 		w4rtts    = flag.String("w4-rtts", "0,50ms", "round trips W4 (100,000 files) runs at; at 150 ms a round takes minutes")
 		seed      = flag.Uint64("seed", 1, "seed of the generated workloads")
+		baseline  = flag.String("baseline", "", "a git revision (e.g. main or HEAD~1) whose awsutils also runs, as contender awsutils-baseline")
 		tools     = flag.String("tools", "all", "upload contenders: all (all but "+strings.Join(extraTools, ",")+"), or a list of "+strings.Join(knownTools, ","))
 		required  = flag.String("require", "awsutils,awsutils-rm,putloop", "contenders that must run (others are skipped with a note when their tool is missing)")
 		startstop = flag.Bool("startstop", true, "run the start/stop economy")
@@ -168,6 +173,14 @@ func main() {
 	}
 	if *tools != "all" {
 		cfg.Tools = splitList(*tools)
+	}
+	if cfg.Baseline = *baseline; cfg.Baseline != "" {
+		if cfg.Tools == nil {
+			cfg.Tools = append([]string(nil), allTools...)
+		}
+		if !contains(cfg.Tools, report.ToolAwsutilsBaseline) {
+			cfg.Tools = append(cfg.Tools, report.ToolAwsutilsBaseline)
+		}
 	}
 	if *smoke {
 		cfg = smokeConfig(cfg)

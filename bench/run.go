@@ -27,6 +27,8 @@ type bench struct {
 	// awsutils is the CLI built from ./cmd/awsutils.
 	awsutils string
 	putloop  string
+	// baseline is awsutils built from Config.Baseline ("" without one).
+	baseline string
 	// moto is started on first use by the start/stop or Lambda parts.
 	moto *testbed.Moto
 	// faults and faultLine are the fault proxy in front of the upload
@@ -91,6 +93,14 @@ func run(ctx context.Context, cfg config) (res results, err error) {
 	}
 	b.awsutils, b.putloop = filepath.Join(b.bin, "awsutils"), filepath.Join(b.bin, "putloop")
 	b.meta.Versions = versions(ctx, cfg.Root, b.awsutils)
+	if cfg.Baseline != "" {
+		var err error
+		if b.baseline, err = buildBaseline(ctx, cfg.Root, cfg.Baseline, b.bin); err != nil {
+			return res, err
+		}
+		b.meta.Versions = append(b.meta.Versions, report.Version{Tool: report.ToolAwsutilsBaseline,
+			Version: cfg.Baseline, Source: "git archive of the revision, built from its ./cmd/awsutils"})
+	}
 
 	if len(cfg.Workloads) > 0 {
 		if err := b.uploads(ctx); err != nil {
@@ -118,6 +128,25 @@ func run(ctx context.Context, cfg config) (res results, err error) {
 		}
 	}
 	return res, ctx.Err()
+}
+
+// buildBaseline builds ./cmd/awsutils as it is at rev into bin, from a
+// git archive of rev (the work tree is left alone).
+func buildBaseline(ctx context.Context, root, rev, bin string) (string, error) {
+	src, err := os.MkdirTemp("", "awsutils-baseline-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(src)
+	archive := exec.CommandContext(ctx, "sh", "-c", `git -C "$1" archive "$2" | tar -x -C "$3"`, "sh", root, rev, src)
+	if out, err := archive.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("baseline %s: git archive: %v\n%s", rev, err, out)
+	}
+	out := filepath.Join(bin, report.ToolAwsutilsBaseline)
+	if err := goBuild(ctx, src, "./cmd/awsutils", out, nil); err != nil {
+		return "", fmt.Errorf("baseline %s: %w", rev, err)
+	}
+	return out, nil
 }
 
 // goBuild builds a main package of the module.

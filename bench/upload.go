@@ -33,7 +33,7 @@ var allTools = []string{
 
 // extraTools run only when -tools names them: what a feature costs, not
 // a peer.
-var extraTools = []string{report.ToolAwsutilsNoMeta, report.ToolAwsutilsFixed}
+var extraTools = []string{report.ToolAwsutilsNoMeta, report.ToolAwsutilsFixed, report.ToolAwsutilsBaseline}
 
 // knownTools are every contender -tools may name.
 var knownTools = append(append([]string(nil), allTools...), extraTools...)
@@ -48,7 +48,7 @@ var w4Tools = []string{report.ToolAwsutils, report.ToolS5cmd}
 var farTools = []string{
 	report.ToolAwsutils, report.ToolAwsutilsRemove, report.ToolS5cmd, report.ToolS5cmdMove,
 	report.ToolPutLoop, report.ToolPutLoop256, report.ToolRawPut256, report.ToolRawPut1024,
-	report.ToolAwsutilsNoMeta, report.ToolAwsutilsFixed,
+	report.ToolAwsutilsNoMeta, report.ToolAwsutilsFixed, report.ToolAwsutilsBaseline,
 }
 
 // s3Client is the harness's own client, for creating the bucket and
@@ -112,12 +112,17 @@ func (b *bench) contenders(ctx context.Context, v *testbed.Versity, home string)
 	if !uploadOK {
 		why = "`awsutils upload` does not exist in this build"
 	}
-	awsutils := func(name string, flags ...string) candidate {
+	build := func(bin, name string, flags ...string) candidate {
 		return candidate{contender: contender{name: name, removes: slices.Contains(flags, "--remove-src"),
 			cmd: func(endpoint, src, bucket, prefix string) ([]string, []string) {
-				argv := append(append([]string{b.awsutils, "upload"}, flags...), src, dst(bucket, prefix))
+				argv := append(append([]string{bin, "upload"}, flags...), src, dst(bucket, prefix))
 				return argv, sdkEnv(endpoint)
-			}}, tool: b.awsutils, missing: why}
+			}}, tool: bin, missing: why}
+	}
+	awsutils := func(name string, flags ...string) candidate { return build(b.awsutils, name, flags...) }
+	baseline := build(b.baseline, report.ToolAwsutilsBaseline)
+	if b.baseline == "" {
+		baseline.missing = "no -baseline revision given"
 	}
 	s5cmd := func(name, verb string) candidate {
 		return candidate{contender: contender{name: name, removes: verb == "mv",
@@ -140,6 +145,7 @@ func (b *bench) contenders(ctx context.Context, v *testbed.Versity, home string)
 		awsutils(report.ToolAwsutilsRemove, "--remove-src"),
 		awsutils(report.ToolAwsutilsNoMeta, "--no-metadata"),
 		awsutils(report.ToolAwsutilsFixed, "--concurrency", "1024"),
+		baseline,
 		s5cmd(report.ToolS5cmd, "cp"),
 		s5cmd(report.ToolS5cmdMove, "mv"),
 		candidate{contender: contender{name: report.ToolAWSCLI,

@@ -14,8 +14,11 @@ import (
 // It climbs by measured throughput, in windows of as many completions as
 // the bound: one window is about one round trip at full use. While a
 // window's rate beats the one before by 10 % the bound doubles (slow
-// start, which a single window without gain does not end), later it grows
-// by a quarter; a rate 10 % lower ends slow start but moves nothing, and
+// start); after the first window it quadruples if no file of it took
+// less than farLatency (nearby, the bound that fills the path is small,
+// and a bigger one only costs CPU and memory on both ends). The first step
+// without that gain is undone, which ends slow start; later the bound
+// grows by a quarter on a 10 % gain. A rate 10 % lower moves nothing, and
 // later windows are judged against the better rate: on a shared machine
 // one window's rate is noisy, and shrinking on a dip let noise (or the
 // backoff of a few retried files) walk the bound down to its minimum,
@@ -47,9 +50,13 @@ type limiter struct {
 	prevRate  float64
 	slowStart bool
 	flat      int // windows in a row without a change
-	misses    int // slow-start windows in a row that did not gain
 	probeFrom int // the bound before a probe, until the next window judges it
 	peak      int // the highest bound so far
+	step      int // the factor of slow start's last growth (0: none yet)
+	// minHeld is the shortest time a file of the run held its slot (0:
+	// none done yet).
+	minHeld time.Duration
+	winHeld time.Duration // the time the window's files held their slots
 }
 
 // traceLimiter, set by benchmarks only, sees every window's decision.
@@ -57,11 +64,18 @@ var traceLimiter func(limit, inFlight int, rate float64)
 
 // Bounds of the adaptive limiter.
 const (
-	startInFlight = 64
+	startInFlight = 128
 	minInFlight   = 8
 	// MaxInFlight is the most files an adaptive run keeps in flight; the
 	// HTTP client should allow as many connections per host.
-	MaxInFlight = 512
+	MaxInFlight = 1024
+	// farLatency is the shortest time a file holds its slot from which the
+	// path counts as far: a PUT of a small file within one region of S3,
+	// or to a server on the same network, takes less.
+	farLatency = 20 * time.Millisecond
+	// queueFactor is how much longer than the shortest one a window's
+	// average hold may be before files count as queueing.
+	queueFactor = 2
 )
 
 // newLimiter returns a limiter fixed at fixed files, or adaptive between
@@ -115,11 +129,16 @@ func (l *limiter) take() {
 	}
 }
 
-// release returns a slot after a file's requests are done.
-func (l *limiter) release() {
+// release returns a slot after a file's requests are done; held is how
+// long the file held it.
+func (l *limiter) release(held time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.inFlight--
+	if l.minHeld == 0 || held < l.minHeld {
+		l.minHeld = max(held, 1)
+	}
+	l.winHeld += held
 	if !l.fixed {
 		l.winDone++
 		if l.winDone >= max(l.limit, 16) {
@@ -172,13 +191,18 @@ func (l *limiter) decide() {
 	if elapsed > 0 {
 		rate = float64(l.winDone) / elapsed
 	}
-	grow := func(double bool) {
-		if double {
+	grow := func(slowStart bool) {
+		from := l.limit
+		switch {
+		case slowStart && l.quadruple():
+			l.limit *= 4
+		case slowStart:
 			l.limit *= 2
-		} else {
+		default:
 			l.limit += max(l.limit/4, 1)
 		}
 		l.limit = min(l.limit, l.max)
+		l.step = l.limit / max(from, 1)
 	}
 	switch {
 	case l.congested():
@@ -191,15 +215,21 @@ func (l *limiter) decide() {
 			l.limit, rate = l.probeFrom, l.prevRate
 		}
 		l.probeFrom = 0
+	case l.slowStart && l.step >= 2 && rate < l.prevRate*1.1:
+		// The step brought no gain: the bound before it already filled
+		// the path, and more requests in flight only cost CPU and memory
+		// on both ends. Probes may still find more later.
+		l.limit = max(l.limit/l.step, l.min)
+		l.slowStart, l.flat, l.step = false, 0, 0
+		rate = max(rate, l.prevRate)
+	case l.queueing():
+		// Files wait far longer than the path takes (on a busy CPU, at a
+		// loaded server): more in flight would only wait too.
+		l.slowStart, l.flat = false, 0
+		rate = max(rate, l.prevRate)
 	case l.prevRate == 0 || rate >= l.prevRate*1.1:
 		grow(l.slowStart)
-		l.flat, l.misses = 0, 0
-	case l.slowStart && l.misses == 0 && rate >= l.prevRate*0.9:
-		// One window that did not gain ends no slow start: on a busy
-		// machine one window's rate is noisy. Compare the next one with
-		// the best so far.
-		l.misses++
-		rate = max(rate, l.prevRate)
+		l.flat = 0
 	case rate < l.prevRate*0.9:
 		l.slowStart, l.flat = false, 0
 		rate = l.prevRate
@@ -216,7 +246,20 @@ func (l *limiter) decide() {
 		traceLimiter(l.limit, l.inFlight, rate)
 	}
 	l.prevRate = rate
-	l.winStart, l.winDone, l.winFull, l.throttled = now, 0, l.inFlight >= l.limit, 0
+	l.winStart, l.winDone, l.winFull, l.throttled, l.winHeld = now, 0, l.inFlight >= l.limit, 0, 0
+}
+
+// queueing reports whether the window's files held their slots on
+// average more than queueFactor times the shortest hold of the run; l.mu
+// is held.
+func (l *limiter) queueing() bool {
+	return l.winDone > 0 && l.winHeld > time.Duration(l.winDone)*queueFactor*l.minHeld
+}
+
+// quadruple reports whether slow start grows the bound fourfold: after
+// the first window, on a far path; l.mu is held.
+func (l *limiter) quadruple() bool {
+	return l.prevRate == 0 && l.minHeld >= farLatency
 }
 
 // bound is the current bound.

@@ -15,13 +15,16 @@ type path struct {
 	capacity float64
 }
 
-// completions is a min-heap of completion times.
-type completions []time.Duration
+// completion is when a file started and when it completes.
+type completion struct{ start, at time.Duration }
+
+// completions is a min-heap of completions by time.
+type completions []completion
 
 func (c completions) Len() int           { return len(c) }
-func (c completions) Less(i, j int) bool { return c[i] < c[j] }
+func (c completions) Less(i, j int) bool { return c[i].at < c[j].at }
 func (c completions) Swap(i, j int)      { c[i], c[j] = c[j], c[i] }
-func (c *completions) Push(x any)        { *c = append(*c, x.(time.Duration)) }
+func (c *completions) Push(x any)        { *c = append(*c, x.(completion)) }
 func (c *completions) Pop() any {
 	old := *c
 	x := old[len(old)-1]
@@ -49,15 +52,16 @@ func simulate(t *testing.T, p path, files int, throttled func(window, done int) 
 			}
 			at := max(now+p.rtt/2, serverFree) + service
 			serverFree = at
-			heap.Push(&inFlight, at+p.rtt/2)
+			heap.Push(&inFlight, completion{start: now, at: at + p.rtt/2})
 			started++
 		}
-		now = heap.Pop(&inFlight).(time.Duration)
+		c := heap.Pop(&inFlight).(completion)
+		now = c.at
 		before := l.bound()
 		if throttled != nil && throttled(window, done) {
 			l.congestion()
 		}
-		l.release()
+		l.release(c.at - c.start)
 		done++
 		if l.bound() != before || l.winDone == 0 {
 			window++
@@ -109,7 +113,7 @@ func TestLimiterBacksOffAndRecovers(t *testing.T) {
 		now += 10 * time.Millisecond
 		for range n {
 			l.congestion()
-			l.release()
+			l.release(time.Millisecond)
 		}
 	}
 	if b := l.bound(); b != minInFlight {
@@ -155,7 +159,7 @@ func TestLimiterCongestedShare(t *testing.T) {
 			l.congestion()
 		}
 		for range n {
-			l.release()
+			l.release(time.Millisecond)
 		}
 		if got := l.bound() < n; got != tc.cut {
 			t.Errorf("%d of %d completions throttled first: bound %d, want cut %v", tc.throttled, n, l.bound(), tc.cut)
@@ -172,7 +176,7 @@ func TestLimiterFixed(t *testing.T) {
 	for range 100 {
 		_ = l.acquire(context.Background())
 		l.congestion()
-		l.release()
+		l.release(time.Millisecond)
 	}
 	if l.bound() != 7 {
 		t.Errorf("fixed bound moved to %d", l.bound())
@@ -202,7 +206,7 @@ func TestLimiterAcquireCancel(t *testing.T) {
 	if err := <-errc; err == nil {
 		t.Fatal("acquire after cancel succeeded")
 	}
-	l.release()
+	l.release(time.Millisecond)
 	if err := l.acquire(context.Background()); err != nil || l.inFlight != 1 {
 		t.Fatalf("after cancel and release: %v, in flight %d", err, l.inFlight)
 	}
@@ -240,7 +244,7 @@ func TestLimiterIgnoresADip(t *testing.T) {
 		}
 		now += took // 500, 333, 400 completions/s against 1,000 before
 		for range 100 {
-			l.release()
+			l.release(time.Millisecond)
 		}
 		if l.bound() != 100 || l.prevRate != 1000 || l.slowStart {
 			t.Fatalf("after a %v window: bound %d, rate compared %v, slow start %v", took, l.bound(), l.prevRate, l.slowStart)

@@ -171,8 +171,9 @@ func (r *run) do(ctx context.Context) *Report {
 		files.Add(1)
 		go func() {
 			defer files.Done()
+			start := time.Now()
 			o := r.up.file(work, it)
-			r.lim.release()
+			r.lim.release(time.Since(start))
 			if o.remove != nil {
 				removals <- o
 				return

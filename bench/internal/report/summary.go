@@ -85,11 +85,14 @@ const (
 	// ToolAwsutilsFixed is `awsutils upload --concurrency 1024`: what the
 	// limiter's climb from 64 costs against the raw loop's fixed 1,024.
 	ToolAwsutilsFixed = "awsutils-c1024"
+	// ToolAwsutilsBaseline is `awsutils upload` built from the bench's
+	// -baseline revision: a change against the code before it.
+	ToolAwsutilsBaseline = "awsutils-baseline"
 )
 
 // ToolOrder is the order tools are shown in.
 var ToolOrder = []string{ToolAwsutils, ToolAwsutilsRemove, ToolS5cmd, ToolS5cmdMove, ToolAWSCLI, ToolRclone,
-	ToolPutLoop, ToolPutLoop256, ToolRawPut256, ToolRawPut1024, ToolAwsutilsNoMeta, ToolAwsutilsFixed, ToolAwsutilsProxy, ToolAwsutilsSlowDown, ToolNaive}
+	ToolPutLoop, ToolPutLoop256, ToolRawPut256, ToolRawPut1024, ToolAwsutilsNoMeta, ToolAwsutilsFixed, ToolAwsutilsBaseline, ToolAwsutilsProxy, ToolAwsutilsSlowDown, ToolNaive}
 
 // ToolLabels are the commands behind each tool name.
 var ToolLabels = map[string]string{
@@ -106,6 +109,7 @@ var ToolLabels = map[string]string{
 	ToolNaive:            "naive loop (one call per resource)",
 	ToolAwsutilsNoMeta:   "`awsutils upload --no-metadata`",
 	ToolAwsutilsFixed:    "`awsutils upload --concurrency 1024`",
+	ToolAwsutilsBaseline: "`awsutils upload` of the -baseline revision",
 	ToolAwsutilsProxy:    "`awsutils upload` through the fault proxy, no faults",
 	ToolAwsutilsSlowDown: "`awsutils upload` through the fault proxy, PUTs answered 503 SlowDown at random",
 }

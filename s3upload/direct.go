@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsxml "github.com/aws/aws-sdk-go-v2/aws/protocol/xml"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
@@ -21,7 +20,8 @@ import (
 )
 
 // directPut sends a single-PUT upload without the SDK's middleware stack:
-// the request is built here, signed with the SDK's own v4 signer and sent
+// the request is built here, signed as the SDK's v4 signer signs it
+// (putSigner) and sent
 // with the client's HTTP client. For small files the stack's per-request
 // work (some forty middlewares, endpoint rules evaluated per call, deep
 // goroutine stacks) costs more CPU than the request itself, which bounds a
@@ -39,9 +39,7 @@ type directPut struct {
 	http    aws.HTTPClient
 	creds   aws.CredentialsProvider
 	retryer aws.RetryerV2
-	signer  *v4.Signer
-	region  string  // signing region
-	name    string  // signing name
+	signer  *putSigner
 	base    url.URL // the bucket's URL: a key's path appends to it
 	ua      string
 	// continueAt is the body size from which a PUT asks for 100-continue
@@ -76,10 +74,7 @@ func newDirectPut(ctx context.Context, client *s3.Client, bucket string) *direct
 	}
 	d := &directPut{
 		http: o.HTTPClient, creds: o.Credentials, retryer: r,
-		// S3 signs the path as sent, escaped once (the SDK's S3 client
-		// sets the same option).
-		signer: v4.NewSigner(func(so *v4.SignerOptions) { so.DisableURIPathEscaping = true }),
-		region: o.Region, name: "s3", base: ep.URI,
+		signer: &putSigner{region: o.Region, name: "s3"}, base: ep.URI,
 		ua: "aws-sdk-go-v2/" + aws.SDKVersion + " awsutils-direct-put",
 	}
 	switch t := o.ContinueHeaderThresholdBytes; {
@@ -99,10 +94,10 @@ func newDirectPut(ctx context.Context, client *s3.Client, bucket string) *direct
 			return nil
 		}
 		if n, ok := smithyhttp.GetSigV4SigningName(&opts[0].SignerProperties); ok {
-			d.name = n
+			d.signer.name = n
 		}
 		if reg, ok := smithyhttp.GetSigV4SigningRegion(&opts[0].SignerProperties); ok {
-			d.region = reg
+			d.signer.region = reg
 		}
 	}
 	d.base.Path = strings.TrimSuffix(d.base.Path, "/")
@@ -208,12 +203,7 @@ func (d *directPut) send(ctx context.Context, req putRequest) (putResponse, erro
 	}
 	hr.Header.Set("User-Agent", d.ua)
 	hr.Header.Set("X-Amz-Content-Sha256", unsignedPayload)
-	if creds.SessionToken != "" {
-		hr.Header.Set("X-Amz-Security-Token", creds.SessionToken)
-	}
-	if err := d.signer.SignHTTP(ctx, creds, hr, unsignedPayload, d.name, d.region, time.Now().UTC()); err != nil {
-		return putResponse{}, fmt.Errorf("sign: %w", err)
-	}
+	d.signer.sign(hr, creds, unsignedPayload, time.Now())
 	resp, err := d.http.Do(hr)
 	if err != nil {
 		// As the SDK's transport does: a request that never got a response.
@@ -276,10 +266,23 @@ func unreserved(c byte) bool {
 		c == '-' || c == '_' || c == '.' || c == '~' || c == '/'
 }
 
+// metaHeaders are the header names of the metadata every object carries,
+// in canonical form: a file's headers are built from them without
+// canonicalizing eight names per file.
+var metaHeaders = func() map[string]string {
+	m := map[string]string{}
+	for _, k := range []string{metaMtime, metaMode, metaUID, metaGID, metaFileMtime, metaFilePerm, metaFileOwner, metaFileGroup} {
+		m[k] = http.CanonicalHeaderKey("X-Amz-Meta-" + k)
+	}
+	return m
+}()
+
 // putHeaders are a PutObject's headers besides the body's: what the SDK's
-// serializer would set from the same input.
+// serializer would set from the same input, but for its
+// X-Amz-Sdk-Checksum-Algorithm, which S3 does not need when the checksum
+// itself is sent.
 func putHeaders(contentType *string, sum string, meta map[string]string, class, sse string, kmsKey *string) http.Header {
-	h := make(http.Header, 4+len(meta))
+	h := make(http.Header, 6+len(meta))
 	// The SDK's serializer sends a blob payload's default type when none
 	// is given.
 	h["Content-Type"] = []string{"application/octet-stream"}
@@ -287,9 +290,12 @@ func putHeaders(contentType *string, sum string, meta map[string]string, class, 
 		h["Content-Type"] = []string{*contentType}
 	}
 	h["X-Amz-Checksum-Crc32"] = []string{sum}
-	h["X-Amz-Sdk-Checksum-Algorithm"] = []string{"CRC32"}
 	for k, v := range meta {
-		h[http.CanonicalHeaderKey("X-Amz-Meta-"+k)] = []string{v}
+		name, ok := metaHeaders[k]
+		if !ok {
+			name = http.CanonicalHeaderKey("X-Amz-Meta-" + k)
+		}
+		h[name] = []string{v}
 	}
 	if class != "" {
 		h["X-Amz-Storage-Class"] = []string{class}

@@ -278,9 +278,9 @@ var metaHeaders = func() map[string]string {
 }()
 
 // putHeaders are a PutObject's headers besides the body's: what the SDK's
-// serializer would set from the same input, but for its
-// X-Amz-Sdk-Checksum-Algorithm, which S3 does not need when the checksum
-// itself is sent.
+// serializer would set from the same input. X-Amz-Sdk-Checksum-Algorithm
+// stays although S3 reads the checksum header alone: moto stores no
+// checksum without it.
 func putHeaders(contentType *string, sum string, meta map[string]string, class, sse string, kmsKey *string) http.Header {
 	h := make(http.Header, 6+len(meta))
 	// The SDK's serializer sends a blob payload's default type when none
@@ -290,6 +290,7 @@ func putHeaders(contentType *string, sum string, meta map[string]string, class, 
 		h["Content-Type"] = []string{*contentType}
 	}
 	h["X-Amz-Checksum-Crc32"] = []string{sum}
+	h["X-Amz-Sdk-Checksum-Algorithm"] = []string{"CRC32"}
 	for k, v := range meta {
 		name, ok := metaHeaders[k]
 		if !ok {

@@ -184,7 +184,7 @@ func stripExcessSpaces(s string) string {
 // lowerNames are the lower-case forms of the headers a direct PUT sends.
 var lowerNames = func() map[string]string {
 	m := map[string]string{}
-	names := []string{"Content-Type", "X-Amz-Checksum-Crc32", "X-Amz-Content-Sha256", "X-Amz-Date", "X-Amz-Security-Token",
+	names := []string{"Content-Type", "X-Amz-Checksum-Crc32", "X-Amz-Sdk-Checksum-Algorithm", "X-Amz-Content-Sha256", "X-Amz-Date", "X-Amz-Security-Token",
 		"X-Amz-Storage-Class", "X-Amz-Server-Side-Encryption", "X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id"}
 	for _, n := range metaHeaders {
 		names = append(names, n)

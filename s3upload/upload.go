@@ -448,8 +448,13 @@ func (u *uploader) putSmall(ctx context.Context, f *os.File, key string, size in
 		return stored{}, err
 	}
 	hook(atSummed, key)
-	ctx, stop := context.WithCancelCause(ctx)
-	defer stop(nil)
+	// A body read from the file stops the request through ctx when the
+	// file shrinks under it; one in memory cannot.
+	stop := context.CancelCauseFunc(func(error) {})
+	if data == nil {
+		ctx, stop = context.WithCancelCause(ctx)
+		defer stop(nil)
+	}
 	class, sse, kmsKey := u.storage()
 	if u.direct != nil {
 		bodyOf := func() io.Reader {

@@ -33,7 +33,8 @@ var allTools = []string{
 
 // extraTools run only when -tools names them: what a feature costs, not
 // a peer.
-var extraTools = []string{report.ToolAwsutilsNoMeta, report.ToolAwsutilsFixed, report.ToolAwsutilsBaseline}
+var extraTools = []string{report.ToolAwsutilsNoMeta, report.ToolAwsutilsFixed, report.ToolAwsutilsBaseline,
+	report.ToolRawPutMeta256, report.ToolRawPutMeta1024}
 
 // knownTools are every contender -tools may name.
 var knownTools = append(append([]string(nil), allTools...), extraTools...)
@@ -49,6 +50,7 @@ var farTools = []string{
 	report.ToolAwsutils, report.ToolAwsutilsRemove, report.ToolS5cmd, report.ToolS5cmdMove,
 	report.ToolPutLoop, report.ToolPutLoop256, report.ToolRawPut256, report.ToolRawPut1024,
 	report.ToolAwsutilsNoMeta, report.ToolAwsutilsFixed, report.ToolAwsutilsBaseline,
+	report.ToolRawPutMeta256, report.ToolRawPutMeta1024,
 }
 
 // s3Client is the harness's own client, for creating the bucket and
@@ -130,13 +132,14 @@ func (b *bench) contenders(ctx context.Context, v *testbed.Versity, home string)
 				return []string{s5, "--endpoint-url", endpoint, verb, src + "/*", dst(bucket, prefix) + "/"}, base
 			}}, tool: s5}
 	}
-	loop := func(name string, raw bool) candidate {
+	loop := func(name string, raw bool, flags ...string) candidate {
 		return candidate{contender: contender{name: name,
 			cmd: func(endpoint, src, bucket, prefix string) ([]string, []string) {
 				argv := []string{b.putloop, "-workers", strconv.Itoa(report.LoopInFlight[name]), "-endpoint", endpoint}
 				if raw {
 					argv = append(argv, "-raw")
 				}
+				argv = append(argv, flags...)
 				return append(argv, src, dst(bucket, prefix)), with("AWS_CONFIG_FILE=/dev/null")
 			}}, tool: b.putloop}
 	}
@@ -169,6 +172,8 @@ func (b *bench) contenders(ctx context.Context, v *testbed.Versity, home string)
 		loop(report.ToolPutLoop256, false),
 		loop(report.ToolRawPut256, true),
 		loop(report.ToolRawPut1024, true),
+		loop(report.ToolRawPutMeta256, true, "-meta"),
+		loop(report.ToolRawPutMeta1024, true, "-meta"),
 	)
 	var out []contender
 	for _, c := range cands {

@@ -9,7 +9,10 @@
 // -raw it is signed with the SDK's v4 signer and sent with net/http
 // directly: no SDK middleware at all, small files sent whole from memory.
 // That shows what the SDK's per-request work costs, and how many requests
-// a path allows when the client costs almost nothing.
+// a path allows when the client costs almost nothing. -meta (with -raw)
+// also sends the headers awsutils sends with each small file: its content
+// type, CRC32 and the file's POSIX metadata in both of its formats, which
+// shows what those headers cost the client and the server.
 //
 // Keys and region come from the environment through awsclient, the
 // endpoint from -endpoint or else the environment (AWS_ENDPOINT_URL).
@@ -18,8 +21,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/binary"
 	"flag"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"net"
@@ -27,9 +33,11 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -52,19 +60,20 @@ type putter interface {
 func main() {
 	workers := flag.Int("workers", 64, "concurrent PUTs")
 	raw := flag.Bool("raw", false, "sign with the v4 signer and send with net/http, without the SDK client")
+	meta := flag.Bool("meta", false, "with -raw: also send awsutils's headers (content type, CRC32, POSIX metadata)")
 	endpoint := flag.String("endpoint", "", "S3 endpoint (default: the environment's, else AWS)")
 	flag.Parse()
 	if flag.NArg() != 2 || !strings.HasPrefix(flag.Arg(1), "s3://") || *workers < 1 {
 		fmt.Fprintln(os.Stderr, "usage: putloop [-workers N] [-raw] [-endpoint URL] SRC s3://bucket/prefix")
 		os.Exit(2)
 	}
-	if err := run(context.Background(), flag.Arg(0), flag.Arg(1), *workers, *raw, *endpoint); err != nil {
+	if err := run(context.Background(), flag.Arg(0), flag.Arg(1), *workers, *raw, *meta, *endpoint); err != nil {
 		fmt.Fprintln(os.Stderr, "putloop:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, src, dst string, workers int, raw bool, endpoint string) error {
+func run(ctx context.Context, src, dst string, workers int, raw, meta bool, endpoint string) error {
 	bucket, prefix, _ := strings.Cut(strings.TrimPrefix(dst, "s3://"), "/")
 	prefix = strings.Trim(prefix, "/")
 	cfg, err := awsclient.Load(ctx, awsclient.Options{MaxConnsPerHost: workers, Endpoint: endpoint})
@@ -73,9 +82,12 @@ func run(ctx context.Context, src, dst string, workers int, raw bool, endpoint s
 	}
 	var p putter
 	if raw {
-		if p, err = newRawPutter(ctx, cfg, workers); err != nil {
+		rp, err := newRawPutter(ctx, cfg, workers)
+		if err != nil {
 			return err
 		}
+		rp.meta = meta
+		p = rp
 	} else {
 		p = sdkPutter{awsclient.S3(cfg, func(o *s3.Options) {
 			o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
@@ -161,6 +173,7 @@ type rawPutter struct {
 	creds    aws.Credentials
 	region   string
 	endpoint *url.URL
+	meta     bool // send awsutils's headers too
 }
 
 func newRawPutter(ctx context.Context, cfg aws.Config, workers int) (*rawPutter, error) {
@@ -200,6 +213,7 @@ const unsignedPayload = "UNSIGNED-PAYLOAD"
 
 func (r *rawPutter) put(ctx context.Context, bucket string, j job, buf *[]byte) error {
 	var body io.Reader = http.NoBody
+	var headers http.Header
 	if j.size > 0 && j.size <= wholeMax {
 		if int64(cap(*buf)) < j.size {
 			*buf = make([]byte, j.size)
@@ -210,11 +224,18 @@ func (r *rawPutter) put(ctx context.Context, bucket string, j job, buf *[]byte) 
 			return err
 		}
 		_, err = io.ReadFull(f, b)
+		var fi fs.FileInfo
+		if err == nil && r.meta {
+			fi, err = f.Stat()
+		}
 		f.Close()
 		if err != nil {
 			return fmt.Errorf("read %s: %w", j.path, err)
 		}
 		body = bytes.NewReader(b)
+		if fi != nil {
+			headers = awsutilsHeaders(b, fi)
+		}
 	} else if j.size > wholeMax {
 		f, err := os.Open(j.path)
 		if err != nil {
@@ -233,6 +254,9 @@ func (r *rawPutter) put(ctx context.Context, bucket string, j job, buf *[]byte) 
 	req.ContentLength = j.size
 	if j.size == 0 {
 		req.Body, req.GetBody = http.NoBody, nil
+	}
+	for k, v := range headers {
+		req.Header[k] = v
 	}
 	req.Header.Set("X-Amz-Content-Sha256", unsignedPayload)
 	if err := r.signer.SignHTTP(ctx, r.creds, req, unsignedPayload, "s3", r.region, time.Now()); err != nil {
@@ -263,4 +287,32 @@ func escapePath(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// awsutilsHeaders are the headers awsutils sends with a small file besides
+// the signature's: content type, CRC32, and the POSIX metadata in rclone's
+// and File Gateway's names (s3upload/metadata.go).
+func awsutilsHeaders(data []byte, fi fs.FileInfo) http.Header {
+	var sum [4]byte
+	binary.BigEndian.PutUint32(sum[:], crc32.ChecksumIEEE(data))
+	h := http.Header{
+		"Content-Type":                 {"application/octet-stream"},
+		"X-Amz-Checksum-Crc32":         {base64.StdEncoding.EncodeToString(sum[:])},
+		"X-Amz-Sdk-Checksum-Algorithm": {"CRC32"},
+	}
+	t := fi.ModTime()
+	meta := map[string]string{
+		"Mtime":      fmt.Sprintf("%d.%09d", t.Unix(), t.Nanosecond()),
+		"File-Mtime": strconv.FormatInt(t.UnixNano(), 10) + "ns",
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		mode := strconv.FormatUint(uint64(st.Mode), 8)
+		uid, gid := strconv.FormatUint(uint64(st.Uid), 10), strconv.FormatUint(uint64(st.Gid), 10)
+		meta["Mode"], meta["Uid"], meta["Gid"] = mode, uid, gid
+		meta["File-Permissions"], meta["File-Owner"], meta["File-Group"] = "0"+mode, uid, gid
+	}
+	for k, v := range meta {
+		h["X-Amz-Meta-"+k] = []string{v}
+	}
+	return h
 }

@@ -352,9 +352,12 @@ func latencyTable(p func(string, ...any), gs []Group, wl string) {
 		}
 	}
 	best := func(r time.Duration) (Group, bool) { return BestLoop(gs, wl, r) }
+	bestMeta := func(r time.Duration) (Group, bool) { return BestMetaLoop(gs, wl, r) }
 	pairs := []pair{
 		{label(ToolAwsutils) + " ÷ " + label(ToolS5cmd), two(find(ToolAwsutils), find(ToolS5cmd))},
 		{label(ToolAwsutils) + " ÷ best bare PUT loop (256 or 1,024 in flight)", two(find(ToolAwsutils), best)},
+		{label(ToolAwsutils) + " ÷ best raw loop with awsutils's headers", two(find(ToolAwsutils), bestMeta)},
+		{label(ToolAwsutilsNoMeta) + " ÷ best bare PUT loop", two(find(ToolAwsutilsNoMeta), best)},
 		{label(ToolAwsutilsRemove) + " ÷ " + label(ToolS5cmdMove), two(find(ToolAwsutilsRemove), find(ToolS5cmdMove))},
 		{label(ToolAwsutilsRemove) + " ÷ " + label(ToolAwsutils), two(find(ToolAwsutilsRemove), find(ToolAwsutils))},
 	}

@@ -73,6 +73,11 @@ const (
 	ToolPutLoop256     = "putloop-256"
 	ToolRawPut256      = "rawput-256"
 	ToolRawPut1024     = "rawput-1024"
+	// ToolRawPutMeta256 and ToolRawPutMeta1024 are the raw loops sending
+	// the headers awsutils sends (content type, CRC32, POSIX metadata):
+	// the ceiling for the requests awsutils makes by default.
+	ToolRawPutMeta256  = "rawput-meta-256"
+	ToolRawPutMeta1024 = "rawput-meta-1024"
 	ToolNaive          = "naive-loop"
 	// ToolAwsutilsProxy and ToolAwsutilsSlowDown are `awsutils upload`
 	// through a fault proxy behind the delay line (-slowdown): without
@@ -92,7 +97,7 @@ const (
 
 // ToolOrder is the order tools are shown in.
 var ToolOrder = []string{ToolAwsutils, ToolAwsutilsRemove, ToolS5cmd, ToolS5cmdMove, ToolAWSCLI, ToolRclone,
-	ToolPutLoop, ToolPutLoop256, ToolRawPut256, ToolRawPut1024, ToolAwsutilsNoMeta, ToolAwsutilsFixed, ToolAwsutilsBaseline, ToolAwsutilsProxy, ToolAwsutilsSlowDown, ToolNaive}
+	ToolPutLoop, ToolPutLoop256, ToolRawPut256, ToolRawPut1024, ToolRawPutMeta256, ToolRawPutMeta1024, ToolAwsutilsNoMeta, ToolAwsutilsFixed, ToolAwsutilsBaseline, ToolAwsutilsProxy, ToolAwsutilsSlowDown, ToolNaive}
 
 // ToolLabels are the commands behind each tool name.
 var ToolLabels = map[string]string{
@@ -106,6 +111,8 @@ var ToolLabels = map[string]string{
 	ToolPutLoop256:       "bare Go PUT loop (SDK, 256 in flight)",
 	ToolRawPut256:        "raw signed PUT loop (256 in flight)",
 	ToolRawPut1024:       "raw signed PUT loop (1,024 in flight)",
+	ToolRawPutMeta256:    "raw signed PUT loop with awsutils's headers (256 in flight)",
+	ToolRawPutMeta1024:   "raw signed PUT loop with awsutils's headers (1,024 in flight)",
 	ToolNaive:            "naive loop (one call per resource)",
 	ToolAwsutilsNoMeta:   "`awsutils upload --no-metadata`",
 	ToolAwsutilsFixed:    "`awsutils upload --concurrency 1024`",
@@ -117,7 +124,8 @@ var ToolLabels = map[string]string{
 // LoopInFlight is each bare PUT loop's fixed number of requests in flight;
 // the bench starts them with it and the report compares them with the
 // bound it sets (in flight ÷ round trip).
-var LoopInFlight = map[string]int{ToolPutLoop: 64, ToolPutLoop256: 256, ToolRawPut256: 256, ToolRawPut1024: 1024}
+var LoopInFlight = map[string]int{ToolPutLoop: 64, ToolPutLoop256: 256, ToolRawPut256: 256, ToolRawPut1024: 1024,
+	ToolRawPutMeta256: 256, ToolRawPutMeta1024: 1024}
 
 // Loops are the bare PUT loops in report order.
 var Loops = []string{ToolPutLoop, ToolPutLoop256, ToolRawPut256, ToolRawPut1024}
@@ -125,9 +133,22 @@ var Loops = []string{ToolPutLoop, ToolPutLoop256, ToolRawPut256, ToolRawPut1024}
 // BestLoop is the fastest loop with 256 or more in flight on wl at rtt: the
 // issue's yardstick for what a path allows.
 func BestLoop(gs []Group, wl string, rtt time.Duration) (Group, bool) {
+	return bestOf(gs, Loops, wl, rtt)
+}
+
+// MetaLoops are the raw loops that send awsutils's headers.
+var MetaLoops = []string{ToolRawPutMeta256, ToolRawPutMeta1024}
+
+// BestMetaLoop is the fastest of MetaLoops on wl at rtt: what a path allows
+// for the requests awsutils sends by default.
+func BestMetaLoop(gs []Group, wl string, rtt time.Duration) (Group, bool) {
+	return bestOf(gs, MetaLoops, wl, rtt)
+}
+
+func bestOf(gs []Group, tools []string, wl string, rtt time.Duration) (Group, bool) {
 	var best Group
 	found := false
-	for _, t := range Loops {
+	for _, t := range tools {
 		if LoopInFlight[t] < 256 {
 			continue
 		}

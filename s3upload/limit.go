@@ -14,9 +14,12 @@ import (
 // It climbs by measured throughput, in windows of as many completions as
 // the bound: one window is about one round trip at full use. While a
 // window's rate beats the one before by 10 % the bound doubles (slow
-// start); after the first window it quadruples if no file of it took
-// less than farLatency (nearby, the bound that fills the path is small,
-// and a bigger one only costs CPU and memory on both ends). The first step
+// start). After the first window, on a far path (no file of it took less
+// than farLatency), it jumps to what the shortest hold needs at farRate
+// files a second, if that is more: a round trip of 150 ms otherwise takes
+// three more windows, half a second, to fill. Nearby the bound that fills
+// the path is small, and a bigger one only costs CPU and memory on both
+// ends. The first step
 // without that gain is undone, which ends slow start; later the bound
 // grows by a quarter on a 10 % gain. A rate 10 % lower moves nothing, and
 // later windows are judged against the better rate: on a shared machine
@@ -52,7 +55,7 @@ type limiter struct {
 	flat      int // windows in a row without a change
 	probeFrom int // the bound before a probe, until the next window judges it
 	peak      int // the highest bound so far
-	step      int // the factor of slow start's last growth (0: none yet)
+	before    int // the bound before slow start's last growth (0: none yet)
 	// minHeld is the shortest time a file of the run held its slot (0:
 	// none done yet).
 	minHeld time.Duration
@@ -73,9 +76,12 @@ const (
 	// path counts as far: a PUT of a small file within one region of S3,
 	// or to a server on the same network, takes less.
 	farLatency = 20 * time.Millisecond
+	// farRate is the small files a second the first jump of a far path
+	// provides for: about what one client on two cores sends.
+	farRate = 8000
 	// queueFactor is how much longer than the shortest one a window's
 	// average hold may be before files count as queueing.
-	queueFactor = 2
+	queueFactor = 1.5
 )
 
 // newLimiter returns a limiter fixed at fixed files, or adaptive between
@@ -194,15 +200,17 @@ func (l *limiter) decide() {
 	grow := func(slowStart bool) {
 		from := l.limit
 		switch {
-		case slowStart && l.quadruple():
-			l.limit *= 4
+		case slowStart && l.prevRate == 0 && l.minHeld >= farLatency:
+			l.limit = max(l.limit*2, int(l.minHeld.Seconds()*farRate))
 		case slowStart:
 			l.limit *= 2
 		default:
 			l.limit += max(l.limit/4, 1)
 		}
 		l.limit = min(l.limit, l.max)
-		l.step = l.limit / max(from, 1)
+		if slowStart {
+			l.before = from
+		}
 	}
 	switch {
 	case l.congested():
@@ -215,12 +223,12 @@ func (l *limiter) decide() {
 			l.limit, rate = l.probeFrom, l.prevRate
 		}
 		l.probeFrom = 0
-	case l.slowStart && l.step >= 2 && rate < l.prevRate*1.1:
+	case l.slowStart && l.before > 0 && rate < l.prevRate*1.1:
 		// The step brought no gain: the bound before it already filled
 		// the path, and more requests in flight only cost CPU and memory
 		// on both ends. Probes may still find more later.
-		l.limit = max(l.limit/l.step, l.min)
-		l.slowStart, l.flat, l.step = false, 0, 0
+		l.limit = max(l.before, l.min)
+		l.slowStart, l.flat, l.before = false, 0, 0
 		rate = max(rate, l.prevRate)
 	case l.queueing():
 		// Files wait far longer than the path takes (on a busy CPU, at a
@@ -253,13 +261,7 @@ func (l *limiter) decide() {
 // average more than queueFactor times the shortest hold of the run; l.mu
 // is held.
 func (l *limiter) queueing() bool {
-	return l.winDone > 0 && l.winHeld > time.Duration(l.winDone)*queueFactor*l.minHeld
-}
-
-// quadruple reports whether slow start grows the bound fourfold: after
-// the first window, on a far path; l.mu is held.
-func (l *limiter) quadruple() bool {
-	return l.prevRate == 0 && l.minHeld >= farLatency
+	return l.winDone > 0 && float64(l.winHeld) > float64(l.winDone)*queueFactor*float64(l.minHeld)
 }
 
 // bound is the current bound.

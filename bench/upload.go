@@ -39,8 +39,9 @@ var extraTools = []string{report.ToolAwsutilsNoMeta, report.ToolAwsutilsFixed, r
 // knownTools are every contender -tools may name.
 var knownTools = append(append([]string(nil), allTools...), extraTools...)
 
-// w4Tools are the only contenders on W4 (100,000 files): it measures
-// memory and walk cost, and the issue compares awsutils with s5cmd there.
+// w4Tools are the only contenders on W4 (100,000 files) unless -tools
+// names others: it measures memory and walk cost, and the issue compares
+// awsutils with s5cmd there.
 var w4Tools = []string{report.ToolAwsutils, report.ToolS5cmd}
 
 // farTools are the contenders through a round trip. The AWS CLI (10
@@ -338,7 +339,7 @@ func (b *bench) uploadWorkload(ctx context.Context, srv *testbed.Versity, dataDi
 	var slots []slot
 	for _, rtt := range b.rttsFor(wl) {
 		for _, c := range all {
-			if wl == "W4" && !contains(w4Tools, c.name) || rtt > 0 && !contains(farTools, c.name) {
+			if wl == "W4" && b.cfg.Tools == nil && !contains(w4Tools, c.name) || rtt > 0 && !contains(farTools, c.name) {
 				continue
 			}
 			slots = append(slots, slot{c: c, rtt: rtt})

@@ -13,10 +13,21 @@ import (
 type path struct {
 	rtt      time.Duration
 	capacity float64
+	// retried, if set, says whether the n-th file started is throttled
+	// once: it completes backoff later, and its retry tells the limiter.
+	retried func(n int) bool
+	// slow, if set, says whether the n-th file takes backoff longer for
+	// another reason (a larger file, a slow read), unknown to the limiter.
+	slow    func(n int) bool
+	backoff time.Duration
 }
 
-// completion is when a file started and when it completes.
-type completion struct{ start, at time.Duration }
+// completion is when a file started and when it completes, and whether
+// it was retried.
+type completion struct {
+	start, at time.Duration
+	retried   bool
+}
 
 // completions is a min-heap of completions by time.
 type completions []completion
@@ -52,13 +63,20 @@ func simulate(t *testing.T, p path, files int, throttled func(window, done int) 
 			}
 			at := max(now+p.rtt/2, serverFree) + service
 			serverFree = at
-			heap.Push(&inFlight, completion{start: now, at: at + p.rtt/2})
+			c := completion{start: now, at: at + p.rtt/2}
+			if p.retried != nil && p.retried(started) {
+				c.at, c.retried = c.at+p.backoff, true
+			}
+			if p.slow != nil && p.slow(started) {
+				c.at += p.backoff
+			}
+			heap.Push(&inFlight, c)
 			started++
 		}
 		c := heap.Pop(&inFlight).(completion)
 		now = c.at
 		before := l.bound()
-		if throttled != nil && throttled(window, done) {
+		if throttled != nil && throttled(window, done) || c.retried {
 			l.congestion()
 		}
 		l.release(c.at - c.start)
@@ -248,6 +266,97 @@ func TestLimiterIgnoresADip(t *testing.T) {
 		}
 		if l.bound() != 100 || l.prevRate != 1000 || l.slowStart {
 			t.Fatalf("after a %v window: bound %d, rate compared %v, slow start %v", took, l.bound(), l.prevRate, l.slowStart)
+		}
+	}
+}
+
+// TestLimiterJumpsOnAFarPath: at 150 ms the bound reaches what the path
+// needs after the first window, not three windows later.
+func TestLimiterJumpsOnAFarPath(t *testing.T) {
+	p := path{rtt: 150 * time.Millisecond, capacity: 6000}
+	var now time.Duration
+	l := newLimiter(0, MaxInFlight, func() time.Time { return time.Unix(0, 0).Add(now) })
+	n := l.bound()
+	for range n {
+		_ = l.acquire(context.Background())
+	}
+	now = p.rtt
+	for range n {
+		l.release(p.rtt)
+	}
+	if b, need := l.bound(), int(p.capacity*p.rtt.Seconds()); b < need {
+		t.Errorf("bound %d after the first window of a %v path, want at least the %d it needs", b, p.rtt, need)
+	}
+}
+
+// TestLimiterStopsWhenFilesQueue: a server that does 2,000 requests a
+// second 2 ms away needs a handful in flight; the first window's files all
+// waited for it, so the bound stays where it started.
+func TestLimiterStopsWhenFilesQueue(t *testing.T) {
+	p := path{rtt: 2 * time.Millisecond, capacity: 2000}
+	took, l := simulate(t, p, 20000, nil)
+	t.Logf("took %v, bound %d", took, l.bound())
+	if l.bound() > startInFlight {
+		t.Errorf("bound %d: grew while every file waited for the server", l.bound())
+	}
+}
+
+// TestLimiterClimbsPastRetriedFiles: one file in twenty waits out a
+// retry's backoff of a second; the rest are quick, so the bound still climbs
+// past the first jump to what a fast 50 ms path needs.
+func TestLimiterClimbsPastRetriedFiles(t *testing.T) {
+	p := path{rtt: 50 * time.Millisecond, capacity: 20000, backoff: time.Second,
+		retried: func(n int) bool { return n%20 == 7 }}
+	took, l := simulate(t, p, 40000, nil)
+	t.Logf("took %v, bound %d", took, l.bound())
+	if b, need := l.bound(), int(p.capacity*p.rtt.Seconds()); b < need {
+		t.Errorf("bound %d with 5 %% of files retried, want at least the %d the path needs", b, need)
+	}
+}
+
+// TestLimiterClimbsPastSlowFiles: one file in five takes 300 ms longer
+// (a larger file among small ones), which doubles the mean hold; most are
+// quick, so files do not count as queued and the bound climbs to what the
+// path needs.
+func TestLimiterClimbsPastSlowFiles(t *testing.T) {
+	p := path{rtt: 50 * time.Millisecond, capacity: 20000, backoff: 300 * time.Millisecond,
+		slow: func(n int) bool { return n%5 == 2 }}
+	took, l := simulate(t, p, 40000, nil)
+	t.Logf("took %v, bound %d", took, l.bound())
+	if b, need := l.bound(), int(p.capacity*p.rtt.Seconds()); b < need {
+		t.Errorf("bound %d with a fifth of the files slow, want at least the %d the path needs", b, need)
+	}
+}
+
+// TestLimiterQueueingIsTheMedian: a window counts as queued when most of
+// its files held their slot over 1.5 times the shortest hold of the run,
+// however long a few others took.
+func TestLimiterQueueingIsTheMedian(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		slow, fast int
+		slowHold   time.Duration
+		grows      bool
+	}{
+		{"a fifth took 8 times as long", 51, 205, 400 * time.Millisecond, true},
+		{"just under half took twice as long", 127, 129, 100 * time.Millisecond, true},
+		{"just over half took twice as long", 129, 127, 100 * time.Millisecond, false},
+	} {
+		var now time.Duration
+		l := newLimiter(0, MaxInFlight, func() time.Time { return time.Unix(0, 0).Add(now) })
+		l.limit, l.prevRate, l.minHeld = 256, 1000, 50*time.Millisecond
+		for range 256 {
+			_ = l.acquire(context.Background())
+		}
+		now += 100 * time.Millisecond // 2,560 completions/s: a gain
+		for range tc.fast {
+			l.release(50 * time.Millisecond)
+		}
+		for range tc.slow {
+			l.release(tc.slowHold)
+		}
+		if got := l.bound() > 256; got != tc.grows {
+			t.Errorf("%s: bound %d, want growth %v", tc.name, l.bound(), tc.grows)
 		}
 	}
 }

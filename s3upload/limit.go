@@ -270,11 +270,10 @@ func (l *limiter) decide() {
 // throttling a share of requests whatever the load) or a large file among
 // small ones do not stop the climb. Against the shortest hold, not the
 // lowest median of a window: the first window's files already queue on a
-// busy CPU, and measured against them later windows never would (tried:
-// the bound grew to 256 at 0 ms and RSS doubled). Where latency varies by
-// itself (S3 within a region) a lucky fast request can make later windows
-// look queued; the bound then stays where slow start left it, which at a
-// median of 25 ms with 128 in flight still allows 5,000 files a second.
+// busy CPU, and measured against them later windows never would. Where
+// latency varies by itself (S3 within a region) a lucky fast request can
+// make later windows look queued; the bound then stays where slow start
+// left it, which near a bucket is already plenty (docs/NOTES.md).
 // l.mu is held.
 func (l *limiter) queueing() bool {
 	return l.winDone > 0 && 2*l.winSlow > l.winDone

@@ -19,9 +19,11 @@ import (
 //     took less than farLatency), it jumps instead to what the shortest
 //     hold needs at farRate files a second, if that is more: a round trip
 //     of 150 ms otherwise takes three more windows, half a second, to
-//     fill. Nearby the bound that fills the path is small, and a bigger
-//     one only costs CPU and memory on both ends. The first step without
-//     that gain is undone, which ends slow start.
+//     fill; it does so even if the first files queued, which with new
+//     connections and the start of the run they tell little about. Nearby
+//     the bound that fills the path is small, and a bigger one only costs
+//     CPU and memory on both ends. The first step without that gain is
+//     undone, which ends slow start.
 //   - Later the bound grows by a quarter on a 10 % gain; after eight flat
 //     windows it probes a quarter higher and keeps the step only if the
 //     next window's rate gains 5 %.
@@ -237,6 +239,11 @@ func (l *limiter) decide() {
 		l.limit = max(l.before, l.min)
 		l.slowStart, l.flat, l.before = false, 0, 0
 		rate = max(rate, l.prevRate)
+	case l.slowStart && l.prevRate == 0 && l.minHeld >= farLatency:
+		// The first window of a far path: its files also waited for new
+		// connections and the start of the run, so whether they queued
+		// says little, and the jump is sized by the shortest hold.
+		grow(true)
 	case l.queueing():
 		// Files wait far longer than the path takes (on a busy CPU, at a
 		// loaded server): more in flight would only wait too.

@@ -495,8 +495,9 @@ func TestBodyStopsOnShrink(t *testing.T) {
 }
 
 // TestInFlightFollowsTheRoundTrip: through a delay line of 150 ms, a run
-// left to follow the path keeps more files in flight than the 64 it starts
-// with (the first full window always doubles it), and the delay line sees
+// left to follow the path keeps more files in flight than the 128 it
+// starts with (after the first full window of a far path it jumps,
+// however busy the machine), and the delay line sees
 // that many connections at once; a fixed Concurrency stays fixed. Neither
 // assertion depends on speed; the climb itself is tested on simulated
 // paths (limit_test.go).

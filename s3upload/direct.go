@@ -21,11 +21,11 @@ import (
 
 // directPut sends a single-PUT upload without the SDK's middleware stack:
 // the request is built here, signed as the SDK's v4 signer signs it
-// (putSigner) and sent
-// with the client's HTTP client. For small files the stack's per-request
-// work (some forty middlewares, endpoint rules evaluated per call, deep
-// goroutine stacks) costs more CPU than the request itself, which bounds a
-// run on a busy machine; docs/NOTES.md has the profile.
+// (putSigner) and sent with the client's HTTP client. For small files the
+// stack's per-request work (some forty middlewares, endpoint rules
+// evaluated per call, deep goroutine stacks) costs more CPU than the
+// request itself, which bounds a run on a busy machine; docs/NOTES.md has
+// the profile.
 //
 // What the SDK would do for the request, it still does once per run: the
 // endpoint comes from the S3 client's own rules (its BaseEndpoint, path

@@ -208,18 +208,13 @@ func (l *limiter) decide() {
 	}
 	grow := func(slowStart bool) {
 		from := l.limit
-		switch {
-		case slowStart && l.prevRate == 0 && l.minHeld >= farLatency:
-			l.limit = max(l.limit*2, int(l.minHeld.Seconds()*farRate))
-		case slowStart:
+		if slowStart {
 			l.limit *= 2
-		default:
+			l.before = from
+		} else {
 			l.limit += max(l.limit/4, 1)
 		}
 		l.limit = min(l.limit, l.max)
-		if slowStart {
-			l.before = from
-		}
 	}
 	switch {
 	case l.congested():
@@ -243,7 +238,8 @@ func (l *limiter) decide() {
 		// The first window of a far path: its files also waited for new
 		// connections and the start of the run, so whether they queued
 		// says little, and the jump is sized by the shortest hold.
-		grow(true)
+		l.before = l.limit
+		l.limit = min(max(l.limit*2, int(l.minHeld.Seconds()*farRate)), l.max)
 	case l.queueing():
 		// Files wait far longer than the path takes (on a busy CPU, at a
 		// loaded server): more in flight would only wait too.
